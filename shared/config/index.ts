@@ -1,0 +1,21 @@
+/**
+ * Configuration: typed flags with environment variables, validated up front in one place.
+ *
+ *   const config = loadScrapeConfig(process.argv.slice(2), process.env); // throws ConfigError
+ *   if (config.help) { process.stdout.write(helpText(scrapeSpec, 'scrape')); process.exit(0); }
+ */
+
+export * from './checks.ts';
+export * from './flags.ts';
+export * from './help.ts';
+export * from './load.ts';
+export * from './program.ts';
+export {
+  ADDRESS_TYPES,
+  type AddressType,
+  loadScrapeConfig,
+  type ScrapeConfig,
+  scrapeSpec,
+} from './scrape.ts';
+export { loadServeConfig, type ServeConfig, serveSpec } from './serve.ts';
+export * from './spec.ts';

@@ -1,0 +1,169 @@
+/**
+ * Reading argv and the environment into a program's typed config. Precedence: flag > environment
+ * variable > default. A bad value is one ConfigError line naming the flag, the value, where it came from
+ * and what is allowed.
+ */
+import { helpFlag, type Program, type RuleContext } from './program.ts';
+import { type AnyFlag, type ConfigOf, InvalidValue, type Source } from './spec.ts';
+
+/** A bad flag, environment variable or combination: the program prints `error: <message>` and exits 2. */
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+interface Given {
+  text: string;
+  source: Source;
+}
+
+/** Where a value came from, for messages: `--name (NAME)` on the command line, or the variable. */
+function where(f: AnyFlag, source: Source): string {
+  if (source === 'env') return `--${f.name} from environment variable ${f.env}`;
+  return f.env === undefined ? `--${f.name}` : `--${f.name} (${f.env})`;
+}
+
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++) {
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = row;
+  }
+  return prev[b.length]!;
+}
+
+/** " (did you mean --x?)" for a near miss: a typo, `_` for `-`, or a cut-off name. */
+function suggestion(name: string, flags: readonly AnyFlag[]): string {
+  const wanted = name.toLowerCase().replaceAll('_', '-');
+  let best: { name: string; d: number } | undefined;
+  for (const f of flags) {
+    const prefix = wanted.length >= 4 && (f.name.startsWith(wanted) || wanted.startsWith(f.name));
+    const d = prefix ? 1 : distance(wanted, f.name);
+    // Short names are too close to everything: allow one edit from 3 letters, two from 6.
+    const allowed = Math.min(2, Math.floor(wanted.length / 3));
+    if (d <= allowed && (best === undefined || d < best.d)) best = { name: f.name, d };
+  }
+  return best === undefined ? '' : ` (did you mean --${best.name}?)`;
+}
+
+/** Reads argv into raw texts per flag. Reports the first problem, unless --help is anywhere. */
+function scan(
+  flags: readonly AnyFlag[],
+  argv: readonly string[],
+): { given: Map<AnyFlag, string>; help: boolean } {
+  const byName = new Map(flags.map((f) => [f.name, f]));
+  const byShort = new Map(flags.flatMap((f) => (f.short === undefined ? [] : [[f.short, f] as const])));
+  const given = new Map<AnyFlag, string>();
+  let problem: string | undefined;
+  let help = false;
+  let previous: AnyFlag | undefined;
+  const fail = (message: string) => {
+    problem ??= message;
+  };
+
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    let flag: AnyFlag | undefined;
+    let inline: string | undefined;
+    if (arg.startsWith('--') && arg.length > 2) {
+      const eq = arg.indexOf('=');
+      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      inline = eq < 0 ? undefined : arg.slice(eq + 1);
+      flag = byName.get(name);
+      if (flag === undefined) fail(`unknown flag --${name}${suggestion(name, flags)}`);
+    } else if (arg.startsWith('-') && arg.length > 1 && arg !== '--') {
+      const rest = arg.slice(2);
+      flag = byShort.get(arg[1]!);
+      if (flag === undefined || (flag.boolean && rest !== '' && !rest.startsWith('='))) {
+        const name = arg.slice(1).split('=')[0]!;
+        fail(`unknown flag -${name}${suggestion(name, flags)}`);
+        flag = undefined;
+      } else if (rest !== '') {
+        inline = rest.startsWith('=') ? rest.slice(1) : rest; // -v=2 and -v2, as pflag allows
+      }
+    } else {
+      const after = previous?.boolean
+        ? `: --${previous.name} takes no separate value (write --${previous.name}=${arg})`
+        : ': this program takes flags only';
+      fail(`unexpected argument ${JSON.stringify(arg)}${after}`);
+    }
+    previous = flag;
+    if (flag === undefined) continue;
+
+    let text: string;
+    if (flag.boolean) text = inline ?? 'true';
+    else if (inline !== undefined) text = inline;
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) text = argv[++i]!;
+    else {
+      fail(`missing value for --${flag.name}: expected ${flag.expects}`);
+      continue;
+    }
+    if (flag === helpFlag) help ||= text === 'true' || text === '1';
+    const before = given.get(flag);
+    given.set(flag, flag.repeatable && before !== undefined ? `${before},${text}` : text);
+  }
+  if (problem !== undefined && !help) throw new ConfigError(problem);
+  return { given, help };
+}
+
+/**
+ * Parses argv (without node and the script) and env into the program's typed config, or throws a
+ * ConfigError with one line. With `-h`/`--help` it returns the defaults and `help: true` without
+ * validating anything else, so help always works.
+ */
+export function loadConfig<F extends readonly AnyFlag[]>(
+  program: Program<F>,
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ConfigOf<[...F, typeof helpFlag]> {
+  const { given, help } = scan(program.flags, argv);
+  const raw = new Map<string, Given>();
+  const config: Record<string, unknown> = {};
+  for (const f of program.flags) {
+    const fromFlag = help && f !== helpFlag ? undefined : given.get(f);
+    const fromEnv = f.env === undefined || help ? undefined : env[f.env];
+    // An empty variable counts as unset: platform templates often render an absent value as "".
+    const g: Given =
+      fromFlag !== undefined
+        ? { text: fromFlag, source: 'flag' }
+        : fromEnv !== undefined && fromEnv !== ''
+          ? { text: fromEnv, source: 'env' }
+          : { text: f.default, source: 'default' };
+    raw.set(f.name, g);
+    try {
+      config[f.key] = f.parse(g.text);
+    } catch (err) {
+      if (!(err instanceof InvalidValue)) throw err;
+      if (g.source === 'default') throw new Error(`the default of --${f.name} is invalid: ${err.message}`);
+      throw new ConfigError(
+        `invalid value ${JSON.stringify(f.echo(g.text))} for ${where(f, g.source)}: ${err.message}`,
+      );
+    }
+  }
+  const typed = config as ConfigOf<[...F, typeof helpFlag]>;
+  if (help) return typed;
+
+  const byName = new Map(program.flags.map((f) => [f.name, f]));
+  const ctx: RuleContext<string> = {
+    source: (name) => raw.get(name)?.source ?? 'default',
+    ref: (name) => {
+      const f = byName.get(name);
+      return raw.get(name)?.source === 'env' && f?.env !== undefined
+        ? `--${name} from environment variable ${f.env}`
+        : `--${name}`;
+    },
+    text: (name) => {
+      const f = byName.get(name);
+      const text = raw.get(name)?.text ?? '';
+      return f === undefined ? text : f.echo(text);
+    },
+  };
+  for (const rule of program.rules) {
+    // The rules see the program's own flags; `help` is the extra key they do not need.
+    const problem = rule(typed as unknown as ConfigOf<F>, ctx);
+    if (problem !== undefined) throw new ConfigError(problem);
+  }
+  return typed;
+}

@@ -1,0 +1,125 @@
+/** The serve function's flags: metrics-server's secure serving, delegated authentication and authorization. */
+
+import { ipAddress } from './checks.ts';
+import { kubeconfig, loggingFlags, metricResolution, redisFlags, redisRules } from './flags.ts';
+import { loadConfig } from './load.ts';
+import { type ConfigFor, defineProgram } from './program.ts';
+import { type Check, list, port, string } from './spec.ts';
+
+const SERVING = 'Secure serving';
+const AUTHN = 'Authentication';
+const AUTHZ = 'Authorization';
+
+const absolutePath: Check<string> = (v) =>
+  v.startsWith('/') ? undefined : `${JSON.stringify(v)} is not a path starting with /`;
+
+export const serveSpec = defineProgram({
+  description:
+    'serve: answers metrics.k8s.io (kubectl top, the HPA) over HTTPS from what the scraper wrote to Redis.',
+  flags: [
+    kubeconfig,
+    metricResolution,
+    ...redisFlags,
+    port('secure-port', {
+      section: SERVING,
+      default: 10250,
+      zero: 'pick a free port',
+      help: 'The port on which to serve HTTPS with authentication and authorization.',
+    }),
+    string('bind-address', {
+      section: SERVING,
+      default: '0.0.0.0',
+      check: ipAddress,
+      help: 'The IP address on which to listen for the --secure-port and --port ports. If 0.0.0.0 or ::, all interfaces will be used.',
+    }),
+    port('port', {
+      section: SERVING,
+      default: 0,
+      zero: 'disabled',
+      help: "A plain-HTTP port for the platform's probes and watchdog (OpenFaaS, Knative set PORT).",
+    }),
+    string('tls-cert-file', {
+      section: SERVING,
+      help: 'File containing the default x509 Certificate for HTTPS. (CA cert, if any, concatenated after server cert). If --tls-cert-file and --tls-private-key-file are not provided, a self-signed certificate and key are generated and saved to the directory specified by --cert-dir.',
+    }),
+    string('tls-private-key-file', {
+      section: SERVING,
+      help: 'File containing the default x509 private key matching --tls-cert-file.',
+    }),
+    string('cert-dir', {
+      section: SERVING,
+      help: 'The directory where the self-signed certificate is written (defaults to a new temporary folder). If --tls-cert-file and --tls-private-key-file are provided, this flag will be ignored.',
+    }),
+    string('authentication-kubeconfig', {
+      section: AUTHN,
+      help: "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io (defaults to --kubeconfig).",
+    }),
+    string('client-ca-file', {
+      section: AUTHN,
+      help: 'If set, any request presenting a client certificate signed by one of the authorities in the client-ca-file is authenticated with an identity corresponding to the CommonName of the client certificate.',
+    }),
+    string('requestheader-client-ca-file', {
+      section: AUTHN,
+      help: 'Root certificate bundle to use to verify client certificates on incoming requests before trusting usernames in headers specified by --requestheader-username-headers (defaults to the one in kube-system/extension-apiserver-authentication).',
+    }),
+    list('requestheader-allowed-names', {
+      section: AUTHN,
+      help: 'List of client certificate common names to allow to provide usernames in headers specified by --requestheader-username-headers. If empty, any client certificate validated by the authorities in --requestheader-client-ca-file is allowed.',
+    }),
+    list('requestheader-username-headers', {
+      section: AUTHN,
+      default: ['X-Remote-User'],
+      help: 'List of request headers to inspect for usernames. X-Remote-User is common.',
+    }),
+    list('requestheader-group-headers', {
+      section: AUTHN,
+      default: ['X-Remote-Group'],
+      help: 'List of request headers to inspect for groups. X-Remote-Group is suggested.',
+    }),
+    list('requestheader-extra-headers-prefix', {
+      section: AUTHN,
+      default: ['X-Remote-Extra-'],
+      help: 'List of request header prefixes to inspect. X-Remote-Extra- is suggested.',
+    }),
+    list('authorization-always-allow-paths', {
+      section: AUTHZ,
+      default: ['/healthz', '/readyz', '/livez'],
+      item: absolutePath,
+      help: "A list of HTTP paths to skip during authorization, i.e. these are authorized without contacting the 'core' kubernetes server.",
+    }),
+    string('authorization-kubeconfig', {
+      section: AUTHZ,
+      help: "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create subjectaccessreviews.authorization.k8s.io (defaults to --kubeconfig).",
+    }),
+    ...loggingFlags,
+  ],
+  rules: [
+    ...redisRules,
+    (c, x) =>
+      c.tlsCertFile !== '' && c.tlsPrivateKeyFile === ''
+        ? `${x.ref('tls-cert-file')} requires --tls-private-key-file`
+        : undefined,
+    (c, x) =>
+      c.tlsPrivateKeyFile !== '' && c.tlsCertFile === ''
+        ? `${x.ref('tls-private-key-file')} requires --tls-cert-file`
+        : undefined,
+  ],
+});
+
+export type ServeConfig = ConfigFor<typeof serveSpec>;
+
+/**
+ * The serve function's configuration from argv (without node and the script) and the environment;
+ * throws ConfigError. --authentication-kubeconfig and --authorization-kubeconfig fall back to --kubeconfig.
+ */
+export function loadServeConfig(
+  argv: readonly string[],
+  env: Readonly<Record<string, string | undefined>>,
+): ServeConfig {
+  const c = loadConfig(serveSpec, argv, env);
+  return {
+    ...c,
+    authenticationKubeconfig: c.authenticationKubeconfig || c.kubeconfig,
+    authorizationKubeconfig: c.authorizationKubeconfig || c.kubeconfig,
+  };
+}

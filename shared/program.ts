@@ -1,0 +1,61 @@
+/**
+ * The start of every program (scrape, serve, the demo): configuration from flags and environment,
+ * `--help`, one clear line and exit 2 for a bad value, the logger, and a clean stop on SIGTERM/SIGINT.
+ */
+import { type AnyFlag, ConfigError, helpText, type Program } from './config/index.ts';
+import { createLogger, type LogFormat, type Logger } from './log.ts';
+
+interface Loaded {
+  help: boolean;
+  v: number;
+  logFormat: LogFormat;
+}
+
+/** Loads the configuration or ends the process: help → stdout, exit 0; bad flag → stderr, exit 2. */
+export function startProgram<F extends readonly AnyFlag[], C extends Loaded>(
+  name: string,
+  program: Program<F>,
+  load: (argv: readonly string[], env: Readonly<Record<string, string | undefined>>) => C,
+): { config: C; log: Logger } {
+  let config: C;
+  try {
+    config = load(process.argv.slice(2), process.env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  if (config.help) {
+    process.stdout.write(helpText(program, name));
+    process.exit(0);
+  }
+  return { config, log: createLogger({ verbosity: config.v, format: config.logFormat }) };
+}
+
+/**
+ * Runs `stop` once on the first SIGTERM or SIGINT, then exits; a second signal exits at once.
+ * Returns a function that removes the handlers.
+ */
+export function onShutdown(log: Logger, stop: () => Promise<void>): () => void {
+  let stopping = false;
+  const handler = (signal: NodeJS.Signals) => {
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info('Shutting down', { signal });
+    stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('Shutdown failed', { err: err instanceof Error ? err.message : String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', handler);
+  process.on('SIGINT', handler);
+  return () => {
+    process.off('SIGTERM', handler);
+    process.off('SIGINT', handler);
+  };
+}
