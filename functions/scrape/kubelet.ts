@@ -1,0 +1,170 @@
+/**
+ * Fetching one node's usage from its kubelet: which address and port (metrics-server's rules), which
+ * path, and an HTTPS GET bounded in time and size. Connections are kept alive and TLS sessions cached
+ * across cycles, so a long-lived scraper does not pay a handshake per node per cycle.
+ */
+import https from 'node:https';
+import type { NodeObject } from '../../shared/kube.ts';
+import { DecodeError, type MetricsBatch } from './decode/batch.ts';
+import { decode } from './decode/index.ts';
+
+export type KubeletEndpoint = 'resource' | 'summary';
+
+export interface KubeletOptions {
+  endpoint: KubeletEndpoint;
+  via: 'direct' | 'proxy';
+  port: number;
+  useNodeStatusPort: boolean;
+  preferredAddressTypes: string[];
+  timeoutMs: number;
+  maxBytes: number;
+}
+
+/** Where the kubelet lets us read usage; a node may override the resource path (as in metrics-server). */
+export function kubeletPath(endpoint: KubeletEndpoint, node: NodeObject): string {
+  if (endpoint === 'summary') return '/stats/summary?only_cpu_and_memory=true';
+  return node.annotations['metrics.k8s.io/resource-metrics-path'] || '/metrics/resource';
+}
+
+/** The first address of the first preferred type the node has, as metrics-server picks it. */
+export function nodeAddress(node: NodeObject, preferred: string[]): string {
+  for (const type of preferred) {
+    const a = node.addresses.find((x) => x.type === type);
+    if (a) return a.address;
+  }
+  throw new Error(`no address matched types [${preferred.join(' ')}]`);
+}
+
+export function kubeletUrl(node: NodeObject, o: KubeletOptions, apiServer: string): URL {
+  const path = kubeletPath(o.endpoint, node);
+  if (o.via === 'proxy') {
+    return new URL(
+      `${apiServer.replace(/\/+$/, '')}/api/v1/nodes/${encodeURIComponent(node.name)}/proxy${path}`,
+    );
+  }
+  const address = nodeAddress(node, o.preferredAddressTypes);
+  const port = o.useNodeStatusPort && node.kubeletPort > 0 ? node.kubeletPort : o.port;
+  const host = address.includes(':') ? `[${address}]` : address;
+  return new URL(`https://${host}:${port}${path}`);
+}
+
+/** A failed kubelet request; the message is what the scrape log line shows as the cause. */
+export class KubeletError extends Error {
+  override name = 'KubeletError';
+  readonly timeout: boolean;
+  constructor(message: string, opts: { cause?: unknown; timeout?: boolean } = {}) {
+    super(message, { cause: opts.cause });
+    this.timeout = opts.timeout ?? false;
+  }
+}
+
+export type TlsOptions = Pick<https.AgentOptions, 'ca' | 'cert' | 'key' | 'rejectUnauthorized'>;
+
+export interface Fetched {
+  body: string;
+  /** When the request started, ms (the timestamp for samples that carry none). */
+  requestTime: number;
+}
+
+const ACCEPT: Record<KubeletEndpoint, string> = {
+  resource: 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
+  summary: 'application/json',
+};
+
+function oneLine(s: string, max = 120): string {
+  const t = s.replace(/\s+/g, ' ').trim();
+  return t.length > max ? `${t.slice(0, max)}…` : t;
+}
+
+export class KubeletClient {
+  #agent: https.Agent;
+  #headers: Record<string, string> = {};
+  #o: KubeletOptions;
+  #apiServer: string;
+
+  /** @param apiServer the API server URL, for --kubelet-via=proxy */
+  constructor(tls: TlsOptions, o: KubeletOptions, apiServer: string) {
+    this.#agent = new https.Agent({
+      keepAlive: true,
+      maxCachedSessions: 100_000,
+      ...tls,
+    });
+    this.#o = o;
+    this.#apiServer = apiServer;
+  }
+
+  /** Credentials for the next requests (set each cycle: a kubeconfig's bearer token may rotate). */
+  setHeaders(headers: Record<string, string>): void {
+    this.#headers = { ...headers, Accept: ACCEPT[this.#o.endpoint] };
+  }
+
+  /** Fetches and decodes one node's usage. Throws KubeletError (or DecodeError) naming the cause. */
+  async scrape(node: NodeObject): Promise<MetricsBatch> {
+    const url = kubeletUrl(node, this.#o, this.#apiServer);
+    const { body, requestTime } = await this.fetch(url);
+    try {
+      return decode(this.#o.endpoint, body, requestTime);
+    } catch (err) {
+      if (err instanceof DecodeError)
+        throw new KubeletError(`failed parsing metrics: ${err.message}`, { cause: err });
+      throw err;
+    }
+  }
+
+  fetch(url: URL): Promise<Fetched> {
+    const headers = this.#headers;
+    const requestTime = Date.now();
+    const { timeoutMs, maxBytes } = this.#o;
+    return new Promise<Fetched>((resolve, reject) => {
+      let settled = false;
+      const fail = (err: KubeletError) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        req.destroy();
+        reject(err);
+      };
+      // One deadline for connect, headers and body: a kubelet trickling bytes cannot hold a cycle.
+      const timer = setTimeout(
+        () => fail(new KubeletError(`timeout after ${timeoutMs / 1000}s`, { timeout: true })),
+        timeoutMs,
+      );
+      const req = https.request(url, { agent: this.#agent, headers, method: 'GET' }, (res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          size += chunk.length;
+          if (size > maxBytes) {
+            fail(new KubeletError(`response larger than ${maxBytes} bytes`));
+            return;
+          }
+          chunks.push(chunk);
+        });
+        res.on('error', (err) => fail(new KubeletError(err.message, { cause: err })));
+        res.on('end', () => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          const body = Buffer.concat(chunks, size).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status !== 200) {
+            const excerpt = oneLine(body);
+            reject(
+              new KubeletError(
+                `request failed, status: "${status} ${res.statusMessage ?? ''}"${excerpt ? `: ${excerpt}` : ''}`,
+              ),
+            );
+            return;
+          }
+          resolve({ body, requestTime });
+        });
+      });
+      req.on('error', (err) => fail(new KubeletError(err.message, { cause: err })));
+      req.end();
+    });
+  }
+
+  close(): void {
+    this.#agent.destroy();
+  }
+}

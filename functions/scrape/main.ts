@@ -1,0 +1,58 @@
+/**
+ * `npm run scrape -- FLAGS`: the scraper function as a plain Node program.
+ *   --once   one cycle, then exit (0: a node was scraped, or there are none; 1: every node failed or the
+ *            cycle could not run)
+ *   --loop   its own ticker, a cycle every --metric-resolution (plus the HTTP server, for probes)
+ *   neither  an HTTP trigger server: POST / runs a cycle (cron-connector, PingSource, any HTTP cron)
+ */
+import { serve } from '@hono/node-server';
+import { loadScrapeConfig, scrapeSpec } from '../../shared/config/index.ts';
+import { onShutdown, startProgram } from '../../shared/program.ts';
+import { cycleSucceeded } from './cycle.ts';
+import { createScraper } from './scraper.ts';
+import { createTriggerApp, singleFlight } from './trigger.ts';
+
+const { config, log } = startProgram('scrape', scrapeSpec, loadScrapeConfig);
+const scraper = createScraper(config, log);
+
+if (config.once) {
+  let code = 1;
+  try {
+    code = cycleSucceeded(await scraper.runOnce()) ? 0 : 1;
+  } catch (err) {
+    log.error('Scrape cycle failed', { err: err instanceof Error ? err.message : String(err) });
+  }
+  await scraper.close();
+  process.exit(code);
+}
+
+const trigger = singleFlight(() => scraper.runOnce());
+const app = createTriggerApp(trigger, log, config.loop ? config.metricResolutionMs : null);
+const server = serve({ fetch: app.fetch, port: config.port, hostname: config.bindAddress }, (info) => {
+  log.info('Scrape trigger server listening', {
+    address: `http://${config.bindAddress}:${info.port}`,
+    mode: config.loop ? 'loop' : 'trigger',
+  });
+});
+
+let timer: NodeJS.Timeout | undefined;
+if (config.loop) {
+  const tick = async () => {
+    let delay = config.metricResolutionMs;
+    try {
+      const r = await trigger.run();
+      delay = r.nextDueInMs;
+    } catch (err) {
+      log.error('Scrape cycle failed', { err: err instanceof Error ? err.message : String(err) });
+      delay = Math.min(config.metricResolutionMs, 5000);
+    }
+    timer = setTimeout(tick, Math.max(50, delay));
+  };
+  void tick();
+}
+
+onShutdown(log, async () => {
+  clearTimeout(timer);
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await scraper.close();
+});

@@ -1,0 +1,160 @@
+/**
+ * metrics-server's two-point storage, as pure functions: a batch in, two points per node and container
+ * kept, a rate out (metrics-server-behaviour.md §3.3 and §4). The scraper keeps these points in Redis
+ * between cycles (state.ts); everything here is deterministic and I/O-free.
+ */
+
+import type { Usage } from '../../shared/metrics-api.ts';
+import type { ContainerSample, MetricsBatch, Sample } from './decode/batch.ts';
+
+/** A sample as kept between cycles. `timestamp` may be fractional (a start time, for fresh containers). */
+export interface Point {
+  timestamp: number;
+  cpu: number;
+  memory: number;
+  /** ns since the epoch; 0 when unknown (nodes, or kubelets that do not report it) */
+  startTime: number;
+}
+
+/** The newest sample and an older one to compute a rate against (null: none usable yet). */
+export interface Series {
+  last: Point;
+  prev: Point | null;
+}
+
+export interface ContainerState {
+  name: string;
+  series: Series;
+}
+
+export interface PodState {
+  namespace: string;
+  name: string;
+  containers: ContainerState[];
+}
+
+export interface NodeState {
+  /** When the cycle that last scraped this node successfully started (Redis clock, ms). */
+  scrapedAt: number;
+  /** Until when what was scraped then may be served (Redis clock, ms). */
+  expiresAt: number;
+  node: Series | null;
+  /** Sorted by namespace, then name. */
+  pods: PodState[];
+}
+
+/** Containers younger than this are too new for a meaningful rate (metrics-server's constant). */
+export const FRESH_CONTAINER_MIN_MS = 10_000;
+
+const point = (s: Sample, startTime = 0): Point => ({
+  timestamp: s.timestamp,
+  cpu: s.cpu,
+  memory: s.memory,
+  startTime,
+});
+
+/**
+ * The node rule: a newer sample pushes the last one into prev; a repeated (cached) kubelet sample keeps
+ * the older prev if it is still older than the new sample; anything else starts over without prev.
+ */
+export function advanceSeries(old: Series | null | undefined, next: Point): Series {
+  if (!old) return { last: next, prev: null };
+  if (next.timestamp > old.last.timestamp) return { last: next, prev: old.last };
+  if (old.prev && old.prev.timestamp < next.timestamp) return { last: next, prev: old.prev };
+  return { last: next, prev: null };
+}
+
+/**
+ * The container rule, in metrics-server's order: (1) a container between 10 s and one resolution old gets a
+ * synthetic prev at its start time with zero CPU, so it is served after one scrape with window = its age;
+ * (2) a container that has not restarted since the last sample follows the node rule; (3) otherwise
+ * (restarted, or never seen) it has no prev yet.
+ */
+export function advanceContainer(old: Series | undefined, s: ContainerSample, resolutionMs: number): Series {
+  const next = point(s, s.startTime);
+  const startMs = s.startTime / 1e6;
+  const age = s.timestamp - startMs;
+  if (s.startTime > 0 && startMs < s.timestamp && age >= FRESH_CONTAINER_MIN_MS && age < resolutionMs) {
+    return { last: next, prev: { timestamp: startMs, cpu: 0, memory: s.memory, startTime: s.startTime } };
+  }
+  if (old && startMs < old.last.timestamp) return advanceSeries(old, next);
+  return { last: next, prev: null };
+}
+
+/** Replaces a node's state with what this batch says, keeping the history each rule allows. */
+export function advanceNode(
+  old: NodeState | null,
+  batch: MetricsBatch,
+  cycle: { startedAt: number; expiresAt: number; resolutionMs: number },
+): NodeState {
+  const oldPods = new Map<string, Map<string, Series>>();
+  for (const p of old?.pods ?? []) {
+    oldPods.set(`${p.namespace}/${p.name}`, new Map(p.containers.map((c) => [c.name, c.series])));
+  }
+  return {
+    scrapedAt: cycle.startedAt,
+    expiresAt: cycle.expiresAt,
+    node: batch.node ? advanceSeries(old?.node, point(batch.node)) : null,
+    pods: batch.pods.map((p) => {
+      const before = oldPods.get(`${p.namespace}/${p.name}`);
+      return {
+        namespace: p.namespace,
+        name: p.name,
+        containers: p.containers.map((c) => ({
+          name: c.name,
+          series: advanceContainer(before?.get(c.name), c, cycle.resolutionMs),
+        })),
+      };
+    }),
+  };
+}
+
+export interface Rate {
+  usage: Usage;
+  /** The newer sample's time, ms. */
+  timestamp: number;
+  /** The real time between the two samples, ns. */
+  windowNs: number;
+}
+
+/**
+ * CPU rate and memory from two points, or null when no rate may be served: no prev, the container's
+ * start time went backwards, or the cumulative counter decreased (a reset we did not see).
+ */
+export function rate(s: Series): Rate | null {
+  const { last, prev } = s;
+  if (prev === null || last.startTime < prev.startTime || last.cpu < prev.cpu) return null;
+  const windowNs = Math.round((last.timestamp - prev.timestamp) * 1e6);
+  if (windowNs <= 0) return null;
+  // Go: float64(Δcpu) / window.Seconds(), where Seconds() = float64(sec) + float64(nsec)/1e9.
+  const seconds = Math.floor(windowNs / 1e9) + (windowNs % 1e9) / 1e9;
+  return {
+    usage: { cpuNanocores: Math.trunc((last.cpu - prev.cpu) / seconds), memoryBytes: last.memory },
+    timestamp: last.timestamp,
+    windowNs,
+  };
+}
+
+export interface PodRate {
+  timestamp: number;
+  windowNs: number;
+  containers: { name: string; usage: Usage }[];
+}
+
+/**
+ * A pod is served only when every container has a rate (the HPA treats a partial pod as wrong data, and
+ * an empty one as missing). metrics-server returns a pod with a failed container left out, or even with
+ * no containers; we omit the pod instead. Timestamp and window are the earliest container's.
+ */
+export function podRate(p: PodState): PodRate | null {
+  let earliest: Rate | null = null;
+  const containers: { name: string; usage: Usage }[] = [];
+  for (const c of p.containers) {
+    const r = rate(c.series);
+    if (r === null) return null;
+    if (earliest === null || r.timestamp < earliest.timestamp) earliest = r;
+    containers.push({ name: c.name, usage: r.usage });
+  }
+  if (earliest === null) return null;
+  return { timestamp: earliest.timestamp, windowNs: earliest.windowNs, containers };
+}

@@ -1,0 +1,130 @@
+/**
+ * The metrics.k8s.io/v1beta1 objects: their schema (for anything that reads them, tests included) and
+ * the fast renderers the scraper uses to pre-render each served item once per cycle.
+ */
+import { z } from 'zod';
+import { formatDuration } from './duration.ts';
+import { formatCpu, formatMemory } from './quantity.ts';
+
+export const GROUP = 'metrics.k8s.io';
+export const VERSION = 'v1beta1';
+export const GROUP_VERSION = `${GROUP}/${VERSION}`;
+
+const Usage = z.object({ cpu: z.string(), memory: z.string() });
+const ObjectMeta = z.object({
+  name: z.string(),
+  namespace: z.string().optional(),
+  creationTimestamp: z.string().nullable().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+});
+
+export const NodeMetrics = z.object({
+  kind: z.literal('NodeMetrics').optional(),
+  apiVersion: z.literal(GROUP_VERSION).optional(),
+  metadata: ObjectMeta,
+  timestamp: z.string(),
+  window: z.string(),
+  usage: Usage,
+});
+export type NodeMetrics = z.infer<typeof NodeMetrics>;
+
+export const PodMetrics = z.object({
+  kind: z.literal('PodMetrics').optional(),
+  apiVersion: z.literal(GROUP_VERSION).optional(),
+  metadata: ObjectMeta,
+  timestamp: z.string(),
+  window: z.string(),
+  containers: z.array(z.object({ name: z.string(), usage: Usage })),
+});
+export type PodMetrics = z.infer<typeof PodMetrics>;
+
+export const NodeMetricsList = z.object({
+  kind: z.literal('NodeMetricsList'),
+  apiVersion: z.literal(GROUP_VERSION),
+  metadata: z.object({}),
+  items: z.array(NodeMetrics),
+});
+export const PodMetricsList = z.object({
+  kind: z.literal('PodMetricsList'),
+  apiVersion: z.literal(GROUP_VERSION),
+  metadata: z.object({}),
+  items: z.array(PodMetrics),
+});
+
+/** A usage computed from two samples: CPU in nanocores (truncated when formatted), memory in bytes. */
+export interface Usage {
+  cpuNanocores: number;
+  memoryBytes: number;
+}
+
+export interface NodeMetricsPoint {
+  name: string;
+  labels: Record<string, string>;
+  /** The newer kubelet sample's time, ms. */
+  timestamp: number;
+  /** The real time between the two samples, ns. */
+  windowNs: number;
+  usage: Usage;
+}
+
+export interface PodMetricsPoint {
+  namespace: string;
+  name: string;
+  labels: Record<string, string>;
+  /** The earliest of its containers' timestamps (metrics-server's rule), ms. */
+  timestamp: number;
+  /** The window of that container, ns. */
+  windowNs: number;
+  /** Sorted by name. */
+  containers: { name: string; usage: Usage }[];
+}
+
+/** metav1.Time: RFC 3339 in UTC at second precision (truncated), as Kubernetes serialises it. */
+export function formatTime(ms: number): string {
+  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+}
+
+export function labelsJson(labels: Record<string, string>): string {
+  return JSON.stringify(labels);
+}
+
+function usageJson(u: Usage): string {
+  return `{"cpu":"${formatCpu(u.cpuNanocores)}","memory":"${formatMemory(u.memoryBytes)}"}`;
+}
+
+function metaJson(name: string, namespace: string | null, labels: string, createdAt: number): string {
+  const ns = namespace === null ? '' : `,"namespace":${JSON.stringify(namespace)}`;
+  const lab = labels === '{}' ? '' : `,"labels":${labels}`;
+  return `{"name":${JSON.stringify(name)}${ns},"creationTimestamp":"${formatTime(createdAt)}"${lab}}`;
+}
+
+/**
+ * A NodeMetrics list item. `createdAt` becomes metadata.creationTimestamp: the time the scraper built
+ * the object (metrics-server uses the response time, which changes on every request).
+ */
+export function renderNodeItem(
+  p: NodeMetricsPoint,
+  createdAt: number,
+  labels = labelsJson(p.labels),
+): string {
+  return (
+    `{"metadata":${metaJson(p.name, null, labels, createdAt)},"timestamp":"${formatTime(p.timestamp)}",` +
+    `"window":"${formatDuration(p.windowNs)}","usage":${usageJson(p.usage)}}`
+  );
+}
+
+export function renderPodItem(p: PodMetricsPoint, createdAt: number, labels = labelsJson(p.labels)): string {
+  let containers = '';
+  for (const c of p.containers) {
+    containers += `${containers === '' ? '' : ','}{"name":${JSON.stringify(c.name)},"usage":${usageJson(c.usage)}}`;
+  }
+  return (
+    `{"metadata":${metaJson(p.name, p.namespace, labels, createdAt)},"timestamp":"${formatTime(p.timestamp)}",` +
+    `"window":"${formatDuration(p.windowNs)}","containers":[${containers}]}`
+  );
+}
+
+/** Turns a stored list item into the single object served by a GET. */
+export function asObject(kind: 'NodeMetrics' | 'PodMetrics', item: string): string {
+  return `{"kind":"${kind}","apiVersion":"${GROUP_VERSION}",${item.slice(1)}`;
+}

@@ -1,0 +1,51 @@
+/**
+ * The Redis key layout: the one place that knows it.
+ *
+ * Served points (what the serve function reads, pre-rendered by the scraper):
+ *   ms:nodes                 hash   node name  → entry (see entry.ts)
+ *   ms:pods:{<namespace>}    hash   pod name   → entry; one key per namespace, so a namespace's pods
+ *                                                (the HPA's query) are one HGETALL and a pod one HGET
+ *   ms:namespaces            hash   namespace  → `<expiresAt>\t<pod count>` (which ms:pods keys exist)
+ * The scraper's own memory (previous cumulative samples, for rates):
+ *   ms:state:{<node>}        string the node's last/prev samples (functions/scrape/state.ts)
+ *   ms:scrape:lock           string `<cycle start ms> <holder>`: one cycle per resolution across instances
+ *
+ * Names from the cluster only ever appear as hash fields, or inside a key after `encodeName`, which
+ * escapes everything but [a-z0-9.-]: no name can add a `{`, `}`, `*`, `:` or whitespace to a key, so a
+ * name never changes which key (or Redis Cluster slot) a command touches. Every key holds its own
+ * `{…}` hash tag, so each key's slot is fixed by its own name, and the staging key a hash is built under
+ * before its atomic RENAME (`<key>:next`) lands on the same slot.
+ */
+
+const PREFIX = 'ms:';
+
+/** Percent-encodes every byte outside [a-z0-9.-], so the result is safe inside a key and a hash tag. */
+export function encodeName(name: string): string {
+  let plain = true;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (!((c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46)) {
+      plain = false;
+      break;
+    }
+  }
+  if (plain && name.length > 0) return name;
+  let out = '';
+  for (const byte of new TextEncoder().encode(name)) {
+    const plainByte = (byte >= 97 && byte <= 122) || (byte >= 48 && byte <= 57) || byte === 45 || byte === 46;
+    out += plainByte ? String.fromCharCode(byte) : `%${byte.toString(16).toUpperCase().padStart(2, '0')}`;
+  }
+  // The empty name still needs a non-empty hash tag ("{}" would hash the whole key).
+  return out === '' ? '%' : out;
+}
+
+export const keys = {
+  nodes: `${PREFIX}{nodes}`,
+  namespaces: `${PREFIX}{namespaces}`,
+  pods: (namespace: string) => `${PREFIX}pods:{${encodeName(namespace)}}`,
+  state: (node: string) => `${PREFIX}state:{${encodeName(node)}}`,
+  scrapeLock: `${PREFIX}{scrape}:lock`,
+  scrapeStats: `${PREFIX}{scrape}:stats`,
+  /** Where a served hash is built before it is renamed over `key` (same hash tag, same slot). */
+  staging: (key: string) => `${key}:next`,
+} as const;

@@ -1,0 +1,154 @@
+/**
+ * Connecting to Redis: one server, Sentinel or Cluster, with options that fail fast. A request that
+ * cannot reach Redis must fail within about a second (serve answers 503), never queue for minutes; and
+ * both functions must reconnect by themselves when Redis comes back.
+ */
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import { parseHostPort } from '../config/checks.ts';
+
+export type RedisClient = Redis | Cluster;
+
+export type RedisTarget =
+  | { mode: 'single'; url: string }
+  | { mode: 'sentinel'; sentinels: HostPort[]; name: string; url?: string }
+  | { mode: 'cluster'; nodes: HostPort[]; url?: string };
+
+export interface HostPort {
+  host: string;
+  port: number;
+}
+
+/** Redis is unreachable or failed a command: the caller answers 503 / fails the cycle, and retries later. */
+export class StoreUnavailableError extends Error {
+  override name = 'StoreUnavailableError';
+  constructor(cause: unknown) {
+    super(`redis unavailable: ${cause instanceof Error ? cause.message : String(cause)}`, { cause });
+  }
+}
+
+export interface ConnectOptions {
+  /** Per-command timeout: short for serve, long enough for a scrape cycle's pipelines. */
+  commandTimeoutMs: number;
+  /** Called on connection errors (ioredis emits them while reconnecting); never throws. */
+  onError?: (err: Error) => void;
+}
+
+/** Options shared by every mode: RESP2 replies, no offline queue, one retry, quick reconnects. */
+function baseOptions(o: ConnectOptions): RedisOptions {
+  return {
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: o.commandTimeoutMs,
+    protocol: 2,
+    enableAutoPipelining: true,
+    // Back off to at most 1 s between reconnect attempts, so recovery is noticed within a second.
+    retryStrategy: (times) => Math.min(times * 100, 1000),
+  };
+}
+
+/** Credentials and database index from a redis:// or rediss:// URL. */
+export function urlOptions(url: string): RedisOptions {
+  const u = new URL(url);
+  const db = u.pathname.replace(/^\//, '');
+  return {
+    host: u.hostname.replace(/^\[|\]$/g, ''),
+    port: u.port === '' ? 6379 : Number(u.port),
+    ...(u.username !== '' ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password !== '' ? { password: decodeURIComponent(u.password) } : {}),
+    ...(db !== '' ? { db: Number(db) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
+  };
+}
+
+export function createRedis(target: RedisTarget, o: ConnectOptions): RedisClient {
+  const base = baseOptions(o);
+  let client: RedisClient;
+  switch (target.mode) {
+    case 'single':
+      client = new Redis({ ...base, ...urlOptions(target.url) });
+      break;
+    case 'sentinel': {
+      const { host: _h, port: _p, ...auth } = target.url ? urlOptions(target.url) : {};
+      client = new Redis({
+        ...base,
+        ...auth,
+        sentinels: target.sentinels,
+        name: target.name,
+        role: 'master',
+      });
+      break;
+    }
+    case 'cluster': {
+      const { host: _h, port: _p, db: _d, ...auth } = target.url ? urlOptions(target.url) : {};
+      client = new Cluster(target.nodes, {
+        enableOfflineQueue: false,
+        enableAutoPipelining: true,
+        scaleReads: 'master',
+        redisOptions: { ...base, ...auth },
+        clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
+      });
+      break;
+    }
+  }
+  client.on('error', (err: Error) => o.onError?.(err));
+  return client;
+}
+
+/** Connects a lazyConnect client, waiting until it is ready (commands before that would fail). */
+export async function connect(client: RedisClient): Promise<void> {
+  if (client.status === 'ready') return;
+  if (client.status === 'wait' || client.status === 'end') {
+    await client.connect();
+    return;
+  }
+  await new Promise<void>((resolve, reject) => {
+    const ready = () => {
+      client.off('end', ended);
+      resolve();
+    };
+    const ended = () => {
+      client.off('ready', ready);
+      reject(new Error('connection closed'));
+    };
+    client.once('ready', ready);
+    client.once('end', ended);
+  });
+}
+
+/** Runs a store operation, turning every Redis failure into StoreUnavailableError. */
+export async function guarded<T>(op: () => Promise<T>): Promise<T> {
+  try {
+    return await op();
+  } catch (err) {
+    throw err instanceof StoreUnavailableError ? err : new StoreUnavailableError(err);
+  }
+}
+
+/** The Redis mode the flags chose (the config rules already made sure only one was). */
+export function redisTarget(c: {
+  redisUrl: string;
+  redisSentinels: readonly string[];
+  redisSentinelName: string;
+  redisClusterNodes: readonly string[];
+}): RedisTarget {
+  const hostPorts = (list: readonly string[]) =>
+    list.map((text) => {
+      const hp = parseHostPort(text);
+      if (!hp) throw new Error(`not host:port: ${text}`);
+      return hp;
+    });
+  if (c.redisSentinels.length > 0) {
+    return {
+      mode: 'sentinel',
+      sentinels: hostPorts(c.redisSentinels),
+      name: c.redisSentinelName,
+      url: c.redisUrl,
+    };
+  }
+  if (c.redisClusterNodes.length > 0) {
+    return { mode: 'cluster', nodes: hostPorts(c.redisClusterNodes), url: c.redisUrl };
+  }
+  return { mode: 'single', url: c.redisUrl };
+}

@@ -1,0 +1,335 @@
+/**
+ * The scrape cycle against the real Redis: small fakes of the API server and the kubelets (the narrow
+ * interfaces beside the cycle), the real store writer, and the serve function's real reader.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { type CycleDeps, runCycle } from '../../../functions/scrape/cycle.ts';
+import type { ContainerSample, MetricsBatch } from '../../../functions/scrape/decode/batch.ts';
+import type { NodeObject, PodMeta } from '../../../shared/kube.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { NodeMetrics, PodMetrics } from '../../../shared/metrics-api.ts';
+import { keys } from '../../../shared/store/keys.ts';
+import { RedisMetricsReader } from '../../../shared/store/reader.ts';
+import { RedisMetricsWriter } from '../../../shared/store/writer.ts';
+import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+
+const RESOLUTION = 15_000;
+const LONG_AGO_NS = (Date.now() - 3_600_000) * 1e6;
+
+interface FakeContainer {
+  cpuPerSecondNs: number;
+  memory: number;
+}
+
+/** A tiny cluster: what each kubelet reports moves by `tick`, so two cycles give exact known rates. */
+class FakeCluster {
+  nodes: NodeObject[] = [];
+  pods: (PodMeta & { node: string; containers: Record<string, FakeContainer> })[] = [];
+  failing = new Map<string, Error>();
+  tick = 0;
+  scrapes: string[] = [];
+  base = Date.now() - 60_000;
+
+  addNode(name: string, labels: Record<string, string> = {}) {
+    this.nodes.push({ name, labels, annotations: {}, addresses: [], kubeletPort: 0 });
+  }
+
+  sampleTime(node: string) {
+    return this.base + this.tick * RESOLUTION + (node.length % 7) * 100;
+  }
+
+  batch(node: string): MetricsBatch {
+    const ts = this.sampleTime(node);
+    const seconds = (ts - this.base) / 1000;
+    const pods = this.pods
+      .filter((p) => p.node === node)
+      .map((p) => ({
+        namespace: p.namespace,
+        name: p.name,
+        containers: Object.entries(p.containers).map(
+          ([name, c]): ContainerSample => ({
+            name,
+            timestamp: ts,
+            cpu: Math.round(c.cpuPerSecondNs * seconds) + 1,
+            memory: c.memory,
+            startTime: LONG_AGO_NS,
+          }),
+        ),
+      }));
+    return { node: { timestamp: ts, cpu: 1_000_000_000 * seconds + 5, memory: 1 << 30 }, pods, dropped: [] };
+  }
+
+  deps(writer: RedisMetricsWriter, lines: string[]): CycleDeps {
+    return {
+      api: {
+        listNodes: async () => this.nodes,
+        listRunningPods: async () =>
+          this.pods.map(({ namespace, name, labels }) => ({ namespace, name, labels })),
+      },
+      kubelet: {
+        scrape: async (node) => {
+          this.scrapes.push(node.name);
+          const err = this.failing.get(node.name);
+          if (err) throw err;
+          return this.batch(node.name);
+        },
+      },
+      store: writer,
+      log: createLogger({ write: (l) => lines.push(l) }),
+    };
+  }
+}
+
+let db: TestDb;
+let writer: RedisMetricsWriter;
+let reader: RedisMetricsReader;
+
+before(async () => {
+  db = await leaseTestDb();
+  writer = new RedisMetricsWriter(db.redis);
+  reader = new RedisMetricsReader(db.redis);
+});
+after(async () => db.release());
+beforeEach(async () => db.redis.flushdb());
+
+const cfg = {
+  resolutionMs: RESOLUTION,
+  kubeletTimeoutMs: 5000,
+  concurrency: 4,
+  nodeSelector: null,
+  holder: 'test',
+};
+
+/** The next cycle as if a resolution had passed: the lock says the last one started long ago. */
+async function nextCycle(cluster: FakeCluster, lines: string[] = []) {
+  await db.redis.del(keys.scrapeLock);
+  const r = await runCycle(cluster.deps(writer, lines), cfg);
+  cluster.tick++;
+  return r;
+}
+
+function twoNodeCluster() {
+  const c = new FakeCluster();
+  c.addNode('node-a', { zone: 'a' });
+  c.addNode('node-b', { zone: 'b' });
+  c.pods.push(
+    {
+      namespace: 'default',
+      name: 'web-1',
+      labels: { app: 'web' },
+      node: 'node-a',
+      containers: {
+        app: { cpuPerSecondNs: 250_000_000, memory: 3136 * 1024 },
+        proxy: { cpuPerSecondNs: 5_000_000, memory: 4096 },
+      },
+    },
+    {
+      namespace: 'default',
+      name: 'db-0',
+      labels: { app: 'db' },
+      node: 'node-b',
+      containers: { postgres: { cpuPerSecondNs: 1_500_000_000, memory: 512 * 1024 * 1024 } },
+    },
+    {
+      namespace: 'kube-system',
+      name: 'kube-proxy-b',
+      labels: {},
+      node: 'node-b',
+      containers: { 'kube-proxy': { cpuPerSecondNs: 1_000_000, memory: 12_533_760 } },
+    },
+  );
+  return c;
+}
+
+describe('a scrape cycle', () => {
+  test('after two cycles every node and pod is served with rates from the two kubelet samples', async () => {
+    const cluster = twoNodeCluster();
+    const first = await nextCycle(cluster);
+    assert.equal(first.ran, true);
+    assert.equal(first.scraped, 2);
+    // One sample per series: objects are known to exist, nothing is servable yet.
+    assert.ok((await reader.nodes()).every((e) => e.item === ''));
+    assert.equal((await reader.pod('default', 'web-1'))?.item, '');
+
+    await nextCycle(cluster);
+    const nodes = (await reader.nodes()).map((e) => NodeMetrics.parse(JSON.parse(e.item)));
+    assert.deepEqual(
+      nodes.map((n) => [n.metadata.name, n.usage.cpu, n.window, n.metadata.labels]),
+      [
+        ['node-a', '1', '15s', { zone: 'a' }],
+        ['node-b', '1', '15s', { zone: 'b' }],
+      ],
+    );
+    const web = PodMetrics.parse(JSON.parse((await reader.pod('default', 'web-1'))!.item));
+    assert.deepEqual(web.containers, [
+      { name: 'app', usage: { cpu: '250m', memory: '3136Ki' } },
+      { name: 'proxy', usage: { cpu: '5m', memory: '4Ki' } },
+    ]);
+    assert.equal(web.window, '15s');
+    assert.equal(web.metadata.namespace, 'default');
+    assert.deepEqual(web.metadata.labels, { app: 'web' });
+    const ns = await reader.namespacePods('default');
+    assert.deepEqual(
+      ns.map((e) => e.name),
+      ['db-0', 'web-1'],
+    );
+    const all: string[] = [];
+    for await (const b of reader.allPods()) for (const e of b.entries) all.push(`${b.namespace}/${e.name}`);
+    assert.deepEqual(all, ['default/db-0', 'default/web-1', 'kube-system/kube-proxy-b']);
+  });
+
+  test('a failing kubelet is logged with its node and cause; its points stay until they expire; others move on', async () => {
+    const cluster = twoNodeCluster();
+    await nextCycle(cluster);
+    await nextCycle(cluster);
+    const before = (await reader.pod('default', 'db-0'))!;
+    cluster.failing.set('node-b', new Error('request failed, status: "500 Internal Server Error"'));
+    const lines: string[] = [];
+    const r = await nextCycle(cluster, lines);
+    assert.equal(r.scraped, 1);
+    assert.deepEqual(r.failed, [
+      { node: 'node-b', error: 'request failed, status: "500 Internal Server Error"' },
+    ]);
+    assert.ok(
+      lines.some(
+        (l) => l.includes('"Failed to scrape node"') && l.includes('node="node-b"') && l.includes('500'),
+      ),
+    );
+    assert.ok(lines.some((l) => l.includes('"Scrape cycle finished"') && l.includes('failed=1')));
+    const kept = (await reader.pod('default', 'db-0'))!;
+    assert.equal(kept.item, before.item, 'the failed node’s pod keeps its last servable point');
+    assert.equal(kept.expiresAt, before.expiresAt, 'but is not refreshed: it expires on schedule');
+    const moved = (await reader.pod('default', 'web-1'))!;
+    assert.ok(moved.timestamp > before.timestamp);
+
+    // After recovery, one scrape is enough: the kept samples give the rate.
+    cluster.failing.clear();
+    await nextCycle(cluster);
+    const back = PodMetrics.parse(JSON.parse((await reader.pod('default', 'db-0'))!.item));
+    assert.equal(back.window, '30s');
+    assert.deepEqual(back.containers[0]?.usage, { cpu: '1500m', memory: '512Mi' });
+  });
+
+  test('points past their expiry are not served', async () => {
+    const cluster = twoNodeCluster();
+    await nextCycle(cluster);
+    await nextCycle(cluster);
+    const e = (await reader.pod('default', 'web-1'))!;
+    // Serve-side view one moment after the expiry: rewrite the entry as if time had passed.
+    await db.redis.hset(
+      keys.pods('default'),
+      'web-1',
+      `${Date.now() - 1}\t${e.timestamp}\t${e.labels}\t${e.item}`,
+    );
+    assert.equal(await reader.pod('default', 'web-1'), null);
+    assert.deepEqual(
+      (await reader.namespacePods('default')).map((x) => x.name),
+      ['db-0'],
+    );
+  });
+
+  test('deleted pods and emptied namespaces disappear at the next cycle', async () => {
+    const cluster = twoNodeCluster();
+    await nextCycle(cluster);
+    await nextCycle(cluster);
+    cluster.pods = cluster.pods.filter((p) => p.namespace !== 'kube-system');
+    await nextCycle(cluster);
+    assert.deepEqual(await reader.namespacePods('kube-system'), []);
+    assert.equal(await db.redis.exists(keys.pods('kube-system')), 0);
+    assert.deepEqual(await db.redis.hkeys(keys.namespaces), ['default']);
+  });
+
+  test('a pod that is Running but has no metrics exists without an item (a GET tells the two 404s apart)', async () => {
+    const cluster = twoNodeCluster();
+    cluster.pods.push({
+      namespace: 'default',
+      name: 'no-kubelet-data',
+      labels: {},
+      node: 'nowhere',
+      containers: {},
+    });
+    await nextCycle(cluster);
+    await nextCycle(cluster);
+    assert.equal((await reader.pod('default', 'no-kubelet-data'))?.item, '');
+    assert.equal(await reader.pod('default', 'never-existed'), null);
+  });
+
+  test('nodes outside --node-selector are known but neither scraped nor listed with metrics', async () => {
+    const cluster = twoNodeCluster();
+    const selected = { ...cfg, nodeSelector: { matches: (l: Record<string, string>) => l.zone === 'a' } };
+    for (let i = 0; i < 2; i++) {
+      await db.redis.del(keys.scrapeLock);
+      await runCycle(cluster.deps(writer, []), selected);
+      cluster.tick++;
+    }
+    assert.deepEqual([...new Set(cluster.scrapes)], ['node-a']);
+    const nodes = await reader.nodes();
+    assert.deepEqual(
+      nodes.map((n) => [n.name, n.item !== '']),
+      [
+        ['node-a', true],
+        ['node-b', false],
+      ],
+    );
+  });
+
+  test('names with *, :, {, } and newlines stay hash fields or escaped key parts, never patterns', async () => {
+    const cluster = new FakeCluster();
+    cluster.addNode('n');
+    const weird = 'we{ir}d*:ns\n';
+    cluster.pods.push(
+      {
+        namespace: weird,
+        name: 'p*{x}:\n',
+        labels: { 'a/b': 'c' },
+        node: 'n',
+        containers: { c: { cpuPerSecondNs: 1e6, memory: 4096 } },
+      },
+      {
+        namespace: 'plain',
+        name: '*',
+        labels: {},
+        node: 'n',
+        containers: { c: { cpuPerSecondNs: 2e6, memory: 8192 } },
+      },
+    );
+    await nextCycle(cluster);
+    await nextCycle(cluster);
+    const pod = PodMetrics.parse(JSON.parse((await reader.pod(weird, 'p*{x}:\n'))!.item));
+    assert.equal(pod.metadata.namespace, weird);
+    assert.equal(pod.metadata.name, 'p*{x}:\n');
+    assert.equal(await reader.pod('plain', 'p'), null);
+    assert.deepEqual(
+      (await reader.namespacePods('plain')).map((e) => e.name),
+      ['*'],
+    );
+    for (const key of await db.redis.keys('*')) assert.doesNotMatch(key, /[*\n]|\{[^}]*[{:]/, key);
+  });
+});
+
+describe('one cycle per resolution', () => {
+  test('of several instances triggered at once, exactly one runs the cycle; the others learn when the next is due', async () => {
+    const cluster = twoNodeCluster();
+    const deps = cluster.deps(writer, []);
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => runCycle(deps, { ...cfg, holder: `instance-${i}` })),
+    );
+    assert.equal(results.filter((r) => r.ran).length, 1);
+    for (const r of results.filter((x) => !x.ran)) {
+      assert.ok(r.nextDueInMs > RESOLUTION - 2000 && r.nextDueInMs <= RESOLUTION, String(r.nextDueInMs));
+    }
+    assert.equal(cluster.scrapes.length, 2);
+  });
+
+  test('a trigger arriving a resolution later runs; one arriving early does not', async () => {
+    const cluster = twoNodeCluster();
+    const deps = cluster.deps(writer, []);
+    assert.equal((await runCycle(deps, cfg)).ran, true);
+    assert.equal((await runCycle(deps, cfg)).ran, false);
+    // The holder died mid-cycle or simply a resolution passed: shift the recorded start back in time.
+    const [started, holder] = (await db.redis.get(keys.scrapeLock))!.split(' ');
+    await db.redis.set(keys.scrapeLock, `${Number(started) - RESOLUTION} ${holder}`, 'PX', 30_000);
+    assert.equal((await runCycle(deps, cfg)).ran, true);
+  });
+});
