@@ -1,0 +1,92 @@
+/**
+ * Response bodies from stored items, by concatenation: the scraper pre-renders every list item, so a
+ * JSON list is a fixed head, the items joined by commas, and a fixed tail; nothing is parsed or
+ * re-serialized. Table and PartialObjectMetadata wrap each item instead (table.ts).
+ */
+import { asObject, GROUP_VERSION } from '../../shared/metrics-api.ts';
+import type { Output } from './negotiate.ts';
+import type { IncludeObject } from './query.ts';
+import { notAcceptableConversion, StatusError } from './status.ts';
+import { type MetricsKind, partialObjectMetadata, TABLE_TAIL, tableHead, tableRow } from './table.ts';
+
+export interface ListShape {
+  /** The body up to the first item. */
+  head: string;
+  /** One element from a stored item; null when the element is the item itself (plain JSON). */
+  item: ((text: string) => string) | null;
+  tail: string;
+}
+
+/** Go's %T of the internal objects, as the generic handler names them in its 406 texts. */
+const goType = (kind: MetricsKind, list: boolean) => `*metrics.${kind}${list ? 'List' : ''}`;
+
+export function listShape(kind: MetricsKind, output: Output, include: IncludeObject): ListShape {
+  switch (output.as) {
+    case 'json':
+      return {
+        head: `{"kind":"${kind}List","apiVersion":"${GROUP_VERSION}","metadata":{},"items":[`,
+        item: null,
+        tail: ']}',
+      };
+    case 'Table':
+      return {
+        head: tableHead(output.version),
+        item: (text) => tableRow(kind, text, include, output.version),
+        tail: TABLE_TAIL,
+      };
+    case 'PartialObjectMetadataList':
+      return {
+        head: `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/${output.version}","metadata":{},"items":[`,
+        item: (text) => partialObjectMetadata(text, output.version),
+        tail: ']}',
+      };
+    case 'PartialObjectMetadata':
+      throw new StatusError(
+        notAcceptableConversion(
+          `you requested PartialObjectMetadata, but the requested object is a list (${goType(kind, true)})`,
+        ),
+      );
+  }
+}
+
+function notAList(kind: MetricsKind): StatusError {
+  return new StatusError(
+    notAcceptableConversion(
+      `you requested PartialObjectMetadataList, but the requested object is not a list (${goType(kind, false)})`,
+    ),
+  );
+}
+
+/** Checks, before any store read, that a single object can be written as asked. */
+export function checkObjectOutput(kind: MetricsKind, output: Output): void {
+  if (output.as === 'PartialObjectMetadataList') throw notAList(kind);
+}
+
+export function objectBody(kind: MetricsKind, output: Output, include: IncludeObject, item: string): string {
+  switch (output.as) {
+    case 'json':
+      return asObject(kind, item);
+    case 'Table':
+      return tableHead(output.version) + tableRow(kind, item, include, output.version) + TABLE_TAIL;
+    case 'PartialObjectMetadata':
+      return partialObjectMetadata(item, output.version);
+    case 'PartialObjectMetadataList':
+      throw notAList(kind);
+  }
+}
+
+/** A whole list body from the selected items' texts. */
+export function listBody(shape: ListShape, items: readonly string[]): string {
+  const render = shape.item;
+  const parts = render === null ? items : items.map(render);
+  return shape.head + parts.join(',') + shape.tail;
+}
+
+export const JSON_HEADERS = {
+  'content-type': 'application/json',
+  'cache-control': 'no-cache, private',
+} as const;
+
+export function jsonResponse(body: string | ReadableStream<Uint8Array>, status = 200): Response {
+  return new Response(body, { status, headers: JSON_HEADERS });
+}

@@ -1,0 +1,173 @@
+/**
+ * The serve function on Node: the app over HTTPS on --bind-address:--secure-port, optionally the health
+ * endpoints over plain HTTP on --port (for OpenFaaS' watchdog, Knative's queue-proxy, kubelet probes),
+ * one Redis client with fail-fast options that reconnects by itself, and a graceful stop.
+ *
+ * Redis being down never stops the process: it serves from the first second, answering 503 Statuses and
+ * failing /readyz until Redis answers, then recovers without a restart.
+ */
+import { readFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
+import { createAdaptorServer } from '@hono/node-server';
+import type { ServeConfig } from '../../shared/config/index.ts';
+import type { Logger } from '../../shared/log.ts';
+import { RedisMetricsReader } from '../../shared/store/reader.ts';
+import { connect, createRedis, type RedisClient, redisTarget } from '../../shared/store/redis.ts';
+import { createApp, createProbeApp } from './app.ts';
+import { versionInfo } from './discovery.ts';
+import { StoreProbe } from './health.ts';
+import { servingCertificate } from './tls.ts';
+
+export interface ServeHandle {
+  /** `https://<host>:<port>` of the metrics API. */
+  url: string;
+  /** `http://<host>:<port>` of the probe port, or null without --port. */
+  probeUrl: string | null;
+  /** Graceful stop: stop accepting, finish in-flight requests, quit Redis. */
+  close(): Promise<void>;
+}
+
+export interface ServeOptions {
+  log: Logger;
+  /** How long close() lets in-flight requests finish before cutting connections. */
+  drainMs?: number;
+}
+
+/** Per-command timeout: a request whose Redis command does not answer in this time is a 503. */
+const COMMAND_TIMEOUT_MS = 1000;
+/** Background PING: keeps the reader's Redis clock offset fresh and readiness current without probes. */
+const PING_EVERY_MS = 5000;
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? '0.0.0';
+}
+
+/** A URL host for a listening address: unspecified addresses are reached on loopback. */
+function urlHost(address: string): string {
+  if (address === '0.0.0.0' || address === '::') return '127.0.0.1';
+  return address.includes(':') ? `[${address}]` : address;
+}
+
+function listen(server: Server, port: number, host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const failed = (err: Error) => reject(err);
+    server.once('error', failed);
+    server.listen(port, host, () => {
+      server.off('error', failed);
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+}
+
+/** Stops accepting, lets in-flight requests finish (closing each keep-alive connection once idle). */
+function drain(server: Server, drainMs: number): Promise<void> {
+  if (!server.listening) return Promise.resolve();
+  return new Promise((resolve) => {
+    const idle = setInterval(() => server.closeIdleConnections(), 50);
+    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
+    server.close(() => {
+      clearInterval(idle);
+      clearTimeout(cut);
+      resolve();
+    });
+    server.closeIdleConnections();
+  });
+}
+
+async function quit(redis: RedisClient): Promise<void> {
+  if (redis.status === 'ready') await redis.quit().catch(() => undefined);
+  redis.disconnect();
+}
+
+/** ioredis reports every failed reconnect; one line per outage is enough (the rest at --v=4). */
+function redisErrorLog(log: Logger) {
+  let reported = false;
+  return {
+    onError: (err: Error) => {
+      if (reported) log.debug(4, 'Redis connection error', { err });
+      else log.warn('Redis connection error', { err });
+      reported = true;
+    },
+    onReady: () => {
+      if (reported) log.info('Redis connection ready');
+      reported = false;
+    },
+  };
+}
+
+export async function startServe(config: ServeConfig, o: ServeOptions): Promise<ServeHandle> {
+  const { log } = o;
+  const tls = await servingCertificate(config, log);
+
+  const errors = redisErrorLog(log);
+  const redis = createRedis(redisTarget(config), {
+    commandTimeoutMs: COMMAND_TIMEOUT_MS,
+    onError: errors.onError,
+  });
+  redis.on('ready', errors.onReady);
+  const reader = new RedisMetricsReader(redis);
+  const store = new StoreProbe(() => reader.ping(), { log });
+  // Not awaited: the server answers (503, /readyz failing) while Redis is still unreachable, and ioredis
+  // keeps reconnecting by itself after a failed first attempt.
+  connect(redis).then(
+    () => store.refresh(),
+    (err: unknown) => store.failed(err),
+  );
+  const pinger = setInterval(() => void store.refresh(), PING_EVERY_MS);
+  pinger.unref();
+
+  let shuttingDown = false;
+  const version = versionInfo(
+    packageVersion(),
+    `node ${process.version}`,
+    `${process.platform}/${process.arch}`,
+  );
+  const app = createApp({ reader, log, store, version, shuttingDown: () => shuttingDown });
+
+  const servers: Server[] = [];
+  const stop = async () => {
+    shuttingDown = true;
+    clearInterval(pinger);
+    await Promise.all(servers.map((s) => drain(s, o.drainMs ?? 10_000)));
+    await quit(redis);
+    await tls.cleanup();
+  };
+
+  try {
+    const https = createAdaptorServer({
+      fetch: app.fetch,
+      createServer: createHttpsServer,
+      serverOptions: { cert: tls.certPem, key: tls.keyPem, keepAlive: true },
+    }) as Server;
+    // Idle keep-alive connections live as long as the generic apiserver keeps them (90 s), longer than
+    // the aggregator's and client-go's idle timeouts, so a client never reuses a connection being closed.
+    https.keepAliveTimeout = 90_000;
+    https.headersTimeout = 32_000;
+    servers.push(https);
+    const port = await listen(https, config.securePort, config.bindAddress);
+    const url = `https://${urlHost(config.bindAddress)}:${port}`;
+
+    let probeUrl: string | null = null;
+    if (config.port !== 0) {
+      const probeApp = createProbeApp({ log, store, shuttingDown: () => shuttingDown });
+      const probes = createAdaptorServer({ fetch: probeApp.fetch }) as Server;
+      servers.push(probes);
+      const p = await listen(probes, config.port, config.bindAddress);
+      probeUrl = `http://${urlHost(config.bindAddress)}:${p}`;
+    }
+
+    log.info('Serving metrics.k8s.io securely', { url, probeUrl, cert: tls.certFile });
+    log.warn(
+      'Authentication and authorization are not enforced yet: expose this server only to trusted callers',
+    );
+    return { url, probeUrl, close: stop };
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+}

@@ -1,0 +1,416 @@
+/**
+ * The serve function end to end: startServe over HTTPS with its self-signed certificate, against the
+ * real Redis (a leased test database) holding entries written by hand in the store's layout, and against
+ * a private redis-server that the test kills and restarts.
+ */
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { Agent, request } from 'node:https';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
+import { startServe } from '../../../functions/serve/main.ts';
+import { loadServeConfig } from '../../../shared/config/index.ts';
+import { createLogger } from '../../../shared/log.ts';
+import { NodeMetricsList, PodMetrics, PodMetricsList } from '../../../shared/metrics-api.ts';
+import { encodeEntry } from '../../../shared/store/entry.ts';
+import { keys } from '../../../shared/store/keys.ts';
+import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+
+const V1BETA1 = '/apis/metrics.k8s.io/v1beta1';
+
+const nodeItem = (name: string, cpu: string) =>
+  `{"metadata":{"name":"${name}","creationTimestamp":"2025-10-14T05:50:51Z","labels":{"pool":"blue"}},` +
+  `"timestamp":"2025-10-14T05:50:41Z","window":"15s","usage":{"cpu":"${cpu}","memory":"4470464Ki"}}`;
+const podItem = (namespace: string, name: string, app: string) =>
+  `{"metadata":{"name":"${name}","namespace":"${namespace}","creationTimestamp":"2025-10-14T05:50:51Z","labels":{"app":"${app}"}},` +
+  '"timestamp":"2025-10-14T05:50:41Z","window":"15s","containers":[{"name":"c","usage":{"cpu":"5m","memory":"3136Ki"}}]}';
+
+/** Now on Redis' clock: entries expire by it. */
+async function redisNow(redis: Redis): Promise<number> {
+  const [s, us] = await redis.time();
+  return Number(s) * 1000 + Math.floor(Number(us) / 1000);
+}
+
+/** Writes served entries by hand, in the layout of shared/store/keys.ts and entry.ts. */
+async function writeEntries(
+  redis: Redis,
+  o: {
+    nodes?: { name: string; item: string; labels?: string; ttlMs?: number }[];
+    pods?: { namespace: string; name: string; item: string; labels: string; ttlMs?: number }[];
+  },
+): Promise<void> {
+  const now = await redisNow(redis);
+  const entry = (item: string, labels: string, ttlMs = 60_000) =>
+    encodeEntry({ expiresAt: now + ttlMs, timestamp: now - 10_000, labels, item });
+  for (const n of o.nodes ?? [])
+    await redis.hset(keys.nodes, n.name, entry(n.item, n.labels ?? '{"pool":"blue"}', n.ttlMs));
+  const perNamespace = new Map<string, number>();
+  for (const p of o.pods ?? []) {
+    await redis.hset(keys.pods(p.namespace), p.name, entry(p.item, p.labels, p.ttlMs));
+    perNamespace.set(p.namespace, (perNamespace.get(p.namespace) ?? 0) + 1);
+  }
+  for (const [ns, count] of perNamespace) await redis.hset(keys.namespaces, ns, `${now + 60_000}\t${count}`);
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+interface Reply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
+
+/** An HTTPS GET that trusts only the server's own self-signed certificate. */
+function get(agent: Agent, url: string, headers: Record<string, string> = {}): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { agent, headers }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => {
+        body += c;
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+async function startOn(redisUrl: string, extra: string[] = []) {
+  const certDir = await mkdtemp(join(tmpdir(), 'serve-test-'));
+  const config = loadServeConfig(
+    [
+      '--secure-port',
+      '0',
+      '--bind-address',
+      '127.0.0.1',
+      '--redis-url',
+      redisUrl,
+      '--cert-dir',
+      certDir,
+      ...extra,
+    ],
+    {},
+  );
+  const lines: string[] = [];
+  const handle = await startServe(config, {
+    log: createLogger({ write: (l) => lines.push(l) }),
+    drainMs: 2000,
+  });
+  const ca = await readFile(join(certDir, 'apiserver.crt'), 'utf8');
+  const agent = new Agent({ keepAlive: true, ca });
+  return {
+    handle,
+    agent,
+    lines,
+    get: (path: string, headers?: Record<string, string>) => get(agent, `${handle.url}${path}`, headers),
+    async stop() {
+      agent.destroy();
+      await handle.close();
+      await rm(certDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Polls until `ok` holds, returning how long it took; fails after `withinMs`. */
+async function eventually(what: string, withinMs: number, ok: () => Promise<boolean>): Promise<number> {
+  const start = Date.now();
+  for (;;) {
+    if (await ok()) return Date.now() - start;
+    if (Date.now() - start > withinMs) assert.fail(`${what} did not happen within ${withinMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe('serve over HTTPS against the shared Redis', () => {
+  let db: TestDb;
+  let serve: Awaited<ReturnType<typeof startOn>>;
+
+  before(async () => {
+    db = await leaseTestDb();
+    await writeEntries(db.redis, {
+      nodes: [
+        { name: 'node-b', item: nodeItem('node-b', '2m') },
+        { name: 'node-a', item: nodeItem('node-a', '1') },
+        { name: 'node-warming', item: '' },
+        { name: 'node-gone', item: nodeItem('node-gone', '3m'), ttlMs: -1000 },
+      ],
+      pods: [
+        {
+          namespace: 'default',
+          name: 'web-2',
+          item: podItem('default', 'web-2', 'web'),
+          labels: '{"app":"web"}',
+        },
+        {
+          namespace: 'default',
+          name: 'db-0',
+          item: podItem('default', 'db-0', 'db'),
+          labels: '{"app":"db"}',
+        },
+        {
+          namespace: 'default',
+          name: 'web-1',
+          item: podItem('default', 'web-1', 'web'),
+          labels: '{"app":"web"}',
+        },
+        {
+          namespace: 'default',
+          name: 'web-old',
+          item: podItem('default', 'web-old', 'web'),
+          labels: '{"app":"web"}',
+          ttlMs: -1,
+        },
+        { namespace: 'apps', name: 'api', item: podItem('apps', 'api', 'api'), labels: '{"app":"api"}' },
+      ],
+    });
+    serve = await startOn(db.url);
+  });
+
+  after(async () => {
+    await serve?.stop();
+    await db?.release();
+  });
+
+  test('serves HTTPS with a self-signed certificate for 127.0.0.1, kept in --cert-dir', async () => {
+    assert.match(serve.handle.url, /^https:\/\/127\.0\.0\.1:\d+$/);
+    const r = await serve.get(V1BETA1);
+    assert.equal(r.status, 200);
+    assert.equal(JSON.parse(r.body).groupVersion, 'metrics.k8s.io/v1beta1');
+  });
+
+  test('keeps connections alive', async () => {
+    const r = await serve.get('/livez');
+    assert.equal(r.headers.connection, 'keep-alive');
+  });
+
+  test('lists nodes by name, without the expired one or the one without metrics', async () => {
+    const r = await serve.get(`${V1BETA1}/nodes`, { accept: 'application/vnd.kubernetes.protobuf, */*' });
+    assert.equal(r.status, 200);
+    assert.equal(r.headers['content-type'], 'application/json');
+    const list = NodeMetricsList.parse(JSON.parse(r.body));
+    assert.deepEqual(
+      list.items.map((i) => [i.metadata.name, i.usage.cpu]),
+      [
+        ['node-a', '1'],
+        ['node-b', '2m'],
+      ],
+    );
+  });
+
+  test('an expired node is not served: GET is a 404 as for a node that does not exist', async () => {
+    const r = await serve.get(`${V1BETA1}/nodes/node-gone`);
+    assert.equal(r.status, 404);
+    assert.equal(JSON.parse(r.body).message, 'node "node-gone" not found');
+  });
+
+  test('a listed node without metrics is the nodemetrics 404', async () => {
+    const r = await serve.get(`${V1BETA1}/nodes/node-warming`);
+    assert.equal(r.status, 404);
+    assert.equal(JSON.parse(r.body).message, 'nodemetrics.metrics.k8s.io "node-warming" not found');
+  });
+
+  test("a namespace's pods by name, with a label selector, expired ones left out", async () => {
+    const all = PodMetricsList.parse(
+      JSON.parse((await serve.get(`${V1BETA1}/namespaces/default/pods`)).body),
+    );
+    assert.deepEqual(
+      all.items.map((i) => i.metadata.name),
+      ['db-0', 'web-1', 'web-2'],
+    );
+    const web = PodMetricsList.parse(
+      JSON.parse((await serve.get(`${V1BETA1}/namespaces/default/pods?labelSelector=app%3Dweb`)).body),
+    );
+    assert.deepEqual(
+      web.items.map((i) => i.metadata.name),
+      ['web-1', 'web-2'],
+    );
+  });
+
+  test('all pods, by namespace then name', async () => {
+    const r = await serve.get(`${V1BETA1}/pods`);
+    assert.equal(r.status, 200);
+    const list = PodMetricsList.parse(JSON.parse(r.body));
+    assert.deepEqual(
+      list.items.map((i) => `${i.metadata.namespace}/${i.metadata.name}`),
+      ['apps/api', 'default/db-0', 'default/web-1', 'default/web-2'],
+    );
+  });
+
+  test('a pod GET, and the 404 for an expired one', async () => {
+    const r = await serve.get(`${V1BETA1}/namespaces/apps/pods/api`);
+    assert.equal(r.status, 200);
+    const pod = PodMetrics.parse(JSON.parse(r.body));
+    assert.equal(pod.kind, 'PodMetrics');
+    assert.deepEqual(pod.containers, [{ name: 'c', usage: { cpu: '5m', memory: '3136Ki' } }]);
+    const old = await serve.get(`${V1BETA1}/namespaces/default/pods/web-old`);
+    assert.equal(old.status, 404);
+    assert.equal(JSON.parse(old.body).message, 'pods "web-old" not found');
+  });
+
+  test('is ready while Redis answers', async () => {
+    const r = await serve.get('/readyz?verbose');
+    assert.equal(r.status, 200);
+    assert.equal(r.body, '[+]ping ok\n[+]redis ok\n[+]shutdown ok\nreadyz check passed\n');
+  });
+});
+
+describe('serve when its Redis stops and comes back', () => {
+  let redisPort: number;
+  let redis: ChildProcess | null = null;
+
+  const startRedis = async () => {
+    const child = spawn(
+      'redis-server',
+      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    redis = child;
+    const client = new Redis({
+      port: redisPort,
+      host: '127.0.0.1',
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+    });
+    client.on('error', () => {});
+    await eventually('redis-server to start', 5000, async () => {
+      try {
+        if (client.status !== 'ready') await client.connect();
+        return (await client.ping()) === 'PONG';
+      } catch {
+        return false;
+      }
+    });
+    return client;
+  };
+
+  const stopRedis = async () => {
+    const child = redis;
+    redis = null;
+    if (child === null || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once('exit', r));
+    child.kill('SIGKILL');
+    await exited;
+  };
+
+  after(async () => stopRedis());
+
+  test('answers 503 and fails /readyz within about 2 s, then recovers without a restart', async () => {
+    redisPort = await freePort();
+    const probePort = await freePort();
+    let client = await startRedis();
+    await writeEntries(client, { nodes: [{ name: 'node-a', item: nodeItem('node-a', '1') }] });
+    const serve = await startOn(`redis://127.0.0.1:${redisPort}`, ['--port', String(probePort)]);
+    try {
+      await eventually(
+        'the first answer from Redis',
+        3000,
+        async () => (await serve.get('/readyz')).status === 200,
+      );
+      assert.equal((await serve.get(`${V1BETA1}/nodes/node-a`)).status, 200);
+      assert.equal(serve.handle.probeUrl, `http://127.0.0.1:${probePort}`);
+      assert.equal((await fetch(`${serve.handle.probeUrl}/_/ready`)).status, 200);
+
+      client.disconnect();
+      await stopRedis();
+
+      const unavailable = await serve.get(`${V1BETA1}/nodes/node-a`);
+      assert.equal(unavailable.status, 503);
+      assert.equal(JSON.parse(unavailable.body).reason, 'ServiceUnavailable');
+      const tookMs = await eventually(
+        '/readyz to fail',
+        2000,
+        async () => (await serve.get('/readyz')).status === 500,
+      );
+      assert.ok(tookMs <= 2000);
+      assert.equal((await serve.get('/livez')).status, 200, 'still live');
+      assert.equal((await fetch(`${serve.handle.probeUrl}/_/ready`)).status, 500);
+      assert.equal((await fetch(`${serve.handle.probeUrl}/_/health`)).status, 200);
+
+      client = await startRedis();
+      await writeEntries(client, { nodes: [{ name: 'node-a', item: nodeItem('node-a', '7m') }] });
+      await eventually(
+        'serving again',
+        5000,
+        async () => (await serve.get(`${V1BETA1}/nodes/node-a`)).status === 200,
+      );
+      assert.equal(JSON.parse((await serve.get(`${V1BETA1}/nodes/node-a`)).body).usage.cpu, '7m');
+      await eventually('/readyz to pass', 3000, async () => (await serve.get('/readyz')).status === 200);
+      client.disconnect();
+    } finally {
+      await serve.stop();
+    }
+  });
+
+  test('starts and serves while Redis is down from the beginning', async () => {
+    const port = await freePort();
+    const serve = await startOn(`redis://127.0.0.1:${port}`);
+    try {
+      assert.equal((await serve.get(V1BETA1)).status, 200, 'discovery needs no Redis');
+      assert.equal((await serve.get(`${V1BETA1}/nodes`)).status, 503);
+      assert.equal((await serve.get('/readyz')).status, 500);
+      assert.equal((await serve.get('/livez')).status, 200);
+    } finally {
+      await serve.stop();
+    }
+  });
+});
+
+describe('graceful stop', () => {
+  test('finishes the response in flight, then refuses new connections', async () => {
+    const db = await leaseTestDb();
+    // 5,000 pods (~1.3 MB of JSON): the response is still being written when the stop begins.
+    const now = await redisNow(db.redis);
+    const fields: Record<string, string> = {};
+    for (let i = 0; i < 5000; i++) {
+      const name = `pod-${String(i).padStart(4, '0')}`;
+      fields[name] = encodeEntry({
+        expiresAt: now + 60_000,
+        timestamp: now,
+        labels: '{"app":"x"}',
+        item: podItem('big', name, 'x'),
+      });
+    }
+    await db.redis.hset(keys.pods('big'), fields);
+    await db.redis.hset(keys.namespaces, 'big', `${now + 60_000}\t5000`);
+    const serve = await startOn(db.url);
+    try {
+      const body = await new Promise<string>((resolve, reject) => {
+        const req = request(`${serve.handle.url}${V1BETA1}/pods`, { agent: serve.agent }, (res) => {
+          // Headers are here, the body is not read yet: stop the server now.
+          res.pause();
+          const closing = serve.handle.close();
+          let text = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => {
+            text += c;
+          });
+          res.on('end', () => closing.then(() => resolve(text), reject));
+          res.on('error', reject);
+          setTimeout(() => res.resume(), 100);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+      assert.equal(PodMetricsList.parse(JSON.parse(body)).items.length, 5000);
+      await assert.rejects(get(new Agent({ ca: 'unused' }), `${serve.handle.url}/livez`), /ECONNREFUSED/);
+    } finally {
+      await serve.stop();
+      await db.release();
+    }
+  });
+});
