@@ -3,27 +3,11 @@
  * (or REDIS_TEST_URL), start one, if `redis-server` is installed; otherwise say how to get one.
  */
 import { spawnSync } from 'node:child_process';
-import { Redis } from 'ioredis';
+import { redisAnswers } from '../../sim/processes.ts';
 
 const url = process.env.REDIS_TEST_URL ?? 'redis://127.0.0.1:6379';
 
-async function ping(): Promise<boolean> {
-  const r = new Redis(url, {
-    lazyConnect: true,
-    maxRetriesPerRequest: 0,
-    retryStrategy: () => null,
-    connectTimeout: 1000,
-  });
-  r.on('error', () => {});
-  try {
-    await r.connect();
-    return (await r.ping()) === 'PONG';
-  } catch {
-    return false;
-  } finally {
-    r.disconnect();
-  }
-}
+const ping = () => redisAnswers(url);
 
 if (!(await ping())) {
   const port = new URL(url).port || '6379';

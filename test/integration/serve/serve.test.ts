@@ -4,10 +4,8 @@
  * a private redis-server that the test kills and restarts.
  */
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,6 +16,7 @@ import { createLogger } from '../../../shared/log.ts';
 import { NodeMetricsList, PodMetrics, PodMetricsList } from '../../../shared/metrics-api.ts';
 import { encodeEntry } from '../../../shared/store/entry.ts';
 import { keys } from '../../../shared/store/keys.ts';
+import { freePort, type RedisServer, startRedisServer } from '../../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 
 const V1BETA1 = '/apis/metrics.k8s.io/v1beta1';
@@ -54,17 +53,6 @@ async function writeEntries(
     perNamespace.set(p.namespace, (perNamespace.get(p.namespace) ?? 0) + 1);
   }
   for (const [ns, count] of perNamespace) await redis.hset(keys.namespaces, ns, `${now + 60_000}\t${count}`);
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
 }
 
 interface Reply {
@@ -271,40 +259,25 @@ describe('serve over HTTPS against the shared Redis', () => {
 
 describe('serve when its Redis stops and comes back', () => {
   let redisPort: number;
-  let redis: ChildProcess | null = null;
+  let redis: RedisServer | null = null;
 
+  /** A private redis-server on redisPort, and a client of it that never reconnects on its own. */
   const startRedis = async () => {
-    const child = spawn(
-      'redis-server',
-      ['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-      { stdio: 'ignore' },
-    );
-    redis = child;
+    redis = await startRedisServer({ port: redisPort });
     const client = new Redis({
       port: redisPort,
       host: '127.0.0.1',
-      lazyConnect: true,
       maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
     });
     client.on('error', () => {});
-    await eventually('redis-server to start', 5000, async () => {
-      try {
-        if (client.status !== 'ready') await client.connect();
-        return (await client.ping()) === 'PONG';
-      } catch {
-        return false;
-      }
-    });
     return client;
   };
 
   const stopRedis = async () => {
-    const child = redis;
+    const server = redis;
     redis = null;
-    if (child === null || child.exitCode !== null) return;
-    const exited = new Promise((r) => child.once('exit', r));
-    child.kill('SIGKILL');
-    await exited;
+    await server?.stop(true);
   };
 
   after(async () => stopRedis());

@@ -1,0 +1,221 @@
+/**
+ * The simulated cluster in one call: the model, one fake kubelet per node, and the development API
+ * server in front of them, with their PKI (cluster CA, kubelet serving CA, front-proxy CA) and users.
+ * What `npm start`, the end-to-end tests and the benchmark run against.
+ */
+import { writeFile } from 'node:fs/promises';
+import type { Logger } from '../shared/log.ts';
+import {
+  type CertificateAndKey,
+  createCA,
+  issueCertificate,
+  issueCertificatesSharingKey,
+} from '../shared/pki.ts';
+import { type MetricsBackendRegistration, type SimApiServer, startApiServer } from './apiserver.ts';
+import { SimAuth, type SimRole, type SimUser, type UserSpec } from './auth.ts';
+import { type KubeletFleet, startKubelets } from './kubelet.ts';
+import { createSimCluster, type SimCluster } from './model.ts';
+
+export interface StartSimOptions {
+  nodes: number;
+  /** Running pods per node; default 30. */
+  podsPerNode?: number;
+  seed?: string | number;
+  /** Application namespaces; default default, shop, payments, analytics, monitoring. */
+  namespaces?: string[];
+  /** Kubelet housekeeping interval; default 10 s. */
+  housekeepingMs?: number;
+  /** Node i's kubelet listens on kubeletPortBase + i; default: ephemeral ports. */
+  kubeletPortBase?: number;
+  /** The API server's port; default ephemeral. */
+  apiServerPort?: number;
+  /** Extra users, or changes to the default ones (matched by name). */
+  users?: UserSpec[];
+  /** The Pending/Succeeded/zero-memory/young pods (default true). */
+  specialPods?: boolean;
+  /** Kubelet responses remembered per node (default 8; 0 for benchmarks). */
+  servedHistory?: number;
+  logger?: Logger;
+}
+
+/** The default users by the part they play; `kubeconfigYaml` accepts these names or a full user name. */
+export type SimUserRole = Exclude<SimRole, 'none'> | 'nobody';
+
+export interface Sim {
+  cluster: SimCluster;
+  apiServer: { url: string; port: number; caPem: string };
+  /** CA of the kubelets' serving certificates (the scraper's `--kubelet-certificate-authority`). */
+  kubeletCaPem: string;
+  /** CA of the front-proxy client certificate (the serve function's `--requestheader-client-ca-file`). */
+  frontProxyCaPem: string;
+  /** The aggregator's client certificate (CN front-proxy-client), signed by the front-proxy CA. */
+  frontProxyClient: CertificateAndKey;
+  /** A client certificate for the scraper's user, signed by the cluster CA (kubelets accept it). */
+  scraperClient: CertificateAndKey;
+  tokens: Record<SimUserRole, string>;
+  users: readonly SimUser[];
+  kubelets: KubeletFleet;
+  kubeconfigYaml(user?: SimUserRole | string): string;
+  writeKubeconfig(path: string, user?: SimUserRole | string): Promise<void>;
+  /** Makes `/apis/metrics.k8s.io` an aggregated API served by this backend (the front-proxy client cert by default). */
+  registerMetricsBackend(
+    b: Omit<MetricsBackendRegistration, 'frontProxyClient'> & { frontProxyClient?: CertificateAndKey },
+  ): void;
+  unregisterMetricsBackend(): void;
+  stop(): Promise<void>;
+}
+
+const ROLE_USER: Record<SimUserRole, string> = {
+  admin: 'admin',
+  scraper: 'system:serviceaccount:kube-system:metrics-scraper',
+  serve: 'system:serviceaccount:kube-system:metrics-serve',
+  viewer: 'viewer',
+  nobody: 'nobody',
+};
+
+export async function startSim(opts: StartSimOptions): Promise<Sim> {
+  const cluster = createSimCluster({
+    nodes: opts.nodes,
+    podsPerNode: opts.podsPerNode,
+    seed: opts.seed,
+    namespaces: opts.namespaces,
+    housekeepingMs: opts.housekeepingMs,
+    specialPods: opts.specialPods,
+  });
+  const auth = new SimAuth(opts.users ?? []);
+  const [clusterCa, kubeletCa, frontProxyCa] = await Promise.all([
+    createCA('kubernetes'),
+    createCA('kubelet-serving-ca'),
+    createCA('front-proxy-ca'),
+  ]);
+  const [serving, kubeletClient, frontProxyClient, scraperClient] = await Promise.all([
+    issueCertificate(clusterCa, {
+      commonName: 'kube-apiserver',
+      dnsNames: [
+        'localhost',
+        'kubernetes',
+        'kubernetes.default',
+        'kubernetes.default.svc',
+        'kubernetes.default.svc.cluster.local',
+      ],
+      ipAddresses: ['127.0.0.1'],
+      usage: 'server',
+    }),
+    issueCertificate(clusterCa, {
+      commonName: 'kube-apiserver-kubelet-client',
+      organizations: ['system:masters'],
+      usage: 'client',
+    }),
+    issueCertificate(frontProxyCa, { commonName: 'front-proxy-client', usage: 'client' }),
+    issueCertificate(clusterCa, { commonName: ROLE_USER.scraper, usage: 'client' }),
+  ]);
+  const kubeletCerts = await issueCertificatesSharingKey(
+    kubeletCa,
+    cluster.nodes().map((n) => ({
+      commonName: `system:node:${n.name}`,
+      organizations: ['system:nodes'],
+      dnsNames: [n.name],
+      ipAddresses: [n.internalIP],
+      usage: 'server' as const,
+    })),
+  );
+  const certificates = new Map(cluster.nodes().map((n, i) => [n.name, kubeletCerts[i]!]));
+
+  const kubelets = await startKubelets({
+    cluster,
+    certificates,
+    clientCaPem: clusterCa.certPem,
+    auth,
+    portBase: opts.kubeletPortBase,
+    history: opts.servedHistory,
+    logger: opts.logger,
+  });
+  let apiServer: SimApiServer;
+  try {
+    apiServer = await startApiServer({
+      cluster,
+      auth,
+      serving,
+      clusterCaPem: clusterCa.certPem,
+      kubeletCaPem: kubeletCa.certPem,
+      kubeletClient,
+      frontProxyCaPem: frontProxyCa.certPem,
+      port: opts.apiServerPort,
+      logger: opts.logger,
+    });
+  } catch (err) {
+    await kubelets.close();
+    throw err;
+  }
+
+  const tokenOf = (name: string) => {
+    const u = auth.user(name);
+    if (!u)
+      throw new Error(
+        `no user "${name}" in the simulated cluster (known: ${auth.users.map((x) => x.name).join(', ')})`,
+      );
+    return u.token;
+  };
+  const tokens = Object.fromEntries(
+    Object.entries(ROLE_USER).map(([role, name]) => [role, tokenOf(name)]),
+  ) as Record<SimUserRole, string>;
+  const kubeconfigYaml = (user: SimUserRole | string = 'admin') => {
+    const name = ROLE_USER[user as SimUserRole] ?? user;
+    return kubeconfig(apiServer.url, clusterCa.certPem, name, tokenOf(name));
+  };
+
+  let stopped: Promise<void> | undefined;
+  return {
+    cluster,
+    apiServer: { url: apiServer.url, port: apiServer.port, caPem: clusterCa.certPem },
+    kubeletCaPem: kubeletCa.certPem,
+    frontProxyCaPem: frontProxyCa.certPem,
+    frontProxyClient,
+    scraperClient,
+    tokens,
+    users: auth.users,
+    kubelets,
+    kubeconfigYaml,
+    writeKubeconfig: (path, user) => writeFile(path, kubeconfigYaml(user), { mode: 0o600 }),
+    registerMetricsBackend: (b) =>
+      apiServer.registerMetricsBackend({ ...b, frontProxyClient: b.frontProxyClient ?? frontProxyClient }),
+    unregisterMetricsBackend: () => apiServer.unregisterMetricsBackend(),
+    stop: () => {
+      stopped ??= Promise.all([apiServer.close(), kubelets.close()]).then(() => undefined);
+      return stopped;
+    },
+  };
+}
+
+/** A kubeconfig for one user of the simulated cluster (bearer token, cluster CA inline). */
+export function kubeconfig(server: string, caPem: string, userName: string, token: string): string {
+  const q = (s: string) => JSON.stringify(s);
+  return [
+    'apiVersion: v1',
+    'kind: Config',
+    'clusters:',
+    '- name: sim',
+    '  cluster:',
+    `    server: ${q(server)}`,
+    `    certificate-authority-data: ${Buffer.from(caPem).toString('base64')}`,
+    'contexts:',
+    '- name: sim',
+    '  context:',
+    '    cluster: sim',
+    `    user: ${q(userName)}`,
+    '    namespace: default',
+    'current-context: sim',
+    'preferences: {}',
+    'users:',
+    `- name: ${q(userName)}`,
+    '  user:',
+    `    token: ${q(token)}`,
+    '',
+  ].join('\n');
+}
+
+export type { MetricsBackendRegistration } from './apiserver.ts';
+export type { SimUser, UserSpec } from './auth.ts';
+export type { KubeletFleet, ServedRecord } from './kubelet.ts';
+export type { KubeletFault, KubeletFaultInput, SimCluster } from './model.ts';
+export type { ServedSample } from './resource-metrics.ts';
