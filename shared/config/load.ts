@@ -2,7 +2,12 @@
  * Reading argv and the environment into a program's typed config. Precedence: flag > environment
  * variable > default. A bad value is one ConfigError line naming the flag, the value, where it came from
  * and what is allowed.
+ *
+ * `<NAME>_FILE` names a file holding the variable's value (one trailing newline dropped): function
+ * platforms mount secrets as files (OpenFaaS under /var/openfaas/secrets/, Docker and Kubernetes
+ * Secrets as volumes), and a Redis URL with a password should not sit in the environment.
  */
+import { readFileSync } from 'node:fs';
 import { helpFlag, type Program, type RuleContext } from './program.ts';
 import { type AnyFlag, type ConfigOf, InvalidValue, type Source } from './spec.ts';
 
@@ -14,12 +19,37 @@ export class ConfigError extends Error {
 interface Given {
   text: string;
   source: Source;
+  /** The file it was read from, when it came from `<NAME>_FILE`. */
+  file?: string;
 }
 
 /** Where a value came from, for messages: `--name (NAME)` on the command line, or the variable. */
-function where(f: AnyFlag, source: Source): string {
-  if (source === 'env') return `--${f.name} from environment variable ${f.env}`;
+function where(f: AnyFlag, g: Pick<Given, 'source' | 'file'>): string {
+  if (g.source === 'env' && g.file !== undefined) return `--${f.name} from file ${g.file} (${f.env}_FILE)`;
+  if (g.source === 'env') return `--${f.name} from environment variable ${f.env}`;
   return f.env === undefined ? `--${f.name}` : `--${f.name} (${f.env})`;
+}
+
+/** The flag's value from NAME, or from the file NAME_FILE names; undefined when neither is set. */
+function fromEnvironment(
+  f: AnyFlag,
+  env: Readonly<Record<string, string | undefined>>,
+): Omit<Given, 'source'> | undefined {
+  if (f.env === undefined) return undefined;
+  const fileVariable = `${f.env}_FILE`;
+  // An empty variable counts as unset: platform templates often render an absent value as "".
+  const text = env[f.env] || undefined;
+  const file = env[fileVariable] || undefined;
+  if (text !== undefined && file !== undefined) {
+    throw new ConfigError(`set only one of ${f.env} and ${fileVariable} for --${f.name}`);
+  }
+  if (file === undefined) return text === undefined ? undefined : { text };
+  try {
+    return { text: readFileSync(file, 'utf8').replace(/\r?\n$/, ''), file };
+  } catch (err) {
+    const cause = err instanceof Error ? err.message : String(err);
+    throw new ConfigError(`cannot read ${fileVariable} ${file} for --${f.name}: ${cause}`);
+  }
 }
 
 function distance(a: string, b: string): number {
@@ -123,13 +153,12 @@ export function loadConfig<F extends readonly AnyFlag[]>(
   const config: Record<string, unknown> = {};
   for (const f of program.flags) {
     const fromFlag = help && f !== helpFlag ? undefined : given.get(f);
-    const fromEnv = f.env === undefined || help ? undefined : env[f.env];
-    // An empty variable counts as unset: platform templates often render an absent value as "".
+    const fromEnv = fromFlag !== undefined || help ? undefined : fromEnvironment(f, env);
     const g: Given =
       fromFlag !== undefined
         ? { text: fromFlag, source: 'flag' }
-        : fromEnv !== undefined && fromEnv !== ''
-          ? { text: fromEnv, source: 'env' }
+        : fromEnv !== undefined
+          ? { ...fromEnv, source: 'env' }
           : { text: f.default, source: 'default' };
     raw.set(f.name, g);
     try {
@@ -138,7 +167,7 @@ export function loadConfig<F extends readonly AnyFlag[]>(
       if (!(err instanceof InvalidValue)) throw err;
       if (g.source === 'default') throw new Error(`the default of --${f.name} is invalid: ${err.message}`);
       throw new ConfigError(
-        `invalid value ${JSON.stringify(f.echo(g.text))} for ${where(f, g.source)}: ${err.message}`,
+        `invalid value ${JSON.stringify(f.echo(g.text))} for ${where(f, g)}: ${err.message}`,
       );
     }
   }
@@ -150,9 +179,8 @@ export function loadConfig<F extends readonly AnyFlag[]>(
     source: (name) => raw.get(name)?.source ?? 'default',
     ref: (name) => {
       const f = byName.get(name);
-      return raw.get(name)?.source === 'env' && f?.env !== undefined
-        ? `--${name} from environment variable ${f.env}`
-        : `--${name}`;
+      const g = raw.get(name);
+      return g?.source === 'env' && f !== undefined ? where(f, g) : `--${name}`;
     },
     text: (name) => {
       const f = byName.get(name);

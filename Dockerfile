@@ -1,0 +1,42 @@
+# syntax=docker/dockerfile:1
+# One file, two images: the scraper and the serve function, both plain Node 24 programs running the
+# TypeScript sources through Node's type stripping (no build step, no bundler).
+#
+#   docker build --target scrape -t ghcr.io/OWNER/metrics-scrape:0.1.0 .
+#   docker build --target serve  -t ghcr.io/OWNER/metrics-serve:0.1.0 .
+#
+# Both run as uid/gid 1000 (the base image's `node` user) and write nothing but the serve function's
+# self-signed certificate, which goes to --cert-dir (a writable emptyDir at /tmp): they run with
+# readOnlyRootFilesystem. docs/deploy.md has the full build and push commands.
+
+ARG NODE_IMAGE=node:24-alpine
+
+# Production dependencies only, exactly as locked.
+FROM ${NODE_IMAGE} AS deps
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
+
+# What both functions share: the runtime, the dependencies and shared/.
+FROM ${NODE_IMAGE} AS runtime
+# npm and yarn are not needed to run a program: leave them out of the final images.
+RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /opt/yarn* \
+      /usr/local/bin/yarn /usr/local/bin/yarnpkg /usr/local/bin/corepack
+WORKDIR /app
+ENV NODE_ENV=production
+COPY --from=deps /app/node_modules ./node_modules
+COPY package.json ./
+COPY shared ./shared
+USER 1000:1000
+
+FROM runtime AS scrape
+COPY functions/scrape ./functions/scrape
+# The trigger server and the probes (POST /, /healthz, /livez, /readyz, /_/health, /_/ready).
+EXPOSE 8080
+ENTRYPOINT ["node", "functions/scrape/main.ts"]
+
+FROM runtime AS serve
+COPY functions/serve ./functions/serve
+# 10250: HTTPS for the aggregator (--secure-port); 8080: plain-HTTP probes when --port=8080 is given.
+EXPOSE 10250 8080
+ENTRYPOINT ["node", "functions/serve/main.ts"]

@@ -1,0 +1,242 @@
+/**
+ * The Dockerfile, checked without a container engine (none runs here): its instructions are parsed,
+ * what it copies must exist and survive .dockerignore, and each target's image is laid out in a
+ * temporary folder exactly as its COPY instructions (and `npm ci --omit=dev`) would lay it out, then its
+ * ENTRYPOINT is run there with --help on Node 24: if the image lacked a file or a production
+ * dependency, the program could not even load.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import {
+  cpSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, relative } from 'node:path';
+import { after, describe, test } from 'node:test';
+import { helpText, scrapeSpec, serveSpec } from '../../../shared/config/index.ts';
+import { repoPath, repoRoot } from './manifests.ts';
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+
+interface Stage {
+  from: string;
+  name: string;
+  instructions: Instruction[];
+}
+
+function parseDockerfile(text: string): { args: Map<string, string>; stages: Stage[] } {
+  const lines = text.replace(/\\\n/g, ' ').split('\n');
+  const args = new Map<string, string>();
+  const stages: Stage[] = [];
+  for (const raw of lines) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const [op = '', ...rest] = line.split(/\s+/);
+    const i = { op: op.toUpperCase(), args: rest.join(' ') };
+    if (i.op === 'ARG' && stages.length === 0) {
+      const [k, v = ''] = i.args.split('=');
+      args.set(k!, v);
+    } else if (i.op === 'FROM') {
+      const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(i.args);
+      assert.ok(m, `FROM ${i.args}`);
+      stages.push({ from: m[1]!, name: m[2] ?? String(stages.length), instructions: [] });
+    } else stages.at(-1)?.instructions.push(i);
+  }
+  return { args, stages };
+}
+
+/** .dockerignore as Docker reads it: each pattern matches a path or a parent of it; the last match wins. */
+function dockerignore(text: string): (path: string) => boolean {
+  const patterns = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l !== '' && !l.startsWith('#'))
+    .map((l) => {
+      const exclude = !l.startsWith('!');
+      const glob = (exclude ? l : l.slice(1)).replace(/^\/+/, '');
+      const re = glob
+        .split('**/')
+        .map((part) =>
+          part
+            .split('**')
+            .map((p) =>
+              p
+                .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+                .replace(/\*/g, '[^/]*')
+                .replace(/\?/g, '[^/]'),
+            )
+            .join('.*'),
+        )
+        .join('(?:.*/)?');
+      return { exclude, re: new RegExp(`^${re}$`) };
+    });
+  return (path) => {
+    const parents = path.split('/').map((_, i, parts) => parts.slice(0, i + 1).join('/'));
+    let excluded = false;
+    for (const p of patterns) if (parents.some((x) => p.re.test(x))) excluded = p.exclude;
+    return excluded;
+  };
+}
+
+const dockerfile = parseDockerfile(readFileSync(repoPath('Dockerfile'), 'utf8'));
+const ignored = dockerignore(readFileSync(repoPath('.dockerignore'), 'utf8'));
+const stage = (name: string) => {
+  const s = dockerfile.stages.find((x) => x.name === name);
+  assert.ok(s, `stage ${name}`);
+  return s;
+};
+/** The target's stage and every stage it builds on, base first. */
+function chain(target: string): Stage[] {
+  const s = stage(target);
+  const parent = dockerfile.stages.find((x) => x.name === s.from);
+  return parent ? [...chain(parent.name), s] : [s];
+}
+const image = (s: Stage) => s.from.replace(/^\$\{(\w+)\}$/, (_, k: string) => dockerfile.args.get(k) ?? '');
+const copies = (s: Stage) =>
+  s.instructions
+    .filter((i) => i.op === 'COPY')
+    .map((i) => {
+      const parts = i.args.split(/\s+/);
+      const from = parts.find((p) => p.startsWith('--from='))?.slice(7);
+      const paths = parts.filter((p) => !p.startsWith('--'));
+      return { from, sources: paths.slice(0, -1), dest: paths.at(-1)! };
+    });
+
+/** Files under `dir` (relative to the repo) that the build context keeps. */
+function contextFiles(path: string): string[] {
+  const full = repoPath(path);
+  if (!statSync(full).isDirectory()) return ignored(path) ? [] : [path];
+  return readdirDeep(full)
+    .map((f) => relative(repoRoot, f))
+    .filter((f) => !ignored(f));
+}
+function readdirDeep(dir: string): string[] {
+  return execFileSync('find', [dir, '-type', 'f'], { encoding: 'utf8' }).split('\n').filter(Boolean);
+}
+
+const targets = { scrape: scrapeSpec, serve: serveSpec } as const;
+
+describe('the Dockerfile', () => {
+  test('builds every image from Node 24 (an official node:24 image)', () => {
+    for (const s of dockerfile.stages) {
+      const from = dockerfile.stages.some((x) => x.name === s.from) ? null : image(s);
+      if (from !== null) assert.match(from, /^node:24(-[a-z0-9.-]+)?$/, `stage ${s.name} FROM ${from}`);
+    }
+  });
+
+  test('has the targets scrape and serve, each running its function as non-root', () => {
+    for (const target of Object.keys(targets)) {
+      const stages = chain(target);
+      const user = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'USER')).at(-1)?.args;
+      assert.ok(user, `${target} sets USER`);
+      const uid = Number(user.split(':')[0]);
+      assert.ok(Number.isInteger(uid) && uid > 0, `${target} runs as numeric non-root uid: ${user}`);
+      const entry = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'ENTRYPOINT')).at(-1)?.args;
+      assert.deepEqual(JSON.parse(entry ?? 'null'), ['node', `functions/${target}/main.ts`]);
+    }
+  });
+
+  test('installs production dependencies only, as locked', () => {
+    const runs = stage('deps')
+      .instructions.filter((i) => i.op === 'RUN')
+      .map((i) => i.args);
+    assert.ok(
+      runs.some((r) => /npm ci\b.*--omit=dev/.test(r)),
+      runs.join('\n'),
+    );
+  });
+
+  test('copies only what exists in the repository and is kept by .dockerignore', () => {
+    for (const s of dockerfile.stages) {
+      for (const c of copies(s)) {
+        if (c.from !== undefined) {
+          assert.ok(
+            dockerfile.stages.some((x) => x.name === c.from),
+            `COPY --from=${c.from}`,
+          );
+          continue;
+        }
+        for (const src of c.sources) {
+          const path = src.replace(/\/$/, '');
+          assert.ok(existsSync(repoPath(path)), `${path} exists`);
+          assert.ok(!ignored(path), `${path} is not excluded by .dockerignore`);
+        }
+      }
+    }
+    // And the context leaves out what no image needs.
+    for (const path of [
+      'node_modules/hono/package.json',
+      'test/helpers/redis.ts',
+      'sim/index.ts',
+      '.git/HEAD',
+      'infra',
+    ])
+      assert.ok(ignored(path), `${path} is excluded`);
+  });
+
+  describe("each target's image, laid out as the Dockerfile builds it", () => {
+    const root = mkdtempSync(join(tmpdir(), 'image-'));
+    after(() => rmSync(root, { recursive: true, force: true }));
+
+    /** `npm ci --omit=dev`: the non-dev packages of the lock file (linked, not copied). */
+    function productionNodeModules(dest: string): void {
+      const lock = JSON.parse(readFileSync(repoPath('package-lock.json'), 'utf8')) as {
+        packages: Record<string, { dev?: boolean }>;
+      };
+      for (const [key, p] of Object.entries(lock.packages)) {
+        if (!/^node_modules\/(@[^/]+\/)?[^/]+$/.test(key) || p.dev) continue;
+        const to = join(dest, key);
+        mkdirSync(dirname(to), { recursive: true });
+        symlinkSync(repoPath(key), to);
+      }
+    }
+
+    for (const [target, spec] of Object.entries(targets)) {
+      test(`${target}: the ENTRYPOINT starts on Node 24 with only what the image holds, and --help lists every flag`, () => {
+        const app = join(root, target, 'app');
+        mkdirSync(app, { recursive: true });
+        for (const s of chain(target)) {
+          const workdir = s.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.args;
+          if (workdir !== undefined) assert.equal(workdir, '/app');
+          for (const c of copies(s)) {
+            if (c.from === 'deps') {
+              assert.deepEqual(c.sources, ['/app/node_modules']);
+              productionNodeModules(app);
+              continue;
+            }
+            for (const src of c.sources) {
+              for (const file of contextFiles(src.replace(/\/$/, ''))) {
+                const dest =
+                  c.dest.endsWith('/') || c.sources.length > 1 || file !== src
+                    ? join(app, c.dest, relative(src, file) || file)
+                    : join(app, c.dest);
+                mkdirSync(dirname(dest), { recursive: true });
+                cpSync(repoPath(file), dest);
+              }
+            }
+          }
+        }
+        // Development-only packages are absent, as in the image.
+        assert.ok(!existsSync(join(app, 'node_modules/typescript')));
+        assert.ok(existsSync(join(app, `functions/${target}/main.ts`)));
+        const out = execFileSync(process.execPath, [`functions/${target}/main.ts`, '--help'], {
+          cwd: app,
+          encoding: 'utf8',
+          env: { PATH: process.env.PATH ?? '', NODE_ENV: 'production' },
+        });
+        assert.equal(out, helpText(spec, target));
+        for (const f of spec.flags) assert.ok(out.includes(`--${f.name}`), `--${f.name}`);
+      });
+    }
+  });
+});
