@@ -1,0 +1,207 @@
+/**
+ * `npm start`: the whole system on one machine. A simulated cluster (HTTPS kubelets with moving usage
+ * and a development API server that aggregates metrics.k8s.io), the scrape function on its own ticker
+ * and the serve function, both run as the real programs against Redis. It writes .demo/kubeconfig and
+ * prints the `kubectl top` lines that work against it; Ctrl-C stops everything.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import https from 'node:https';
+import { resolve } from 'node:path';
+import {
+  defineProgram,
+  integer,
+  loadConfig,
+  loggingFlags,
+  metricResolution,
+  redisUrl,
+  string,
+  withDefault,
+} from '../shared/config/index.ts';
+import { createCA, issueCertificate } from '../shared/pki.ts';
+import { onShutdown, startProgram as startMain } from '../shared/program.ts';
+import { startSim } from './index.ts';
+import {
+  freePort,
+  type Program,
+  type RedisServer,
+  redisAnswers,
+  redisServerInstalled,
+  startProgram,
+  startRedisServer,
+} from './processes.ts';
+
+const demoSpec = defineProgram({
+  description: 'demo: a simulated cluster, the scrape and serve functions, and Redis, for kubectl top.',
+  flags: [
+    redisUrl,
+    withDefault(metricResolution, '15s'),
+    integer('nodes', { section: 'Demo', default: 4, min: 1, max: 500, help: 'How many simulated nodes.' }),
+    integer('pods-per-node', {
+      section: 'Demo',
+      default: 8,
+      min: 1,
+      max: 110,
+      help: 'Running pods per node.',
+    }),
+    string('dir', {
+      section: 'Demo',
+      default: '.demo',
+      help: 'Where the kubeconfig and certificates are written.',
+    }),
+    ...loggingFlags,
+  ],
+});
+
+const { config, log } = startMain('demo', demoSpec, (argv, env) => loadConfig(demoSpec, argv, env));
+const dir = resolve(config.dir);
+const rel = (p: string) => (p.startsWith(`${process.cwd()}/`) ? p.slice(process.cwd().length + 1) : p);
+const out = (line = '') => process.stdout.write(`${line}\n`);
+
+const stops: (() => Promise<unknown>)[] = [];
+const stopAll = async () => {
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+};
+onShutdown(log, stopAll);
+
+try {
+  await mkdir(dir, { recursive: true });
+
+  // Redis: the one given, or a private one when nothing answers there.
+  let redis = config.redisUrl;
+  if (!(await redisAnswers(redis))) {
+    if (!redisServerInstalled()) {
+      process.stderr.write(
+        `error: no Redis answers at ${redis} and redis-server is not installed: install it ` +
+          '(Debian/Ubuntu: apt-get install redis-server; macOS: brew install redis) or pass --redis-url\n',
+      );
+      process.exit(1);
+    }
+    const server: RedisServer = await startRedisServer();
+    stops.push(() => server.stop());
+    redis = server.url;
+    log.info('No Redis answered at --redis-url: started a private redis-server', {
+      given: config.redisUrl,
+      using: redis,
+    });
+  }
+
+  out(`Starting a simulated cluster of ${config.nodes} nodes × ${config.podsPerNode} pods…`);
+  const sim = await startSim({ nodes: config.nodes, podsPerNode: config.podsPerNode, logger: log });
+  stops.push(() => sim.stop());
+
+  // The serve function's certificate, from a CA the API server trusts (the APIService's caBundle).
+  const serveCa = await createCA('metrics-serve-ca');
+  const serveCert = await issueCertificate(serveCa, {
+    commonName: 'metrics-serve',
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    usage: 'server',
+  });
+  const file = (name: string) => resolve(dir, name);
+  await Promise.all([
+    writeFile(file('serve.crt'), serveCert.certPem),
+    writeFile(file('serve.key'), serveCert.keyPem, { mode: 0o600 }),
+    writeFile(file('kubelet-ca.crt'), sim.kubeletCaPem),
+    sim.writeKubeconfig(file('scraper.kubeconfig'), 'scraper'),
+    sim.writeKubeconfig(file('kubeconfig'), 'admin'),
+  ]);
+
+  const prefixed = (name: string) => (line: string) => process.stderr.write(`[${name}] ${line}\n`);
+  const common = [
+    '--redis-url',
+    redis,
+    '--metric-resolution',
+    `${config.metricResolutionMs / 1000}s`,
+    '--v',
+    String(config.v),
+  ];
+  const securePort = await freePort();
+  const serve: Program = startProgram(
+    'serve',
+    [
+      ...common,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${securePort}`,
+      `--tls-cert-file=${file('serve.crt')}`,
+      `--tls-private-key-file=${file('serve.key')}`,
+    ],
+    prefixed('serve'),
+  );
+  stops.push(() => serve.stop());
+  const scrape: Program = startProgram(
+    'scrape',
+    [
+      ...common,
+      '--loop',
+      '--bind-address=127.0.0.1',
+      '--port=0',
+      `--kubeconfig=${file('scraper.kubeconfig')}`,
+      `--kubelet-certificate-authority=${file('kubelet-ca.crt')}`,
+      '--kubelet-use-node-status-port',
+      '--kubelet-preferred-address-types=InternalIP',
+      '--kubelet-request-timeout=5s',
+    ],
+    prefixed('scrape'),
+  );
+  stops.push(() => scrape.stop());
+  for (const [name, p] of [
+    ['serve', serve],
+    ['scrape', scrape],
+  ] as const) {
+    void p.exited.then((code) => {
+      if (code !== 'SIGTERM' && code !== 0) {
+        log.error('A function stopped unexpectedly; stopping the demo', { function: name, exit: code });
+        void stopAll().then(() => process.exit(1));
+      }
+    });
+  }
+  sim.registerMetricsBackend({ url: `https://127.0.0.1:${securePort}`, caPem: serveCa.certPem });
+
+  const kubeconfig = rel(file('kubeconfig'));
+  out(`
+The demo cluster is up: ${config.nodes} nodes, metrics every ${config.metricResolutionMs / 1000}s, Redis at ${redis}.
+Try (the first numbers come after two scrapes):
+
+  kubectl --kubeconfig ${kubeconfig} top nodes
+  kubectl --kubeconfig ${kubeconfig} top pods -A
+  kubectl --kubeconfig ${kubeconfig} top pods -n shop --containers --sort-by=cpu
+  kubectl --kubeconfig ${kubeconfig} get --raw /apis/metrics.k8s.io/v1beta1/nodes
+
+Ctrl-C stops everything.
+`);
+
+  // Progress: say when metrics are first served through the aggregated API.
+  const started = Date.now();
+  const poll = setInterval(() => {
+    const req = https.get(
+      `${sim.apiServer.url}/apis/metrics.k8s.io/v1beta1/nodes`,
+      { ca: sim.apiServer.caPem, headers: { Authorization: `Bearer ${sim.tokens.admin}` } },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => {
+          body += d;
+        });
+        res.on('end', () => {
+          try {
+            const items = (JSON.parse(body) as { items?: unknown[] }).items ?? [];
+            if (res.statusCode === 200 && items.length > 0) {
+              clearInterval(poll);
+              out(
+                `Metrics for ${items.length} nodes are served (after ${Math.round((Date.now() - started) / 1000)}s).`,
+              );
+            }
+          } catch {
+            // not yet
+          }
+        });
+      },
+    );
+    req.on('error', () => undefined);
+  }, 1000);
+  stops.push(async () => clearInterval(poll));
+} catch (err) {
+  log.error('The demo failed to start', { err: err instanceof Error ? err.message : String(err) });
+  await stopAll();
+  process.exit(1);
+}

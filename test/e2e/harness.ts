@@ -1,0 +1,149 @@
+/**
+ * The end-to-end harness: a simulated cluster, the serve function and the scraper run as the real
+ * programs (exactly as `npm run serve` / `npm run scrape -- --once`), a private Redis database, and the
+ * real clients (the kubectl binaries, @kubernetes/client-node).
+ */
+import { execFile } from 'node:child_process';
+import { realpathSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { createCA, issueCertificate } from '../../shared/pki.ts';
+import { keys } from '../../shared/store/keys.ts';
+import { type Sim, type StartSimOptions, startSim } from '../../sim/index.ts';
+import { freePort, type Program, startProgram, waitFor } from '../../sim/processes.ts';
+import { leaseTestDb, type TestDb } from '../helpers/redis.ts';
+
+/** The folder of the versioned kubectl binaries (kubectl.1.27 … kubectl.1.33) beside the one on PATH. */
+function kubectlDir(): string {
+  const which = (process.env.PATH ?? '')
+    .split(':')
+    .map((d) => join(d, 'kubectl'))
+    .find((p) => {
+      try {
+        return realpathSync(p) !== '';
+      } catch {
+        return false;
+      }
+    });
+  if (!which) throw new Error('kubectl is not on the PATH');
+  return dirname(realpathSync(which));
+}
+
+export interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export function run(file: string, args: string[], env: Record<string, string> = {}): Promise<Run> {
+  return new Promise((resolve) => {
+    execFile(file, args, { env: { ...process.env, ...env }, timeout: 60_000 }, (err, stdout, stderr) => {
+      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+export interface Cluster {
+  sim: Sim;
+  db: TestDb;
+  dir: string;
+  serveLog: string[];
+  /** The last `--once` run's output lines. */
+  scrapeLog: string[];
+  /** One scrape cycle through the real program (`scrape --once`), as if a resolution had passed. */
+  cycle(extraArgs?: string[]): Promise<{ code: number | NodeJS.Signals; lines: string[] }>;
+  kubectl(args: string[], version?: string): Promise<Run>;
+  stop(): Promise<void>;
+}
+
+export const RESOLUTION = '10s';
+
+export async function startCluster(simOptions: StartSimOptions): Promise<Cluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'ms-e2e-'));
+  const db = await leaseTestDb();
+  const sim = await startSim(simOptions);
+  const file = (n: string) => join(dir, n);
+  const serveCa = await createCA('e2e-serve-ca');
+  const cert = await issueCertificate(serveCa, {
+    commonName: 'serve',
+    ipAddresses: ['127.0.0.1'],
+    usage: 'server',
+  });
+  await Promise.all([
+    writeFile(file('serve.crt'), cert.certPem),
+    writeFile(file('serve.key'), cert.keyPem),
+    writeFile(file('kubelet-ca.crt'), sim.kubeletCaPem),
+    sim.writeKubeconfig(file('scraper.kubeconfig'), 'scraper'),
+    sim.writeKubeconfig(file('admin.kubeconfig'), 'admin'),
+  ]);
+  const securePort = await freePort();
+  const serveLog: string[] = [];
+  const serve: Program = startProgram(
+    'serve',
+    [
+      `--redis-url=${db.url}`,
+      '--bind-address=127.0.0.1',
+      `--secure-port=${securePort}`,
+      `--tls-cert-file=${file('serve.crt')}`,
+      `--tls-private-key-file=${file('serve.key')}`,
+    ],
+    (l) => serveLog.push(l),
+  );
+  await waitFor('the serve function to listen', 15_000, async () =>
+    serveLog.some((l) => l.includes('Serving metrics.k8s.io')),
+  );
+  sim.registerMetricsBackend({ url: `https://127.0.0.1:${securePort}`, caPem: serveCa.certPem });
+  const kubectls = kubectlDir();
+  const scrapeLog: string[] = [];
+  return {
+    sim,
+    db,
+    dir,
+    serveLog,
+    scrapeLog,
+    async cycle(extraArgs = []) {
+      await db.redis.del(keys.scrapeLock);
+      scrapeLog.length = 0;
+      const p = startProgram(
+        'scrape',
+        [
+          '--once',
+          `--redis-url=${db.url}`,
+          `--kubeconfig=${file('scraper.kubeconfig')}`,
+          `--kubelet-certificate-authority=${file('kubelet-ca.crt')}`,
+          '--kubelet-use-node-status-port',
+          '--kubelet-preferred-address-types=InternalIP',
+          `--metric-resolution=${RESOLUTION}`,
+          '--kubelet-request-timeout=2s',
+          ...extraArgs,
+        ],
+        (l) => scrapeLog.push(l),
+      );
+      const code = await p.exited;
+      return { code, lines: [...scrapeLog] };
+    },
+    kubectl(args, version = '1.32') {
+      return run(join(kubectls, `kubectl.${version}`), [
+        `--kubeconfig=${file('admin.kubeconfig')}`,
+        `--cache-dir=${file('kube-cache')}`,
+        ...args,
+      ]);
+    },
+    async stop() {
+      await serve.stop();
+      await sim.stop();
+      await db.release();
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** kubectl's table output as rows of cells (header first). */
+export function table(stdout: string): string[][] {
+  return stdout
+    .trimEnd()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/));
+}
