@@ -15,11 +15,11 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { encodeEntry } from '../../../shared/store/entry.ts';
 import { keys } from '../../../shared/store/keys.ts';
+import { FIXTURES } from '../../helpers/fixtures.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 import { cronProblem } from '../../unit/infra/cron.ts';
 
 const repo = fileURLToPath(new URL('../../../', import.meta.url));
-const fixtures = new URL('../../../../shared/fixtures/kubelet/', import.meta.url);
 const node = join(repo, 'node_modules/.bin/node');
 const wrangler = join(repo, 'node_modules/.bin/wrangler');
 // No account, no telemetry, no prompts: what CI has.
@@ -49,8 +49,23 @@ test('wrangler deploy --dry-run bundles the Worker (nodejs_compat resolves iored
 });
 
 test("wrangler.toml, read by wrangler's own parser: fetch + scheduled module, nodejs_compat, valid crons", async () => {
-  const { experimental_readRawConfig } = await import('wrangler');
-  const { rawConfig } = experimental_readRawConfig({ config: join(repo, 'wrangler.toml') });
+  // In a child process: importing wrangler starts work (an update check, telemetry) that would keep
+  // this test process alive.
+  const script =
+    "const w = await import('wrangler');" +
+    `const { rawConfig } = w.experimental_readRawConfig({ config: ${JSON.stringify(join(repo, 'wrangler.toml'))} });` +
+    'process.stdout.write(JSON.stringify(rawConfig)); process.exit(0);';
+  const { stdout } = await promisify(execFile)(node, ['--input-type=module', '-e', script], {
+    cwd: repo,
+    env: quiet,
+  });
+  const rawConfig = JSON.parse(stdout) as {
+    main?: string;
+    compatibility_flags?: string[];
+    compatibility_date?: string;
+    triggers?: { crons?: string[] };
+    vars?: Record<string, string>;
+  };
   assert.equal(rawConfig.main, 'infra/workers/worker.ts');
   assert.ok(rawConfig.compatibility_flags?.includes('nodejs_compat'));
   // nodejs_compat's node:net sockets (ioredis) need a compatibility date of 2024-09-23 or later.
@@ -68,7 +83,7 @@ test("wrangler.toml, read by wrangler's own parser: fetch + scheduled module, no
 /** A development API server: the two lists and the node proxy to one kubelet serving a fixture. */
 function apiServer(seen: IncomingMessage[]): Server {
   const payload = readFileSync(
-    new URL('resource-01-metrics-server-decode_test-kind-1.21-alpha.prom', fixtures),
+    new URL('resource-01-metrics-server-decode_test-kind-1.21-alpha.prom', FIXTURES),
   );
   return createServer((req, res) => {
     seen.push(req);

@@ -1,10 +1,7 @@
-/** Reads the kubelet payload fixtures in shared/fixtures/kubelet (the folder beside the repository). */
-import { readFileSync } from 'node:fs';
+/** Helpers over the kubelet payload fixtures (test/fixtures/kubelet). */
 import type { ContainerSample, MetricsBatch, PodSamples } from '../../../functions/scrape/decode/batch.ts';
 
-const FIXTURES = new URL('../../../../shared/fixtures/kubelet/', import.meta.url);
-
-export const fixture = (name: string): string => readFileSync(new URL(name, FIXTURES), 'utf8');
+export { fixture } from '../../helpers/fixtures.ts';
 
 /** An RFC 3339 time as milliseconds since the epoch, the unit of every sample timestamp. */
 export const ms = (time: string): number => Date.parse(time);

@@ -10,8 +10,8 @@ import {
   renderResourceWrongShape,
   resourceSamples,
 } from '../../../sim/resource-metrics.ts';
+import { FIXTURES } from '../../helpers/fixtures.ts';
 
-const FIXTURES = new URL('../../../../shared/fixtures/kubelet/', import.meta.url);
 const fixture = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
 const RESOURCE_02 = fixture('resource-02-eks-2025-real-capture.prom');
 const RESOURCE_03 = fixture('resource-03-DERIVED-from-summary-02-k8s1.32.prom');

@@ -4,8 +4,8 @@ import { describe, test } from 'node:test';
 import { createSimCluster } from '../../../sim/model.ts';
 import { resourceSamples } from '../../../sim/resource-metrics.ts';
 import { renderSummary, renderSummaryWrongShape } from '../../../sim/summary.ts';
+import { FIXTURES } from '../../helpers/fixtures.ts';
 
-const FIXTURES = new URL('../../../../shared/fixtures/kubelet/', import.meta.url);
 type Obj = Record<string, unknown>;
 const SUMMARY_02 = JSON.parse(
   readFileSync(new URL('summary-02-nri-kubernetes-k8s1.32-minikube-containerd.json', FIXTURES), 'utf8'),
