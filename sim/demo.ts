@@ -64,8 +64,6 @@ const stopAll = async () => {
 onShutdown(log, stopAll);
 
 try {
-  await mkdir(dir, { recursive: true });
-
   // Redis: the one given, or a private one when nothing answers there.
   let redis = config.redisUrl;
   if (!(await redisAnswers(redis))) {
@@ -85,6 +83,7 @@ try {
     });
   }
 
+  await mkdir(dir, { recursive: true });
   out(`Starting a simulated cluster of ${config.nodes} nodes × ${config.podsPerNode} pods…`);
   const sim = await startSim({ nodes: config.nodes, podsPerNode: config.podsPerNode, logger: log });
   stops.push(() => sim.stop());

@@ -1,0 +1,82 @@
+/**
+ * `npm start` as a newcomer runs it: the demo prints the kubectl line, that line works, Ctrl-C stops
+ * everything; without a Redis at --redis-url it starts a private one, and without redis-server it says
+ * how to get one.
+ */
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { freePort, redisAnswers, waitFor } from '../../sim/processes.ts';
+import { run } from './harness.ts';
+
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+function startDemo(args: string[], env: Record<string, string> = {}) {
+  const child = spawn(process.execPath, ['sim/demo.ts', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const out: string[] = [];
+  for (const s of [child.stdout, child.stderr]) s.on('data', (d: Buffer) => out.push(d.toString()));
+  const exited = new Promise<number | string>((r) => child.once('exit', (code, sig) => r(code ?? sig ?? -1)));
+  return { child, text: () => out.join(''), exited };
+}
+
+test('npm start: the printed kubectl line works; without Redis it brings its own; Ctrl-C stops everything', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'ms-demo-'));
+  const nobody = `redis://127.0.0.1:${await freePort()}`;
+  const demo = startDemo([
+    '--nodes=2',
+    '--pods-per-node=3',
+    '--metric-resolution=10s',
+    `--dir=${dir}`,
+    `--redis-url=${nobody}`,
+  ]);
+  try {
+    await waitFor(
+      'metrics to be served',
+      60_000,
+      async () => /Metrics for 2 nodes are served/.test(demo.text()),
+      200,
+    );
+    const text = demo.text();
+    const line = /^\s+(kubectl --kubeconfig \S+ top nodes)$/m.exec(text)?.[1];
+    assert.ok(line, text);
+    const using = /using="(redis:\/\/127\.0\.0\.1:\d+)"/.exec(text)?.[1];
+    assert.ok(using && using !== nobody, `a private redis-server was started: ${text}`);
+    const top = await run('kubectl', line.split(' ').slice(1));
+    assert.equal(top.code, 0, top.stderr);
+    assert.match(top.stdout, /^NAME\s+CPU\(cores\)/);
+    assert.match(top.stdout, /sim-node-0001\s+\d+m\s+\d+%/);
+    assert.match(top.stdout, /sim-node-0002\s+\d+m\s+\d+%/);
+
+    demo.child.kill('SIGINT');
+    assert.equal(await demo.exited, 0);
+    assert.equal(await redisAnswers(using), false, 'the private redis-server is stopped');
+    const after = await run('kubectl', line.split(' ').slice(1));
+    assert.notEqual(after.code, 0, 'the simulated API server is gone');
+  } finally {
+    demo.child.kill('SIGKILL');
+    await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test('npm start without any Redis and without redis-server installed: one line says how to get one', async () => {
+  const nobody = `redis://127.0.0.1:${await freePort()}`;
+  const dir = join(await mkdtemp(join(tmpdir(), 'ms-demo-')), 'not-created');
+  const demo = startDemo([`--redis-url=${nobody}`, `--dir=${dir}`], { PATH: '/nonexistent' });
+  assert.equal(await demo.exited, 1);
+  assert.equal(existsSync(dir), false, 'nothing was written');
+  const lines = demo.text().trim().split('\n');
+  assert.equal(lines.length, 1, demo.text());
+  assert.match(
+    lines[0]!,
+    /^error: no Redis answers at redis:\/\/127\.0\.0\.1:\d+ and redis-server is not installed: install it/,
+  );
+});
