@@ -23,6 +23,26 @@ before(async () => {
 });
 after(async () => c?.stop());
 
+/** The scraper's flags against this cluster, as the harness passes them. */
+const baseArgs = () => [
+  `--redis-url=${c.db.url}`,
+  `--kubeconfig=${c.dir}/scraper.kubeconfig`,
+  `--kubelet-certificate-authority=${c.dir}/kubelet-ca.crt`,
+  '--kubelet-use-node-status-port',
+  '--kubelet-preferred-address-types=InternalIP',
+  `--metric-resolution=${RESOLUTION}`,
+  '--kubelet-request-timeout=2s',
+  '--bind-address=127.0.0.1',
+];
+
+/** `scrape --once` with exactly these flags. */
+async function once(args: string[]) {
+  await c.db.redis.del(keys.scrapeLock);
+  const lines: string[] = [];
+  const code = await startProgram('scrape', ['--once', ...args], (l) => lines.push(l)).exited;
+  return { code, lines };
+}
+
 async function nodeNames(): Promise<string[]> {
   const r = await c.kubectl(['get', '--raw', '/apis/metrics.k8s.io/v1beta1/nodes']);
   assert.equal(r.code, 0, r.stderr);
@@ -60,18 +80,30 @@ describe('kubelet endpoints and paths', () => {
   });
 });
 
-describe('triggers', () => {
-  const baseArgs = () => [
-    `--redis-url=${c.db.url}`,
-    `--kubeconfig=${c.dir}/scraper.kubeconfig`,
-    `--kubelet-certificate-authority=${c.dir}/kubelet-ca.crt`,
-    '--kubelet-use-node-status-port',
-    '--kubelet-preferred-address-types=InternalIP',
-    `--metric-resolution=${RESOLUTION}`,
-    '--kubelet-request-timeout=2s',
-    '--bind-address=127.0.0.1',
-  ];
+describe('kubelet TLS', () => {
+  test('kubelet serving certificates are verified by default: a CA that did not sign them fails each node with the cause', async () => {
+    await c.db.redis.flushdb();
+    // Without --kubelet-certificate-authority the scraper trusts the cluster CA, which did not sign the kubelets'.
+    const args = baseArgs().filter((a) => !a.startsWith('--kubelet-certificate-authority'));
+    const { code, lines } = await once(args);
+    assert.equal(code, 1, 'every node failed');
+    const failures = lines.filter((l) => l.includes('"Failed to scrape node"'));
+    assert.equal(failures.length, 2, lines.join('\n'));
+    for (const l of failures) assert.match(l, /node="sim-node-000[12]".*(certificate|self-signed|issuer)/i);
+  });
 
+  test('--kubelet-insecure-tls skips that verification (for testing only)', async () => {
+    const args = baseArgs().filter((a) => !a.startsWith('--kubelet-certificate-authority'));
+    const { code, lines } = await once([...args, '--kubelet-insecure-tls']);
+    assert.equal(code, 0, lines.join('\n'));
+    assert.ok(
+      lines.some((l) => /"Scrape cycle finished" nodes=2 scraped=2 failed=0/.test(l)),
+      lines.join('\n'),
+    );
+  });
+});
+
+describe('triggers', () => {
   test('the HTTP trigger server: POST / runs a cycle; concurrent triggers share it; a second within the resolution is skipped', async () => {
     await c.db.redis.flushdb();
     const port = await freePort();

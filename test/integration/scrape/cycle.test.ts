@@ -308,6 +308,30 @@ describe('a scrape cycle', () => {
   });
 });
 
+describe('fan-out', () => {
+  test('no more kubelets are fetched at once than --kubelet-concurrency, and every node is fetched once', async () => {
+    const cluster = new FakeCluster();
+    for (let i = 0; i < 12; i++) cluster.addNode(`node-${String(i).padStart(2, '0')}`);
+    const deps = cluster.deps(writer, []);
+    let inFlight = 0;
+    let most = 0;
+    const scrape = deps.kubelet.scrape;
+    deps.kubelet.scrape = async (node) => {
+      most = Math.max(most, ++inFlight);
+      await new Promise((r) => setTimeout(r, 20));
+      inFlight--;
+      return scrape(node);
+    };
+    const r = await runCycle(deps, { ...cfg, concurrency: 3 });
+    assert.equal(r.scraped, 12);
+    assert.equal(most, 3);
+    assert.deepEqual(
+      [...cluster.scrapes].sort(),
+      cluster.nodes.map((n) => n.name),
+    );
+  });
+});
+
 describe('one cycle per resolution', () => {
   test('of several instances triggered at once, exactly one runs the cycle; the others learn when the next is due', async () => {
     const cluster = twoNodeCluster();
