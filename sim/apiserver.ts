@@ -67,9 +67,27 @@ export interface ApiServerOptions {
   logger?: Logger;
 }
 
+/** A TokenReview or SubjectAccessReview the API server answered: who asked, and what came back. */
+export interface ReviewRecord {
+  kind: 'TokenReview' | 'SubjectAccessReview' | 'SelfSubjectAccessReview';
+  /** The caller (a delegating server's own identity). */
+  caller: string;
+  /** SubjectAccessReview: the spec asked about; TokenReview: only whether it authenticated (never the token). */
+  spec?: unknown;
+  authenticated?: boolean;
+  allowed?: boolean;
+}
+
 export interface SimApiServer {
   readonly url: string;
   readonly port: number;
+  /** Every review answered so far, oldest first. */
+  reviews(): readonly ReviewRecord[];
+  /**
+   * Changes kube-system/extension-apiserver-authentication (a key set to undefined is removed) and bumps
+   * its resourceVersion, as kube-apiserver does when it rotates the front-proxy or client CA.
+   */
+  updateAuthenticationConfig(data: Record<string, string | undefined>): void;
   registerMetricsBackend(b: MetricsBackendRegistration): void;
   unregisterMetricsBackend(): void;
   close(): Promise<void>;
@@ -98,6 +116,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     resourceVersion: 42,
   });
   const objects = createCollections(cluster, configMap);
+  const reviewLog: ReviewRecord[] = [];
 
   const server = createServer(
     {
@@ -204,14 +223,37 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     }
     if (info.version === 'v1' && info.name === undefined && info.subresource === undefined) {
       if (info.group === 'authentication.k8s.io' && info.resource === 'tokenreviews') {
-        return review(req, res, method, (body) => tokenReview(auth, body));
+        return review(req, res, method, (body) => {
+          const r = tokenReview(auth, body);
+          const status = (r.body as { status?: { authenticated?: boolean } }).status;
+          if (r.status === 201) {
+            reviewLog.push({
+              kind: 'TokenReview',
+              caller: user.name,
+              authenticated: status?.authenticated === true,
+            });
+          }
+          return r;
+        });
       }
       if (
         info.group === 'authorization.k8s.io' &&
         (info.resource === 'subjectaccessreviews' || info.resource === 'selfsubjectaccessreviews')
       ) {
         const self = info.resource === 'selfsubjectaccessreviews';
-        return review(req, res, method, (body) => subjectAccessReview(auth, body, user, self));
+        return review(req, res, method, (body) => {
+          const r = subjectAccessReview(auth, body, user, self);
+          const answer = r.body as { spec?: unknown; status?: { allowed?: boolean } };
+          if (r.status === 201) {
+            reviewLog.push({
+              kind: self ? 'SelfSubjectAccessReview' : 'SubjectAccessReview',
+              caller: user.name,
+              spec: answer.spec,
+              allowed: answer.status?.allowed === true,
+            });
+          }
+          return r;
+        });
       }
     }
     if (info.group !== '' || info.version !== 'v1') return sendStatus(res, S.notFoundPath());
@@ -395,6 +437,14 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
   return {
     url: `https://${host}:${port}`,
     port,
+    reviews: () => reviewLog,
+    updateAuthenticationConfig(data) {
+      for (const [k, v] of Object.entries(data)) {
+        if (v === undefined) delete configMap.data[k];
+        else configMap.data[k] = v;
+      }
+      configMap.resourceVersion += 1;
+    },
     registerMetricsBackend(reg) {
       const u = new URL(reg.url);
       if (u.protocol !== 'https:')

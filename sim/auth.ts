@@ -55,6 +55,12 @@ export interface Decision {
 const READ = new Set(['get', 'list', 'watch']);
 const KUBELET_SUBRESOURCES = new Set(['metrics', 'stats', 'proxy', 'log', 'spec', 'pods', 'checkpoint']);
 const DISCOVERY_PATHS = ['/api', '/apis', '/version', '/openapi', '/healthz', '/livez', '/readyz'];
+/**
+ * system:public-info-viewer, the only role bound to system:unauthenticated: exact paths (RBAC's
+ * nonResourceURLs match exactly, or by a trailing `*`), so `/healthz/ping` is not among them.
+ */
+const PUBLIC_INFO_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/']);
+const UNAUTHENTICATED = 'system:unauthenticated';
 
 export interface UserSpec {
   name: string;
@@ -133,7 +139,11 @@ export class SimAuth {
 
   authorize(user: UserInfo, attrs: Attributes): Decision {
     const role = this.#roleOf(user);
-    const allowed = allowedFor(role, attrs);
+    // Anonymous callers get system:public-info-viewer only (system:discovery is for system:authenticated).
+    const anonymous = role === 'none' && user.groups.includes(UNAUTHENTICATED);
+    const allowed = anonymous
+      ? !isResourceAttributes(attrs) && attrs.verb === 'get' && PUBLIC_INFO_PATHS.has(attrs.path)
+      : allowedFor(role, attrs);
     return { allowed, reason: allowed ? `allowed by the simulated cluster's "${role}" role` : '' };
   }
 

@@ -103,6 +103,8 @@ try {
     writeFile(file('kubelet-ca.crt'), sim.kubeletCaPem),
     sim.writeKubeconfig(file('scraper.kubeconfig'), 'scraper'),
     sim.writeKubeconfig(file('kubeconfig'), 'admin'),
+    // The serve function's identity: TokenReview, SubjectAccessReview, extension-apiserver-authentication.
+    sim.writeKubeconfig(file('serve.kubeconfig'), 'serve'),
   ]);
 
   const prefixed = (name: string) => (line: string) => process.stderr.write(`[${name}] ${line}\n`);
@@ -123,6 +125,7 @@ try {
       `--secure-port=${securePort}`,
       `--tls-cert-file=${file('serve.crt')}`,
       `--tls-private-key-file=${file('serve.key')}`,
+      `--kubeconfig=${file('serve.kubeconfig')}`,
     ],
     prefixed('serve'),
   );

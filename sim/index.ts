@@ -11,7 +11,12 @@ import {
   issueCertificate,
   issueCertificatesSharingKey,
 } from '../shared/pki.ts';
-import { type MetricsBackendRegistration, type SimApiServer, startApiServer } from './apiserver.ts';
+import {
+  type MetricsBackendRegistration,
+  type ReviewRecord,
+  type SimApiServer,
+  startApiServer,
+} from './apiserver.ts';
 import { SimAuth, type SimRole, type SimUser, type UserSpec } from './auth.ts';
 import { type KubeletFleet, startKubelets } from './kubelet.ts';
 import { createSimCluster, type SimCluster } from './model.ts';
@@ -35,6 +40,8 @@ export interface StartSimOptions {
   specialPods?: boolean;
   /** Kubelet responses remembered per node (default 8; 0 for benchmarks). */
   servedHistory?: number;
+  /** The kubelets' clock (default Date.now); see KubeletFleetOptions.now. */
+  kubeletClock?: () => number;
   logger?: Logger;
 }
 
@@ -62,6 +69,14 @@ export interface Sim {
     b: Omit<MetricsBackendRegistration, 'frontProxyClient'> & { frontProxyClient?: CertificateAndKey },
   ): void;
   unregisterMetricsBackend(): void;
+  /** Every TokenReview and SubjectAccessReview the API server answered (what delegating servers asked). */
+  reviews(): readonly ReviewRecord[];
+  /** Changes kube-system/extension-apiserver-authentication (see SimApiServer). */
+  updateAuthenticationConfig(data: Record<string, string | undefined>): void;
+  /** Issues a client certificate from the front-proxy CA (e.g. a second proxy with another name). */
+  issueFrontProxyClient(commonName: string): Promise<CertificateAndKey>;
+  /** Issues a client certificate from the cluster CA (user = CN, groups = O, as kube-apiserver reads it). */
+  issueClusterClient(commonName: string, organizations?: string[]): Promise<CertificateAndKey>;
   stop(): Promise<void>;
 }
 
@@ -128,6 +143,7 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
     auth,
     portBase: opts.kubeletPortBase,
     history: opts.servedHistory,
+    now: opts.kubeletClock,
     logger: opts.logger,
   });
   let apiServer: SimApiServer;
@@ -180,6 +196,11 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
     registerMetricsBackend: (b) =>
       apiServer.registerMetricsBackend({ ...b, frontProxyClient: b.frontProxyClient ?? frontProxyClient }),
     unregisterMetricsBackend: () => apiServer.unregisterMetricsBackend(),
+    reviews: () => apiServer.reviews(),
+    updateAuthenticationConfig: (data) => apiServer.updateAuthenticationConfig(data),
+    issueFrontProxyClient: (commonName) => issueCertificate(frontProxyCa, { commonName, usage: 'client' }),
+    issueClusterClient: (commonName, organizations = []) =>
+      issueCertificate(clusterCa, { commonName, organizations, usage: 'client' }),
     stop: () => {
       stopped ??= Promise.all([apiServer.close(), kubelets.close()]).then(() => undefined);
       return stopped;
@@ -214,7 +235,7 @@ export function kubeconfig(server: string, caPem: string, userName: string, toke
   ].join('\n');
 }
 
-export type { MetricsBackendRegistration } from './apiserver.ts';
+export type { MetricsBackendRegistration, ReviewRecord } from './apiserver.ts';
 export type { SimUser, UserSpec } from './auth.ts';
 export type { KubeletFleet, ServedRecord } from './kubelet.ts';
 export type { KubeletFault, KubeletFaultInput, SimCluster } from './model.ts';

@@ -56,6 +56,11 @@ export interface KubeletFleetOptions {
   host?: string;
   /** Responses remembered per node; default 8. 0 turns recording off (benchmarks). */
   history?: number;
+  /**
+   * The kubelets' clock; default Date.now. The benchmark holds it still during a cycle and renders every
+   * payload ahead of it (`prerender`), so the simulator only sends bytes while the scraper is measured.
+   */
+  now?: () => number;
   logger?: Logger;
 }
 
@@ -65,6 +70,11 @@ export interface KubeletFleet {
   /** The responses a node's kubelet sent, oldest first. */
   served(nodeName: string): readonly ServedRecord[];
   clearServed(): void;
+  /**
+   * Renders every node's normal payload for the clock's current instant now, instead of on the first
+   * request after it changes (and its gzip form too when `gzip`).
+   */
+  prerender(endpoint: 'resource' | 'summary', gzip?: boolean): void;
   close(): Promise<void>;
 }
 
@@ -132,6 +142,9 @@ export async function startKubelets(opts: KubeletFleetOptions): Promise<KubeletF
     ports,
     served: (nodeName) => history.get(nodeName) ?? [],
     clearServed: () => history.clear(),
+    prerender: (endpoint, gzip = false) => {
+      for (const k of list) k.prerender(endpoint, gzip);
+    },
     close: async () => {
       unsubscribe();
       await Promise.all(list.map((k) => k.close()));
@@ -154,6 +167,7 @@ class Kubelet {
   readonly #server: Server;
   readonly #opts: KubeletFleetOptions;
   readonly #record: Recorder;
+  readonly #now: () => number;
   readonly #timers = new Set<NodeJS.Timeout>();
   #host = '127.0.0.1';
   #listening = false;
@@ -170,6 +184,7 @@ class Kubelet {
     this.nodeName = nodeName;
     this.#opts = opts;
     this.#record = record;
+    this.#now = opts.now ?? Date.now;
     this.#server = createServer(
       {
         key: cert.keyPem,
@@ -240,6 +255,12 @@ class Kubelet {
       this.#server.close(() => resolve());
       this.#server.closeAllConnections();
     });
+  }
+
+  prerender(endpoint: 'resource' | 'summary', gzip: boolean): void {
+    const payload = this.#payload(endpoint, endpoint === 'summary', this.#now());
+    if (gzip && endpoint === 'resource')
+      payload.gzip ??= gzipSync(Buffer.from(payload.body, payload.encoding));
   }
 
   #later(ms: number, fn: () => void): void {
@@ -328,7 +349,7 @@ class Kubelet {
     onlyCpuAndMemory: boolean,
   ): void {
     const fault = this.#opts.cluster.node(this.nodeName)!.fault;
-    const now = Date.now();
+    const now = this.#now();
     const recordAs = (status: number, samples?: () => [string, ServedSample][]) =>
       this.#record(this.nodeName, lazyRecord(now, req.url ?? '', status, fault.kind, samples));
     const contentType = endpoint === 'resource' ? RESOURCE_METRICS_CONTENT_TYPE : SUMMARY_CONTENT_TYPE;

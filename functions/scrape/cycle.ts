@@ -9,9 +9,9 @@ import type { Logger } from '../../shared/log.ts';
 import type { CycleStart, CycleWrite } from '../../shared/store/writer.ts';
 import type { MetricsBatch } from './decode/batch.ts';
 import { KubeletError } from './kubelet.ts';
-import { renderCycle } from './render.ts';
+import { CycleRender } from './render.ts';
 import { decodeState, encodeState } from './state.ts';
-import { advanceNode, type NodeState } from './storage.ts';
+import { advanceNode } from './storage.ts';
 
 /** The narrow interfaces the cycle needs, so it is tested beside small fakes of each. */
 export interface CycleDeps {
@@ -117,11 +117,18 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
     store.readNamespaces(),
   ]);
   const selected = cfg.nodeSelector ? nodes.filter((n) => cfg.nodeSelector!.matches(n.labels)) : nodes;
-  const stored = await store.readStates(nodes.map((n) => n.name));
-  const states = new Map<string, NodeState>();
-  nodes.forEach((n, i) => {
-    const s = decodeState(stored[i] ?? null);
-    if (s) states.set(n.name, s);
+  const isSelected = new Set(selected);
+  // Kept as the stored text and decoded only when its node is processed: a cycle never holds every
+  // node's decoded state at once (at 5,000 nodes that is millions of objects for the GC to trace).
+  const stored = new Map<string, string | null>();
+  (await store.readStates(nodes.map((n) => n.name))).forEach((v, i) => {
+    stored.set(nodes[i]!.name, v);
+  });
+  const render = new CycleRender({
+    now,
+    expiresAt,
+    nodes: nodes.map((n) => ({ name: n.name, labels: n.labels, selected: isSelected.has(n) })),
+    pods,
   });
 
   const failed: NodeFailure[] = [];
@@ -129,12 +136,13 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
   await pool(selected, cfg.concurrency, async (node) => {
     try {
       const batch = await deps.kubelet.scrape(node);
-      const state = advanceNode(states.get(node.name) ?? null, batch, {
+      const state = advanceNode(decodeState(stored.get(node.name) ?? null), batch, {
         startedAt: now,
         expiresAt,
         resolutionMs: cfg.resolutionMs,
       });
-      states.set(node.name, state);
+      stored.delete(node.name);
+      render.add(node.name, state);
       written.push([node.name, encodeState(state)]);
       if (batch.dropped.length > 0 && log.enabled(2)) {
         for (const d of batch.dropped) log.debug(2, 'Dropped incomplete metrics', { node: node.name, ...d });
@@ -150,20 +158,20 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
     }
   });
 
-  const isSelected = new Set(selected);
-  const rendered = renderCycle({
-    now,
-    expiresAt,
-    nodes: nodes.map((n) => ({ name: n.name, labels: n.labels, selected: isSelected.has(n) })),
-    pods,
-    states,
-  });
+  // Nodes not scraped this cycle (failed, or not selected) are served from the state kept for them.
+  for (const [name, value] of stored) {
+    const state = decodeState(value);
+    if (state) render.add(name, state);
+  }
+  stored.clear();
+  const rendered = render.finish();
   await store.writeCycle({
     nodes: rendered.nodes,
     namespaces: rendered.namespaces,
     previousNamespaces,
     states: written,
     stateTtlMs: stateTtlMs(cfg.resolutionMs),
+    cycle: now,
   });
   const durationMs = performance.now() - started;
   const result: CycleResult = {

@@ -1,9 +1,14 @@
 /**
  * Fetching one node's usage from its kubelet: which address and port (metrics-server's rules), which
  * path, and an HTTPS GET bounded in time and size. Connections are kept alive and TLS sessions cached
- * across cycles, so a long-lived scraper does not pay a handshake per node per cycle.
+ * across cycles, so a long-lived scraper does not pay a handshake per node per cycle; the sessions can
+ * be exported and imported (kept in Redis by the scraper) so that a fresh process resumes them instead
+ * of paying a full handshake to every kubelet. One TLS context serves every connection: building one per
+ * connection (what passing `ca`/`cert`/`key` to each request does) costs more than the handshake.
  */
 import https from 'node:https';
+import type { Socket } from 'node:net';
+import { createSecureContext, type TLSSocket } from 'node:tls';
 import type { NodeObject } from '../../shared/kube.ts';
 import { DecodeError, type MetricsBatch } from './decode/batch.ts';
 import { decode } from './decode/index.ts';
@@ -66,10 +71,34 @@ export interface Fetched {
   requestTime: number;
 }
 
+/** How one request went, for the scraper's own metrics (`metrics_server_kubelet_request_*`). */
+export interface RequestObservation {
+  node: string;
+  durationSeconds: number;
+  /** Unix seconds when the request started. */
+  startedAt: number;
+  success: boolean;
+}
+
 const ACCEPT: Record<KubeletEndpoint, string> = {
   resource: 'text/plain;version=0.0.4;q=1,*/*;q=0.1',
   summary: 'application/json',
 };
+
+/**
+ * Whatever answers at a node's address may echo the request back in an error page: the bearer token
+ * we sent must never reach the log line that quotes it.
+ */
+export function withoutCredentials(text: string, headers: Readonly<Record<string, string>>): string {
+  let out = text;
+  for (const [name, value] of Object.entries(headers)) {
+    if (name.toLowerCase() !== 'authorization') continue;
+    for (const secret of [value, value.replace(/^\S+\s+/, '')]) {
+      if (secret.length >= 8) out = out.split(secret).join('[redacted]');
+    }
+  }
+  return out;
+}
 
 function oneLine(s: string, max = 120): string {
   const t = s.replace(/\s+/g, ' ').trim();
@@ -81,16 +110,41 @@ export class KubeletClient {
   #headers: Record<string, string> = {};
   #o: KubeletOptions;
   #apiServer: string;
+  /** The newest TLS session per `host:port`, as the kubelet last issued it (or as imported). */
+  #sessions = new Map<string, Buffer>();
+  /** Sessions issued since the last `takeNewSessions`. */
+  #fresh = new Map<string, Buffer>();
+  #seen = new WeakSet<Socket>();
+  #observe: ((o: RequestObservation) => void) | null = null;
 
   /** @param apiServer the API server URL, for --kubelet-via=proxy */
   constructor(tls: TlsOptions, o: KubeletOptions, apiServer: string) {
+    const { rejectUnauthorized, ...material } = tls;
     this.#agent = new https.Agent({
       keepAlive: true,
       maxCachedSessions: 100_000,
-      ...tls,
+      secureContext: createSecureContext(material),
+      rejectUnauthorized: rejectUnauthorized ?? true,
     });
     this.#o = o;
     this.#apiServer = apiServer;
+  }
+
+  /** Called after every scrape request with how it went (one place to count them for metrics). */
+  onRequest(observe: (o: RequestObservation) => void): void {
+    this.#observe = observe;
+  }
+
+  /** Adds sessions a previous process saved (`host:port` → serialized TLS session). */
+  importSessions(entries: Iterable<[string, Buffer]>): void {
+    for (const [k, v] of entries) if (!this.#sessions.has(k)) this.#sessions.set(k, v);
+  }
+
+  /** The sessions kubelets issued since the last call, to be saved for the next process. */
+  takeNewSessions(): [string, Buffer][] {
+    const out = [...this.#fresh];
+    this.#fresh.clear();
+    return out;
   }
 
   /** Credentials for the next requests (set each cycle: a kubeconfig's bearer token may rotate). */
@@ -101,7 +155,16 @@ export class KubeletClient {
   /** Fetches and decodes one node's usage. Throws KubeletError (or DecodeError) naming the cause. */
   async scrape(node: NodeObject): Promise<MetricsBatch> {
     const url = kubeletUrl(node, this.#o, this.#apiServer);
-    const { body, requestTime } = await this.fetch(url);
+    let fetched: Fetched;
+    const started = performance.now();
+    try {
+      fetched = await this.fetch(url);
+    } catch (err) {
+      this.#observed(node.name, started, false);
+      throw err;
+    }
+    this.#observed(node.name, started, true);
+    const { body, requestTime } = fetched;
     try {
       return decode(this.#o.endpoint, body, requestTime);
     } catch (err) {
@@ -111,10 +174,23 @@ export class KubeletClient {
     }
   }
 
+  #observed(node: string, started: number, success: boolean): void {
+    if (!this.#observe) return;
+    const durationMs = performance.now() - started;
+    this.#observe({
+      node,
+      durationSeconds: durationMs / 1000,
+      startedAt: (Date.now() - durationMs) / 1000,
+      success,
+    });
+  }
+
   fetch(url: URL): Promise<Fetched> {
     const headers = this.#headers;
     const requestTime = Date.now();
     const { timeoutMs, maxBytes } = this.#o;
+    const hostPort = url.host;
+    const session = this.#sessions.get(hostPort);
     return new Promise<Fetched>((resolve, reject) => {
       let settled = false;
       const fail = (err: KubeletError) => {
@@ -129,7 +205,14 @@ export class KubeletClient {
         () => fail(new KubeletError(`timeout after ${timeoutMs / 1000}s`, { timeout: true })),
         timeoutMs,
       );
-      const req = https.request(url, { agent: this.#agent, headers, method: 'GET' }, (res) => {
+      // A saved session is offered only when the agent opens a new connection to this kubelet.
+      const options: https.RequestOptions & { session?: Buffer } = {
+        agent: this.#agent,
+        headers,
+        method: 'GET',
+      };
+      if (session) options.session = session;
+      const req = https.request(url, options, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (chunk: Buffer) => {
@@ -148,7 +231,7 @@ export class KubeletClient {
           const body = Buffer.concat(chunks, size).toString('utf8');
           const status = res.statusCode ?? 0;
           if (status !== 200) {
-            const excerpt = oneLine(body);
+            const excerpt = oneLine(withoutCredentials(body, headers));
             reject(
               new KubeletError(
                 `request failed, status: "${status} ${res.statusMessage ?? ''}"${excerpt ? `: ${excerpt}` : ''}`,
@@ -160,6 +243,14 @@ export class KubeletClient {
         });
       });
       req.on('error', (err) => fail(new KubeletError(err.message, { cause: err })));
+      req.on('socket', (socket: Socket) => {
+        if (this.#seen.has(socket)) return;
+        this.#seen.add(socket);
+        (socket as TLSSocket).on('session', (ticket: Buffer) => {
+          this.#sessions.set(hostPort, ticket);
+          this.#fresh.set(hostPort, ticket);
+        });
+      });
       req.end();
     });
   }

@@ -6,14 +6,23 @@
  *   neither  an HTTP trigger server: POST / runs a cycle (cron-connector, PingSource, any HTTP cron)
  */
 import { serve } from '@hono/node-server';
-import { loadScrapeConfig, scrapeSpec } from '../../shared/config/index.ts';
+import { ConfigError, loadScrapeConfig, scrapeSpec } from '../../shared/config/index.ts';
 import { onShutdown, startProgram } from '../../shared/program.ts';
 import { cycleSucceeded } from './cycle.ts';
 import { createScraper } from './scraper.ts';
 import { createTriggerApp, singleFlight } from './trigger.ts';
 
 const { config, log } = startProgram('scrape', scrapeSpec, loadScrapeConfig);
-const scraper = createScraper(config, log);
+const scraper = (() => {
+  try {
+    return createScraper(config, log);
+  } catch (err) {
+    // An unreadable or mismatched kubelet credential file: one line naming the flag, as for a bad flag.
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`error: ${err.message}\n`);
+    process.exit(2);
+  }
+})();
 
 if (config.once) {
   let code = 1;
@@ -28,6 +37,10 @@ if (config.once) {
 
 const trigger = singleFlight(() => scraper.runOnce());
 const app = createTriggerApp(trigger, log, config.loop ? config.metricResolutionMs : null);
+app.get('/metrics', async () => {
+  const { contentType, body } = await scraper.metrics();
+  return new Response(body, { headers: { 'content-type': contentType } });
+});
 const server = serve({ fetch: app.fetch, port: config.port, hostname: config.bindAddress }, (info) => {
   log.info('Scrape trigger server listening', {
     address: `http://${config.bindAddress}:${info.port}`,

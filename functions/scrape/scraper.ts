@@ -3,23 +3,30 @@
  * (--once, --loop, the HTTP trigger, a Workers cron). Connections (Redis, the API server, kubelets) are
  * made once and reused across cycles.
  */
-import { readFileSync } from 'node:fs';
 import type https from 'node:https';
 import { hostname } from 'node:os';
 import type { ScrapeConfig } from '../../shared/config/index.ts';
 import { KubeApi, loadKubeConfig } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
+import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
 import { parseLabelSelector } from '../../shared/selectors/index.ts';
+import { RedisMetricsReader } from '../../shared/store/reader.ts';
 import { connect, createRedis, guarded, redisTarget } from '../../shared/store/redis.ts';
 import { RedisMetricsWriter } from '../../shared/store/writer.ts';
+import { ignoredWithProxy, readKubeletCredentials } from './credentials.ts';
 import { type CycleResult, runCycle } from './cycle.ts';
 import { KubeletClient, type TlsOptions } from './kubelet.ts';
 
 export interface Scraper {
   /** Runs one cycle (or learns that another instance ran it); throws when it could not run at all. */
   runOnce(): Promise<CycleResult>;
+  /** /metrics: this process' metrics and the scraper's stored figures (as every serve replica shows them). */
+  metrics(): Promise<{ contentType: string; body: string }>;
   close(): Promise<void>;
 }
+
+/** Kubelets' TLS sessions outlive a process by this much in Redis (a kubelet's tickets expire anyway). */
+const TLS_SESSIONS_TTL_MS = 24 * 3600_000;
 
 /** Logs the first Redis connection error of a streak and the recovery, not every reconnect attempt. */
 function redisErrorLogger(log: Logger) {
@@ -50,6 +57,17 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   redis.on('ready', redisLog.onReady);
   const store = new RedisMetricsWriter(redis);
   const nodeSelector = config.nodeSelector ? parseLabelSelector(config.nodeSelector) : null;
+  // At start, not at the first cycle: an unreadable or mismatched file is a configuration error.
+  const credentials = readKubeletCredentials(config);
+  const ignored = ignoredWithProxy(config);
+  if (ignored.length > 0) {
+    log.warn(
+      'Kubelet TLS flags are ignored with --kubelet-via=proxy: the API server uses its own credentials',
+      {
+        flags: ignored,
+      },
+    );
+  }
 
   let kubelet: KubeletClient | null = null;
   const kubeletClient = async (): Promise<KubeletClient> => {
@@ -59,15 +77,9 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
     if (!kubelet) {
       const direct = config.kubeletVia === 'direct';
       const tls: TlsOptions = {
-        ca:
-          direct && config.kubeletCertificateAuthority
-            ? readFileSync(config.kubeletCertificateAuthority)
-            : opts.ca,
-        cert:
-          direct && config.kubeletClientCertificate
-            ? readFileSync(config.kubeletClientCertificate)
-            : opts.cert,
-        key: direct && config.kubeletClientKey ? readFileSync(config.kubeletClientKey) : opts.key,
+        ca: credentials.ca ?? opts.ca,
+        cert: credentials.cert ?? opts.cert,
+        key: credentials.key ?? opts.key,
         rejectUnauthorized: direct ? !config.kubeletInsecureTls : opts.rejectUnauthorized !== false,
       };
       kubelet = new KubeletClient(
@@ -85,17 +97,39 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
       );
     }
     const headers: Record<string, string> = {};
-    for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k] = v;
+    for (const [k, v] of Object.entries(opts.headers ?? {})) {
+      // With a kubelet client certificate, kubelets never see the ServiceAccount token: a compromised
+      // node could replay it against the API server (metrics-server sends both).
+      if (credentials.cert && k.toLowerCase() === 'authorization') continue;
+      if (typeof v === 'string') headers[k] = v;
+    }
     kubelet.setHeaders(headers);
     return kubelet;
   };
 
   const holder = `${hostname()}/${process.pid}`;
+  const reader = new RedisMetricsReader(redis);
+  const registry = createMetricsRegistry({ scrapeStats: () => reader.scrapeStats() });
+  let sessionsLoaded = false;
+  let requests: RequestFigure[] = [];
   return {
     async runOnce() {
       await guarded(() => connect(redis));
       const client = await kubeletClient();
-      return runCycle(
+      if (!sessionsLoaded) {
+        sessionsLoaded = true;
+        client.onRequest((r) => requests.push(r));
+        // A fresh process resumes the TLS sessions an earlier one saved instead of a full handshake each.
+        try {
+          client.importSessions(await store.readTlsSessions());
+        } catch (err) {
+          log.warn('Could not read saved kubelet TLS sessions', {
+            err: err instanceof Error ? err.message : String(err),
+          });
+        }
+      }
+      requests = [];
+      const result = await runCycle(
         { api, kubelet: client, store, log },
         {
           resolutionMs: config.metricResolutionMs,
@@ -105,9 +139,37 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
           holder,
         },
       );
+      if (result.ran) {
+        // The cycle's own figures and new TLS sessions: worth keeping, never worth failing the cycle for.
+        const figures = statsWrite({
+          requests,
+          tickSeconds: result.durationMs / 1000,
+          resolutionSeconds: config.metricResolutionMs / 1000,
+          points: result.points,
+        });
+        requests = [];
+        await Promise.all([
+          store.writeScrapeStats(figures),
+          store.writeTlsSessions(client.takeNewSessions(), TLS_SESSIONS_TTL_MS),
+        ]).catch((err: unknown) =>
+          log.warn("Could not store the cycle's metrics or TLS sessions", {
+            err: err instanceof Error ? err.message : String(err),
+          }),
+        );
+      }
+      return result;
+    },
+    async metrics() {
+      // Before the first cycle the client has not connected yet; a Redis that is down only leaves the
+      // stored figures out.
+      await connect(redis).catch(() => undefined);
+      const { contentType, body, scrapeError } = await registry.render();
+      if (scrapeError) log.debug(2, 'Stored scrape metrics unavailable', { err: scrapeError });
+      return { contentType, body };
     },
     async close() {
       kubelet?.close();
+      api.close();
       redis.disconnect();
     },
   };

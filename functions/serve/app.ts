@@ -29,6 +29,7 @@ import {
   StoreProbe,
   shutdownCheck,
 } from './health.ts';
+import { installMetrics } from './metrics.ts';
 import { negotiate } from './negotiate.ts';
 import {
   OPENAPI_V3_GROUP_PATH,
@@ -57,10 +58,10 @@ export interface AppOptions {
   /** True once graceful shutdown has begun: readiness fails (the `shutdown` check). */
   shuttingDown?: () => boolean;
   /**
-   * THE AUTHENTICATION SEAM. Delegated authentication (front-proxy client certificate, bearer tokens via
-   * TokenReview) and authorization (SubjectAccessReview) will be this middleware; it runs before every
-   * route and lets only `--authorization-always-allow-paths` through anonymously. Until it exists the app
-   * serves everyone, so the serve function must not be exposed beyond a trusted network.
+   * Delegated authentication and authorization (auth/index.ts: front-proxy client certificate, client
+   * CA, bearer tokens via TokenReview, SubjectAccessReview): runs before every route, /metrics included,
+   * and lets only `--authorization-always-allow-paths` through anonymously. startServe always sets it;
+   * an app without it (unit tests, the Workers wrapper) serves everyone.
    */
   guard?: MiddlewareHandler;
 }
@@ -187,6 +188,7 @@ export function createApp(o: AppOptions): Hono {
   app.get('/version', () => jsonResponse(versionBody));
   listed.push('/version');
   routed.push('/version');
+  routed.push(...installMetrics(app, { reader, log }));
 
   const index = indexDocument(listed);
   for (const path of ['/', '/index.html']) {

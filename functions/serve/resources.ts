@@ -10,8 +10,9 @@
 import type { Context, Hono } from 'hono';
 import { GROUP, GROUP_VERSION } from '../../shared/metrics-api.ts';
 import type { Labels } from '../../shared/selectors/index.ts';
-import { entryLabels, type StoredEntry } from '../../shared/store/entry.ts';
+import { parseLabels, type StoredEntry } from '../../shared/store/entry.ts';
 import type { MetricsReader } from '../../shared/store/reader.ts';
+import { freshnessObserver } from './metrics.ts';
 import { negotiate, type Output, SERVED_MEDIA_TYPES } from './negotiate.ts';
 import { type IncludeObject, includeObject, type ListQuery, listQuery, type QueryParam } from './query.ts';
 import { checkObjectOutput, jsonResponse, listBody, listShape, objectBody } from './render.ts';
@@ -50,14 +51,36 @@ const includeOf = (c: Context, output: Output): IncludeObject =>
 const labelsByText = new Map<string, Labels>();
 const LABELS_MAX = 4096;
 
-function labelsOf(e: StoredEntry): Labels {
-  let labels = labelsByText.get(e.labels);
+function labelsOfText(text: string): Labels {
+  let labels = labelsByText.get(text);
   if (labels === undefined) {
-    labels = entryLabels(e);
+    labels = parseLabels(text);
     if (labelsByText.size >= LABELS_MAX) labelsByText.clear();
-    labelsByText.set(e.labels, labels);
+    labelsByText.set(text, labels);
   }
   return labels;
+}
+
+const labelsOf = (e: StoredEntry): Labels => labelsOfText(e.labels);
+
+/**
+ * One namespace's entries for a list. With a label selector, only the pods whose label set matches are
+ * read (the namespace's label index: one check per distinct label set, one HMGET of the matches);
+ * without one, or without an index, the whole namespace is read.
+ */
+async function namespaceEntries(
+  reader: MetricsReader,
+  namespace: string,
+  q: ListQuery,
+): Promise<StoredEntry[]> {
+  const labels = q.labels;
+  if (labels !== null && reader.namespacePodsMatching) {
+    const matching = await reader.namespacePodsMatching(namespace, (text) =>
+      labels.matches(labelsOfText(text)),
+    );
+    if (matching !== null) return matching;
+  }
+  return reader.namespacePods(namespace);
 }
 
 /** Whether a served entry passes the request's selectors; labels are parsed only for a label selector. */
@@ -73,10 +96,18 @@ function selected(q: ListQuery, e: StoredEntry, namespace: string): boolean {
 }
 
 /** The items of one store read that a list returns: only objects with metrics, filtered. */
-function selectedItems(q: ListQuery, entries: readonly StoredEntry[], namespace: string): string[] {
+function selectedItems(
+  q: ListQuery,
+  entries: readonly StoredEntry[],
+  namespace: string,
+  observe: (timestampMs: number) => void,
+): string[] {
   const items: string[] = [];
   for (const e of entries) {
-    if (e.item !== '' && selected(q, e, namespace)) items.push(e.item);
+    if (e.item !== '' && selected(q, e, namespace)) {
+      items.push(e.item);
+      observe(e.timestamp);
+    }
   }
   return items;
 }
@@ -89,13 +120,15 @@ export interface ResourceOptions {
 
 export function installResources(app: Hono, o: ResourceOptions): string[] {
   const { reader } = o;
+  // metrics_server_api_metric_freshness_seconds, observed for every object returned.
+  const observe = freshnessObserver(app);
 
   app.get(RESOURCE_PATHS.nodes, async (c) => {
     const output = negotiated(c, true);
     const q = listQuery(queryOf(c), 'nodes');
     const shape = listShape('NodeMetrics', output, includeOf(c, output));
     // Nodes have no namespace: `metadata.namespace=` selects them all, any other value none.
-    return jsonResponse(listBody(shape, selectedItems(q, await reader.nodes(), '')));
+    return jsonResponse(listBody(shape, selectedItems(q, await reader.nodes(), '', observe)));
   });
 
   app.get(RESOURCE_PATHS.node, async (c) => {
@@ -107,6 +140,7 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
     // metrics-server's two 404s: the node lister's, and "listed but no servable metrics".
     if (e === null) throw new StatusError(notFound('', 'node', name));
     if (e.item === '') throw new StatusError(notFound(GROUP, 'nodemetrics', name));
+    observe(e.timestamp);
     return jsonResponse(objectBody('NodeMetrics', output, include, e.item));
   });
 
@@ -115,7 +149,9 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
     const q = listQuery(queryOf(c), 'pods');
     const shape = listShape('PodMetrics', output, includeOf(c, output));
     const namespace = c.req.param('namespace');
-    return jsonResponse(listBody(shape, selectedItems(q, await reader.namespacePods(namespace), namespace)));
+    return jsonResponse(
+      listBody(shape, selectedItems(q, await namespaceEntries(reader, namespace, q), namespace, observe)),
+    );
   });
 
   app.get(RESOURCE_PATHS.allPods, async (c) => {
@@ -125,9 +161,17 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
     // `kubectl top pod -A --field-selector metadata.namespace=x` needs one namespace, not every one.
     const only = q.fields?.exactMatch('metadata.namespace');
     if (only !== undefined) {
-      return jsonResponse(listBody(shape, selectedItems(q, await reader.namespacePods(only), only)));
+      return jsonResponse(
+        listBody(shape, selectedItems(q, await namespaceEntries(reader, only, q), only, observe)),
+      );
     }
-    const body = await streamList(shape, reader.allPods(), (e, ns) => selected(q, e, ns), o.onStreamError);
+    // The stream asks only about entries with metrics: each one selected is returned.
+    const select = (e: StoredEntry, ns: string) => {
+      if (!selected(q, e, ns)) return false;
+      observe(e.timestamp);
+      return true;
+    };
+    const body = await streamList(shape, reader.allPods(), select, o.onStreamError);
     return jsonResponse(body);
   });
 
@@ -141,6 +185,7 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
     // Missing (or not Running) is the pod lister's 404; Running without metrics names "ns/name".
     if (e === null) throw new StatusError(notFound('', 'pods', name));
     if (e.item === '') throw new StatusError(notFound(GROUP, 'podmetrics', `${namespace}/${name}`));
+    observe(e.timestamp);
     return jsonResponse(objectBody('PodMetrics', output, include, e.item));
   });
 

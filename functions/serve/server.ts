@@ -10,12 +10,14 @@ import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
+import type { Server as TlsServer } from 'node:tls';
 import { createAdaptorServer } from '@hono/node-server';
 import type { ServeConfig } from '../../shared/config/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { RedisMetricsReader } from '../../shared/store/reader.ts';
 import { connect, createRedis, type RedisClient, redisTarget } from '../../shared/store/redis.ts';
 import { createApp, createProbeApp } from './app.ts';
+import { startAuth } from './auth/index.ts';
 import { versionInfo } from './discovery.ts';
 import { StoreProbe } from './health.ts';
 import { servingCertificate } from './tls.ts';
@@ -33,6 +35,8 @@ export interface ServeOptions {
   log: Logger;
   /** How long close() lets in-flight requests finish before cutting connections. */
   drainMs?: number;
+  /** How often the CAs (files, extension-apiserver-authentication) are read again; default 30 s. */
+  authRefreshMs?: number;
 }
 
 /** Per-command timeout: a request whose Redis command does not answer in this time is a 503. */
@@ -103,6 +107,14 @@ function redisErrorLog(log: Logger) {
 export async function startServe(config: ServeConfig, o: ServeOptions): Promise<ServeHandle> {
   const { log } = o;
   const tls = await servingCertificate(config, log);
+  // Before anything listens: a serve function that cannot authenticate must not start.
+  const auth = await startAuth(config, {
+    log,
+    ...(o.authRefreshMs ? { refreshMs: o.authRefreshMs } : {}),
+  }).catch(async (err: unknown) => {
+    await tls.cleanup();
+    throw err;
+  });
 
   const errors = redisErrorLog(log);
   const redis = createRedis(redisTarget(config), {
@@ -127,12 +139,13 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
     `node ${process.version}`,
     `${process.platform}/${process.arch}`,
   );
-  const app = createApp({ reader, log, store, version, shuttingDown: () => shuttingDown });
+  const app = createApp({ reader, log, store, version, shuttingDown: () => shuttingDown, guard: auth.guard });
 
   const servers: Server[] = [];
   const stop = async () => {
     shuttingDown = true;
     clearInterval(pinger);
+    auth.close();
     await Promise.all(servers.map((s) => drain(s, o.drainMs ?? 10_000)));
     await quit(redis);
     await tls.cleanup();
@@ -142,8 +155,17 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
     const https = createAdaptorServer({
       fetch: app.fetch,
       createServer: createHttpsServer,
-      serverOptions: { cert: tls.certPem, key: tls.keyPem, keepAlive: true },
+      // Every client is asked for a certificate and admitted either way: the guard decides per request.
+      serverOptions: { cert: tls.certPem, key: tls.keyPem, keepAlive: true, ...auth.tlsOptions() },
     }) as Server;
+    // A reloaded CA applies to new connections; the guard re-checks every request against it anyway.
+    auth.onTlsChange(({ ca }) =>
+      (https as unknown as TlsServer).setSecureContext({
+        cert: tls.certPem,
+        key: tls.keyPem,
+        ...(ca ? { ca } : {}),
+      }),
+    );
     // Idle keep-alive connections live as long as the generic apiserver keeps them (90 s), longer than
     // the aggregator's and client-go's idle timeouts, so a client never reuses a connection being closed.
     https.keepAliveTimeout = 90_000;
@@ -162,9 +184,6 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
     }
 
     log.info('Serving metrics.k8s.io securely', { url, probeUrl, cert: tls.certFile });
-    log.warn(
-      'Authentication and authorization are not enforced yet: expose this server only to trusted callers',
-    );
     return { url, probeUrl, close: stop };
   } catch (err) {
     await stop();

@@ -10,8 +10,12 @@ const SERVING = 'Secure serving';
 const AUTHN = 'Authentication';
 const AUTHZ = 'Authorization';
 
-const absolutePath: Check<string> = (v) =>
-  v.startsWith('/') ? undefined : `${JSON.stringify(v)} is not a path starting with /`;
+/** A path, or a prefix ending in `*` (k8s.io/apiserver's path authorizer allows no other `*`). */
+const absolutePath: Check<string> = (v) => {
+  if (!v.startsWith('/')) return `${JSON.stringify(v)} is not a path starting with /`;
+  if (v.slice(0, -1).includes('*')) return `${JSON.stringify(v)}: only a trailing * is allowed`;
+  return undefined;
+};
 
 export const serveSpec = defineProgram({
   description:

@@ -38,12 +38,17 @@ export function decodeEntry(name: string, value: string): StoredEntry | null {
   return { name, expiresAt, timestamp, labels: value.slice(b + 1, c), item: value.slice(c + 1) };
 }
 
-/** Parses an entry's labels; a corrupt labels text counts as no labels rather than failing a request. */
-export function entryLabels(e: StoredEntry): Record<string, string> {
+/** Parses a stored labels text; a corrupt one counts as no labels rather than failing a request. */
+export function parseLabels(text: string): Record<string, string> {
   try {
-    const v: unknown = JSON.parse(e.labels);
+    const v: unknown = JSON.parse(text);
     return v !== null && typeof v === 'object' ? (v as Record<string, string>) : {};
   } catch {
     return {};
   }
+}
+
+/** Parses an entry's labels (parseLabels). */
+export function entryLabels(e: StoredEntry): Record<string, string> {
+  return parseLabels(e.labels);
 }

@@ -6,9 +6,21 @@
  *   ms:pods:{<namespace>}    hash   pod name   → entry; one key per namespace, so a namespace's pods
  *                                                (the HPA's query) are one HGETALL and a pod one HGET
  *   ms:namespaces            hash   namespace  → `<expiresAt>\t<pod count>` (which ms:pods keys exist)
+ *   ms:pods:{<namespace>}:labels  hash  labels JSON text → the names (newline-separated) of the pods
+ *                                       with metrics that carry exactly those labels: a label selector
+ *                                       (the HPA's query) is matched once per distinct label set, and only
+ *                                       the matching pods are read (HMGET) instead of the whole namespace.
+ *                                       `#cycle` in both hashes names the cycle that wrote them, so a
+ *                                       reader knows the two came from the same cycle.
  * The scraper's own memory (previous cumulative samples, for rates):
  *   ms:state:{<node>}        string the node's last/prev samples (functions/scrape/state.ts)
  *   ms:scrape:lock           string `<cycle start ms> <holder>`: one cycle per resolution across instances
+ *   ms:{scrape}:tls          hash   kubelet `host:port` → its last TLS session, so a fresh scraper process
+ *                                   resumes sessions instead of a full handshake with every kubelet
+ * The scraper's own metrics (shared/metrics.ts), for every serve replica's /metrics:
+ *   ms:{scrape}:stats        hash   counters and the tick histogram (HINCRBY: monotonic across instances),
+ *                                   gauges (HSET): `total:<success>`, `tick:b:<i>|sum|count`, `points:<type>`
+ *   ms:{scrape}:stats:kubelet hash  per node: `b:<i>:<node>`, `sum:<node>`, `count:<node>`, `last:<node>`
  *
  * Names from the cluster only ever appear as hash fields, or inside a key after `encodeName`, which
  * escapes everything but [a-z0-9.-]: no name can add a `{`, `}`, `*`, `:` or whitespace to a key, so a
@@ -43,9 +55,18 @@ export const keys = {
   nodes: `${PREFIX}{nodes}`,
   namespaces: `${PREFIX}{namespaces}`,
   pods: (namespace: string) => `${PREFIX}pods:{${encodeName(namespace)}}`,
+  podLabels: (namespace: string) => `${PREFIX}pods:{${encodeName(namespace)}}:labels`,
   state: (node: string) => `${PREFIX}state:{${encodeName(node)}}`,
   scrapeLock: `${PREFIX}{scrape}:lock`,
   scrapeStats: `${PREFIX}{scrape}:stats`,
+  scrapeKubeletStats: `${PREFIX}{scrape}:stats:kubelet`,
+  tlsSessions: `${PREFIX}{scrape}:tls`,
   /** Where a served hash is built before it is renamed over `key` (same hash tag, same slot). */
   staging: (key: string) => `${key}:next`,
 } as const;
+
+/**
+ * The field naming the cycle that wrote a namespace's pods hash and its label index. No pod name (a DNS
+ * subdomain) and no labels text (a JSON object) can be it, and readers of entries skip it (not an entry).
+ */
+export const CYCLE_FIELD = '#cycle';

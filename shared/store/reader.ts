@@ -3,8 +3,9 @@
  * one HGETALL, a pod one HGET), except the all-namespaces pod list, which streams namespace by namespace
  * in batches so its memory stays bounded.
  */
+import type { StoredStats } from '../metrics.ts';
 import { decodeEntry, type StoredEntry } from './entry.ts';
-import { keys } from './keys.ts';
+import { CYCLE_FIELD, keys } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
 
 export interface MetricsReader {
@@ -13,6 +14,15 @@ export interface MetricsReader {
   nodes(): Promise<StoredEntry[]>;
   pod(namespace: string, name: string): Promise<StoredEntry | null>;
   namespacePods(namespace: string): Promise<StoredEntry[]>;
+  /**
+   * A namespace's unexpired entries whose stored labels text `match`es, sorted by name, reading only
+   * those (through the namespace's label index); null when there is no usable index, and the caller
+   * reads the whole namespace instead. Optional: a reader without an index simply lacks it.
+   */
+  namespacePodsMatching?(
+    namespace: string,
+    match: (labels: string) => boolean,
+  ): Promise<StoredEntry[] | null>;
   /** Every namespace's unexpired pod entries: namespaces in order, each sorted by name. */
   allPods(): AsyncIterable<NamespacePods>;
   /** Throws StoreUnavailableError when Redis does not answer; also re-syncs the clock. */
@@ -23,6 +33,18 @@ export interface NamespacePods {
   namespace: string;
   entries: StoredEntry[];
 }
+
+/** A namespace's label index as read: the cycle that wrote it, and each label set's pod names. */
+interface LabelIndex {
+  cycle: string;
+  sets: [labels: string, names: string[]][];
+}
+
+/** Namespaces whose label index a reader keeps at most. */
+const INDEXES_KEPT = 4096;
+
+/** Above this many matching pods, a label-selected read reads the whole namespace instead. */
+const INDEX_READ_MAX = 5000;
 
 /** How many pods one round trip of the all-pods stream fetches at most (bounds memory). */
 const ALL_PODS_BATCH = 5000;
@@ -37,6 +59,8 @@ const byName = (a: StoredEntry, b: StoredEntry) => (a.name < b.name ? -1 : a.nam
 export class RedisMetricsReader implements MetricsReader {
   #redis: RedisClient;
   #offsetMs = 0;
+  /** Label indexes by namespace, each with the cycle that wrote it (bounded: dropped whole when full). */
+  #indexes = new Map<string, LabelIndex>();
 
   constructor(redis: RedisClient) {
     this.#redis = redis;
@@ -87,6 +111,69 @@ export class RedisMetricsReader implements MetricsReader {
 
   namespacePods(namespace: string): Promise<StoredEntry[]> {
     return guarded(async () => this.#liveAll(await this.#redis.hgetall(keys.pods(namespace)), this.now()));
+  }
+
+  async namespacePodsMatching(
+    namespace: string,
+    match: (labels: string) => boolean,
+  ): Promise<StoredEntry[] | null> {
+    // The index changes once per cycle, so it is kept per namespace with the cycle that wrote it: a
+    // query is then one HMGET of the cycle field and the matching pods, and the index is read again only
+    // when that field names another cycle (or, the first time, when nothing is kept). Matching cycle
+    // fields mean the index and the pods came from the same cycle.
+    let index = this.#indexes.get(namespace);
+    for (let attempt = 0; attempt < 2; attempt++) {
+      if (index === undefined) {
+        const read = await this.#readIndex(namespace);
+        if (read === null) return null;
+        index = read;
+      }
+      const names: string[] = [];
+      for (const [labels, pods] of index.sets) if (match(labels)) for (const name of pods) names.push(name);
+      // Most of a big namespace matches: reading it whole is as cheap, and keeps HMGET's arguments few.
+      if (names.length > INDEX_READ_MAX) return null;
+      const values = await guarded(() => this.#redis.hmget(keys.pods(namespace), CYCLE_FIELD, ...names));
+      if (values[0] !== index.cycle) {
+        index = undefined;
+        continue;
+      }
+      const now = this.now();
+      const out: StoredEntry[] = [];
+      for (let i = 0; i < names.length; i++) {
+        const e = this.#live(names[i]!, values[i + 1], now);
+        if (e !== null) out.push(e);
+      }
+      return out.sort(byName);
+    }
+    return null;
+  }
+
+  /** Reads and keeps a namespace's label index; null (and nothing kept) when it has none. */
+  async #readIndex(namespace: string): Promise<LabelIndex | null> {
+    const hash = await guarded(() => this.#redis.hgetall(keys.podLabels(namespace)));
+    const cycle = hash[CYCLE_FIELD];
+    if (cycle === undefined) {
+      this.#indexes.delete(namespace);
+      return null;
+    }
+    const sets: [string, string[]][] = [];
+    for (const labels in hash)
+      if (labels !== CYCLE_FIELD) sets.push([labels, (hash[labels] ?? '').split('\n')]);
+    if (this.#indexes.size >= INDEXES_KEPT) this.#indexes.clear();
+    const index = { cycle, sets };
+    this.#indexes.set(namespace, index);
+    return index;
+  }
+
+  /** The scraper's stored metrics (shared/metrics.ts renders them); not part of MetricsReader. */
+  scrapeStats(): Promise<StoredStats> {
+    return guarded(async () => {
+      const [stats, kubelet] = await Promise.all([
+        this.#redis.hgetall(keys.scrapeStats),
+        this.#redis.hgetall(keys.scrapeKubeletStats),
+      ]);
+      return { stats, kubelet };
+    });
   }
 
   async *allPods(): AsyncIterable<NamespacePods> {

@@ -5,7 +5,8 @@
  * previous one, never a mix.
  */
 import type { ChainableCommander } from 'ioredis';
-import { keys } from './keys.ts';
+import type { HashUpdate, StatsWrite } from '../metrics.ts';
+import { CYCLE_FIELD, keys } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
 
 /** One served hash, replaced as a whole. An empty `fields` deletes it. */
@@ -13,6 +14,8 @@ export interface HashWrite {
   fields: [name: string, value: string][];
   /** Redis-clock instant (ms) after which the whole key is gone: the latest expiry among its entries. */
   expireAt: number;
+  /** For a namespace's pods: labels text → names of the pods with metrics that carry those labels. */
+  labelIndex?: Map<string, string[]>;
 }
 
 export interface CycleWrite {
@@ -24,6 +27,8 @@ export interface CycleWrite {
   /** The scraper's per-node memory, each kept for `stateTtlMs`. */
   states: [node: string, value: string][];
   stateTtlMs: number;
+  /** Names the cycle in each namespace's pods hash and label index (CYCLE_FIELD); its start time. */
+  cycle?: number;
 }
 
 export interface CycleStart {
@@ -93,9 +98,9 @@ export class RedisMetricsWriter {
   writeCycle(w: CycleWrite): Promise<void> {
     // Each group touches one key, so in Cluster mode it stays on one slot.
     const groups: { weight: number; add: (p: ChainableCommander) => void }[] = [];
-    const replaceHash = (key: string, h: HashWrite) => {
+    const replaceHash = (key: string, h: HashWrite, extra: [string, string][] = []) => {
       groups.push({
-        weight: h.fields.length + 4,
+        weight: h.fields.length + extra.length + 4,
         add: (p) => {
           if (h.fields.length === 0) {
             p.del(key);
@@ -104,18 +109,32 @@ export class RedisMetricsWriter {
           // The staging key shares the served key's hash tag, so RENAME stays on one Cluster slot.
           const next = keys.staging(key);
           p.del(next);
-          p.hset(next, ...h.fields.flat());
+          p.hset(next, ...h.fields.flat(), ...extra.flat());
           p.pexpireat(next, h.expireAt);
           p.rename(next, key);
         },
       });
     };
+    const cycle: [string, string][] = w.cycle === undefined ? [] : [[CYCLE_FIELD, String(w.cycle)]];
+    /** A namespace's pods, and its label index beside it (both naming this cycle, so readers can tell). */
+    const replacePods = (namespace: string, h: HashWrite) => {
+      const index = h.labelIndex && cycle.length > 0 ? h.labelIndex : null;
+      replaceHash(keys.pods(namespace), h, index ? cycle : []);
+      const fields: [string, string][] = index
+        ? [...index].map(([labels, names]) => [labels, names.join('\n')])
+        : [];
+      // An index is written even with no pod that has metrics (just the cycle), so readers trust it.
+      replaceHash(keys.podLabels(namespace), {
+        fields: index && h.fields.length > 0 ? [...fields, ...cycle] : [],
+        expireAt: h.expireAt,
+      });
+    };
     for (const [node, value] of w.states) {
       groups.push({ weight: 1, add: (p) => p.set(keys.state(node), value, 'PX', w.stateTtlMs) });
     }
-    for (const [namespace, h] of w.namespaces) replaceHash(keys.pods(namespace), h);
+    for (const [namespace, h] of w.namespaces) replacePods(namespace, h);
     for (const namespace of w.previousNamespaces) {
-      if (!w.namespaces.has(namespace)) replaceHash(keys.pods(namespace), { fields: [], expireAt: 0 });
+      if (!w.namespaces.has(namespace)) replacePods(namespace, { fields: [], expireAt: 0 });
     }
     replaceHash(keys.nodes, w.nodes);
     // The index last: a namespace is listed only once its pods are written.
@@ -127,6 +146,49 @@ export class RedisMetricsWriter {
     }
     replaceHash(keys.namespaces, { fields: index, expireAt: indexExpiry });
     return guarded(() => this.#run(groups));
+  }
+
+  /** The TLS sessions a previous scraper process saved (`host:port` → session). */
+  readTlsSessions(): Promise<[string, Buffer][]> {
+    return guarded(async () => {
+      const all = await this.#redis.hgetallBuffer(keys.tlsSessions);
+      return Object.entries(all);
+    });
+  }
+
+  /** Saves sessions kubelets issued; the hash lives `ttlMs` after the last save (tickets expire anyway). */
+  writeTlsSessions(sessions: [string, Buffer][], ttlMs: number): Promise<void> {
+    if (sessions.length === 0) return Promise.resolve();
+    return guarded(async () => {
+      const p = this.#redis.pipeline();
+      for (let i = 0; i < sessions.length; i += PIPELINE_COMMANDS) {
+        p.hset(keys.tlsSessions, ...sessions.slice(i, i + PIPELINE_COMMANDS).flat());
+      }
+      p.pexpire(keys.tlsSessions, ttlMs);
+      await this.#exec(p);
+    });
+  }
+
+  /** Adds a cycle's figures to the scraper's stored metrics (shared/metrics.ts). */
+  writeScrapeStats(w: StatsWrite): Promise<void> {
+    return guarded(async () => {
+      // Both keys share the {scrape} hash tag: one pipeline, one Cluster slot.
+      const p = this.#redis.pipeline();
+      const update = (key: string, u: HashUpdate) => {
+        for (const [field, by] of u.incr) p.hincrby(key, field, by);
+        for (const [field, by] of u.incrFloat) p.hincrbyfloat(key, field, by);
+        for (let i = 0; i < u.set.length; i += PIPELINE_COMMANDS) {
+          p.hset(key, ...u.set.slice(i, i + PIPELINE_COMMANDS).flat());
+        }
+      };
+      update(keys.scrapeStats, w.stats);
+      update(keys.scrapeKubeletStats, w.kubelet);
+      await this.#exec(p);
+    });
+  }
+
+  async #exec(p: ChainableCommander): Promise<void> {
+    for (const [err] of (await p.exec()) ?? []) if (err) throw err;
   }
 
   async #run(groups: { weight: number; add: (p: ChainableCommander) => void }[]): Promise<void> {

@@ -49,18 +49,34 @@ export interface Cluster {
   sim: Sim;
   db: TestDb;
   dir: string;
+  /** `https://127.0.0.1:<port>` of the serve function, reached directly (not through the aggregator). */
+  serveUrl: string;
+  /** The CA of the serve function's serving certificate. */
+  serveCaPem: string;
+  /** A path in the cluster's temporary folder. */
+  file(name: string): string;
   serveLog: string[];
   /** The last `--once` run's output lines. */
   scrapeLog: string[];
   /** One scrape cycle through the real program (`scrape --once`), as if a resolution had passed. */
   cycle(extraArgs?: string[]): Promise<{ code: number | NodeJS.Signals; lines: string[] }>;
-  kubectl(args: string[], version?: string): Promise<Run>;
+  /** kubectl as admin, or with another kubeconfig. */
+  kubectl(args: string[], version?: string, kubeconfig?: string): Promise<Run>;
   stop(): Promise<void>;
 }
 
-export const RESOLUTION = '10s';
+/**
+ * metrics-server's default resolution: points live 60 s + grace, so a slow machine running the whole
+ * suite never sees them expire mid-test (cycles are driven by the tests, not by the clock).
+ */
+export const RESOLUTION = '60s';
 
-export async function startCluster(simOptions: StartSimOptions): Promise<Cluster> {
+export interface ClusterOptions {
+  /** Extra flags for the serve program. */
+  serveArgs?: string[];
+}
+
+export async function startCluster(simOptions: StartSimOptions, o: ClusterOptions = {}): Promise<Cluster> {
   const dir = await mkdtemp(join(tmpdir(), 'ms-e2e-'));
   const db = await leaseTestDb();
   const sim = await startSim(simOptions);
@@ -77,6 +93,8 @@ export async function startCluster(simOptions: StartSimOptions): Promise<Cluster
     writeFile(file('kubelet-ca.crt'), sim.kubeletCaPem),
     sim.writeKubeconfig(file('scraper.kubeconfig'), 'scraper'),
     sim.writeKubeconfig(file('admin.kubeconfig'), 'admin'),
+    // The serve function's own identity: TokenReview, SubjectAccessReview, the authentication ConfigMap.
+    sim.writeKubeconfig(file('serve.kubeconfig'), 'serve'),
   ]);
   const securePort = await freePort();
   const serveLog: string[] = [];
@@ -88,12 +106,19 @@ export async function startCluster(simOptions: StartSimOptions): Promise<Cluster
       `--secure-port=${securePort}`,
       `--tls-cert-file=${file('serve.crt')}`,
       `--tls-private-key-file=${file('serve.key')}`,
+      `--kubeconfig=${file('serve.kubeconfig')}`,
+      ...(o.serveArgs ?? []),
     ],
     (l) => serveLog.push(l),
   );
   await waitFor('the serve function to listen', 15_000, async () =>
     serveLog.some((l) => l.includes('Serving metrics.k8s.io')),
-  );
+  ).catch(async (err: unknown) => {
+    await serve.stop();
+    await sim.stop();
+    await db.release();
+    throw new Error(`${err instanceof Error ? err.message : String(err)}; its log:\n${serveLog.join('\n')}`);
+  });
   sim.registerMetricsBackend({ url: `https://127.0.0.1:${securePort}`, caPem: serveCa.certPem });
   const kubectls = kubectlDir();
   const scrapeLog: string[] = [];
@@ -101,6 +126,9 @@ export async function startCluster(simOptions: StartSimOptions): Promise<Cluster
     sim,
     db,
     dir,
+    serveUrl: `https://127.0.0.1:${securePort}`,
+    serveCaPem: serveCa.certPem,
+    file,
     serveLog,
     scrapeLog,
     async cycle(extraArgs = []) {
@@ -124,9 +152,9 @@ export async function startCluster(simOptions: StartSimOptions): Promise<Cluster
       const code = await p.exited;
       return { code, lines: [...scrapeLog] };
     },
-    kubectl(args, version = '1.32') {
+    kubectl(args, version = '1.32', kubeconfig = file('admin.kubeconfig')) {
       return run(join(kubectls, `kubectl.${version}`), [
-        `--kubeconfig=${file('admin.kubeconfig')}`,
+        `--kubeconfig=${kubeconfig}`,
         `--cache-dir=${file('kube-cache')}`,
         ...args,
       ]);

@@ -8,7 +8,10 @@ import { after, before, describe, test } from 'node:test';
 import { NodeMetricsList, PodMetricsList } from '../../shared/metrics-api.ts';
 import { keys } from '../../shared/store/keys.ts';
 import { freePort, startProgram, waitFor } from '../../sim/processes.ts';
-import { type Cluster, RESOLUTION, startCluster } from './harness.ts';
+import { type Cluster, startCluster } from './harness.ts';
+
+/** Short, so the --loop test sees its second tick soon. */
+const RESOLUTION = '10s';
 
 let c: Cluster;
 

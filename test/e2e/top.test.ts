@@ -9,22 +9,40 @@ import { KubeConfig, Metrics } from '@kubernetes/client-node';
 import { parseDuration } from '../../shared/duration.ts';
 import { NodeMetricsList, PodMetricsList } from '../../shared/metrics-api.ts';
 import { parseBytes, parseCpuNanocores } from '../../shared/quantity.ts';
-import type { ServedRecord } from '../../sim/index.ts';
-import { type Cluster, startCluster, table } from './harness.ts';
+import type { ServedRecord, ServedSample } from '../../sim/index.ts';
+import { type Cluster, RESOLUTION, startCluster, table } from './harness.ts';
 
 const BROKEN = 'sim-node-0004';
 let c: Cluster;
 
 /** Go's time.Duration.Seconds(): whole seconds plus the remainder, as metrics-server divides by it. */
 const goSeconds = (ns: number) => Math.floor(ns / 1e9) + (ns % 1e9) / 1e9;
+const RESOLUTION_MS = parseDuration(RESOLUTION) / 1e6;
 
-/** The rate metrics-server computes from two kubelet samples of one series. */
+/** A container's start time as the decoder reads it (Go's uint64(seconds * 1e9)), in ms. */
+const startMs = (s: ServedSample) =>
+  s.startTimeSeconds === undefined ? undefined : Math.trunc(s.startTimeSeconds * 1e9) / 1e6;
+
+/** metrics-server's fresh-container rule: between 10 s and one resolution old, served after one sample. */
+function fresh(b: ServedSample): boolean {
+  const start = startMs(b);
+  if (start === undefined) return false;
+  const age = b.timestampMs - start;
+  return age >= 10_000 && age < RESOLUTION_MS;
+}
+
+/**
+ * The usage metrics-server computes for one series from what the kubelet reported: the rate between
+ * the last two samples or, for a fresh container, the rate since it started (window = its age).
+ */
 function expected(records: readonly ServedRecord[], key: string) {
   const [a, b] = records.slice(-2).map((r) => r.samples.get(key));
-  assert.ok(a && b, `two served samples of ${key}`);
-  const windowNs = (b.timestampMs - a.timestampMs) * 1e6;
+  assert.ok(b, `a served sample of ${key}`);
+  const from = fresh(b) ? { timestampMs: startMs(b)!, cpuNs: 0 } : a;
+  assert.ok(from, `two served samples of ${key}`);
+  const windowNs = Math.round((b.timestampMs - from.timestampMs) * 1e6);
   return {
-    cpu: Math.trunc((b.cpuNs - a.cpuNs) / goSeconds(windowNs)),
+    cpu: Math.trunc((b.cpuNs - from.cpuNs) / goSeconds(windowNs)),
     memory: b.memoryBytes,
     timestampMs: b.timestampMs,
     windowNs,
@@ -32,9 +50,9 @@ function expected(records: readonly ServedRecord[], key: string) {
 }
 
 /**
- * Running pods whose kubelet reported every container, with non-zero values, in both of the last two
- * responses (at different times): exactly the pods metrics-server's rules serve. Very young pods may
- * have been reported only once, depending on when the cycles ran.
+ * Running pods whose kubelet reported every container with non-zero values in both of the last two
+ * responses (at different times), or once for a fresh container: exactly the pods metrics-server's rules
+ * serve. Very young pods may have been reported only once, depending on when the cycles ran.
  */
 function completePods(): string[] {
   const out: string[] = [];
@@ -44,7 +62,10 @@ function completePods(): string[] {
     if (records.length < 2 || records.some((r) => r.status !== 200)) continue;
     const complete = p.containers.every((ct) => {
       const [a, b] = records.map((r) => r.samples.get(`${p.namespace}/${p.name}/${ct.name}`));
-      return a && b && b.timestampMs > a.timestampMs && a.cpuNs > 0 && a.memoryBytes > 0 && b.memoryBytes > 0;
+      if (!b || b.cpuNs <= 0 || b.memoryBytes <= 0) return false;
+      return (
+        fresh(b) || (a !== undefined && b.timestampMs > a.timestampMs && a.cpuNs > 0 && a.memoryBytes > 0)
+      );
     });
     if (complete) out.push(`${p.namespace}/${p.name}`);
   }
@@ -204,10 +225,11 @@ describe('after two scrape cycles', () => {
         .flatMap((p) => p.containers.map((ct) => `${p.metadata.namespace}/${p.metadata.name}/${ct.name}`))
         .sort(),
     );
-    // kubectl sorts the pods by their total CPU, then prints each pod's containers together.
+    // kubectl sorts the pods by their total CPU in millicores (rounded up), then prints each pod's
+    // containers together; pods with equal millicores may come in either order.
     const order = [...new Set(rows.map((x) => `${x[0]}/${x[1]}`))];
     const totals = order.map((k) =>
-      byPod.get(k)!.containers.reduce((s, ct) => s + parseCpuNanocores(ct.usage.cpu), 0),
+      Math.ceil(byPod.get(k)!.containers.reduce((s, ct) => s + parseCpuNanocores(ct.usage.cpu), 0) / 1e6),
     );
     assert.deepEqual(
       totals,

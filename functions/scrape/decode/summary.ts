@@ -33,25 +33,36 @@ const Time = z
   .nullish();
 
 /** Every block and number is optional upstream (pointers with `omitempty`); unknown keys are stripped. */
-const Count = z.number().nullish();
+/**
+ * The kubelet writes these as Go uint64s, and metrics-server v0.5 could only read them as such: a
+ * negative, fractional or overflowing number is a malformed payload, not a reading.
+ */
+const Count = z
+  .number()
+  .refine((v) => Number.isInteger(v) && v >= 0, 'expected a non-negative integer (a uint64)')
+  .nullish();
 const Cpu = z.object({ time: Time, usageCoreNanoSeconds: Count }).nullish();
 // memory.time is not read: the CPU sample dates the container (metrics-server v0.5).
 const Memory = z.object({ workingSetBytes: Count }).nullish();
 
 const Container = z.object({ name: z.string(), startTime: Time, cpu: Cpu, memory: Memory });
 
-export const SummarySchema = z.object({
-  node: z.object({ cpu: Cpu, memory: Memory }).nullish(),
+const Pod = z.object({
+  podRef: z.object({ name: z.string(), namespace: z.string() }),
   // A nil slice is written as null; `containers` is not omitempty but old kubelets left it null.
-  pods: z
-    .array(
-      z.object({
-        podRef: z.object({ name: z.string(), namespace: z.string() }),
-        containers: z.array(Container).nullish(),
-      }),
-    )
-    .nullish(),
+  containers: z.array(Container).nullish(),
 });
+
+const NodeBlock = z.object({ cpu: Cpu, memory: Memory }).nullish();
+
+export const SummarySchema = z.object({ node: NodeBlock, pods: z.array(Pod).nullish() });
+
+/**
+ * What is checked first: the pods are then checked one by one, stopping at the first bad one. zod
+ * reports every bad element of an array, which for a hostile 16 MiB `[1,1,1,…]` means millions of
+ * issues and seconds of CPU; one is enough to reject the payload.
+ */
+const Envelope = z.object({ node: NodeBlock, pods: z.array(z.unknown()).nullish() });
 
 export type Summary = z.output<typeof SummarySchema>;
 
@@ -70,9 +81,9 @@ export function decodeSummary(body: unknown, _requestTime: number): MetricsBatch
       throw new DecodeError(`the summary is not JSON: ${(error as Error).message}`);
     }
   }
-  const parsed = SummarySchema.safeParse(json);
+  const parsed = Envelope.safeParse(json);
   if (!parsed.success) throw new DecodeError(describeIssues(parsed.error.issues));
-  const summary = parsed.data;
+  const summary: Summary = { node: parsed.data.node, pods: parsed.data.pods?.map(checkedPod) };
 
   const node: RawNode = {
     timestamp: summary.node?.cpu?.time ?? undefined,
@@ -96,6 +107,14 @@ export function decodeSummary(body: unknown, _requestTime: number): MetricsBatch
     pods.push({ namespace: pod.podRef.namespace, name: pod.podRef.name, containers });
   }
   return applyRules(node, pods, { requireStartTime: true });
+}
+
+function checkedPod(raw: unknown, i: number): z.output<typeof Pod> {
+  const pod = Pod.safeParse(raw);
+  if (pod.success) return pod.data;
+  throw new DecodeError(
+    describeIssues(pod.error.issues.map((x) => ({ ...x, path: ['pods', i, ...x.path] }))),
+  );
 }
 
 /** `pods[3].containers[0].cpu.usageCoreNanoSeconds: expected number, received string` */

@@ -4,7 +4,7 @@
  * a private redis-server that the test kills and restarts.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import { startServe } from '../../../functions/serve/main.ts';
 import { loadServeConfig } from '../../../shared/config/index.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { NodeMetricsList, PodMetrics, PodMetricsList } from '../../../shared/metrics-api.ts';
+import { createCA, issueCertificate } from '../../../shared/pki.ts';
 import { encodeEntry } from '../../../shared/store/entry.ts';
 import { keys } from '../../../shared/store/keys.ts';
 import { freePort, type RedisServer, startRedisServer } from '../../../sim/processes.ts';
@@ -80,6 +81,19 @@ function get(agent: Agent, url: string, headers: Record<string, string> = {}): P
 
 async function startOn(redisUrl: string, extra: string[] = []) {
   const certDir = await mkdtemp(join(tmpdir(), 'serve-test-'));
+  // Authentication is always on: this test calls as a system:masters client certificate (no API server
+  // needed: both CAs are flags, and masters are allowed without a SubjectAccessReview).
+  const [clientCa, frontProxyCa] = await Promise.all([
+    createCA('test-client-ca'),
+    createCA('test-front-proxy-ca'),
+  ]);
+  const client = await issueCertificate(clientCa, {
+    commonName: 'test-admin',
+    organizations: ['system:masters'],
+    usage: 'client',
+  });
+  await writeFile(join(certDir, 'client-ca.crt'), clientCa.certPem);
+  await writeFile(join(certDir, 'front-proxy-ca.crt'), frontProxyCa.certPem);
   const config = loadServeConfig(
     [
       '--secure-port',
@@ -90,6 +104,8 @@ async function startOn(redisUrl: string, extra: string[] = []) {
       redisUrl,
       '--cert-dir',
       certDir,
+      `--client-ca-file=${join(certDir, 'client-ca.crt')}`,
+      `--requestheader-client-ca-file=${join(certDir, 'front-proxy-ca.crt')}`,
       ...extra,
     ],
     {},
@@ -100,7 +116,7 @@ async function startOn(redisUrl: string, extra: string[] = []) {
     drainMs: 2000,
   });
   const ca = await readFile(join(certDir, 'apiserver.crt'), 'utf8');
-  const agent = new Agent({ keepAlive: true, ca });
+  const agent = new Agent({ keepAlive: true, ca, cert: client.certPem, key: client.keyPem });
   return {
     handle,
     agent,
@@ -167,6 +183,8 @@ describe('serve over HTTPS against the shared Redis', () => {
       ],
     });
     serve = await startOn(db.url);
+    // A replica answers 503 until its Redis connection is up (that is its readiness): wait for it.
+    await eventually('ready', 5000, async () => (await serve.get('/readyz')).status === 200);
   });
 
   after(async () => {
@@ -362,6 +380,7 @@ describe('graceful stop', () => {
     await db.redis.hset(keys.namespaces, 'big', `${now + 60_000}\t5000`);
     const serve = await startOn(db.url);
     try {
+      await eventually('ready', 5000, async () => (await serve.get('/readyz')).status === 200);
       const body = await new Promise<string>((resolve, reject) => {
         const req = request(`${serve.handle.url}${V1BETA1}/pods`, { agent: serve.agent }, (res) => {
           // Headers are here, the body is not read yet: stop the server now.

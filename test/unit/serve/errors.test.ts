@@ -100,7 +100,6 @@ describe('unknown paths and methods', () => {
     `${V1BETA1}/namespaces/default`,
     `${V1BETA1}/namespaces/default/pods/nginx/status`,
     `${V1BETA1}/services`,
-    '/metrics',
   ]) {
     test(`${path} is a 404 Status`, async () => {
       const r = await call(path);

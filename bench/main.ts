@@ -1,0 +1,114 @@
+/**
+ * `npm run bench`: the figures of DESIGN.md's performance table, each beside the floor measured in the
+ * same run, with the machine they ran on. Every part runs in its own process on loopback against a
+ * private redis-server, and everything the run starts is stopped when it ends.
+ *
+ *   npm run bench                       100, 1,000 and 5,000 nodes × 30 pods, then the serve function
+ *   npm run bench -- --nodes 1000       one size (the serve benchmark runs on it)
+ *   npm run bench -- --json out.json    also write the figures as JSON
+ *   npm run bench -- --no-serve         the scrape benchmark only
+ *   npm run bench -- --cpu-prof DIR     CPU profiles of the scraper and serve processes into DIR
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { Redis } from 'ioredis';
+import { startRedisServer } from '../sim/processes.ts';
+import { describeMachine, machine } from './machine.ts';
+import { report, toJson } from './report.ts';
+import { type ScrapeFigures, scrapeBench } from './scrape-bench.ts';
+import { type ServeFigures, serveBench } from './serve-bench.ts';
+
+const { values } = parseArgs({
+  options: {
+    nodes: { type: 'string', multiple: true },
+    'pods-per-node': { type: 'string', default: '30' },
+    json: { type: 'string' },
+    // Five: the first warm cycle or two still run colder code on a smaller heap; the median is steady state.
+    'warm-cycles': { type: 'string', default: '5' },
+    'no-serve': { type: 'boolean', default: false },
+    'serve-seconds': { type: 'string', default: '8' },
+    'cpu-prof': { type: 'string' },
+  },
+});
+
+const sizes = (values.nodes ?? ['100', '1000', '5000']).map(Number);
+if (sizes.some((n) => !Number.isInteger(n) || n < 1))
+  throw new Error(`--nodes: want whole numbers ≥ 1, got ${values.nodes?.join(', ')}`);
+const podsPerNode = Number(values['pods-per-node']);
+const warmCycles = Number(values['warm-cycles']);
+const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : null;
+/** Node flags for a measured process: a CPU profile per process under DIR/<role>/ with --cpu-prof. */
+const nodeArgs = (role: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : []);
+
+const started = Date.now();
+const progress = (line: string) =>
+  process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
+
+const m = machine();
+progress(`machine: ${describeMachine(m)}`);
+const dir = await mkdtemp(join(tmpdir(), 'ms-bench-'));
+const server = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
+const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+progress(`private redis-server at ${server.url}`);
+
+let stopping = false;
+const cleanup = async () => {
+  if (stopping) return;
+  stopping = true;
+  redis.disconnect();
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+};
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping everything this run started`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
+
+const scrape: ScrapeFigures[] = [];
+let serve: ServeFigures | null = null;
+try {
+  for (const [i, nodes] of sizes.entries()) {
+    const last = i === sizes.length - 1;
+    const figures = await scrapeBench({
+      nodes,
+      podsPerNode,
+      // About 150 pods per namespace, as a team's namespace holds: the HPA query reads one of them.
+      namespaces: Math.max(5, Math.round((nodes * podsPerNode) / 150)),
+      warmCycles,
+      redisUrl: server.url,
+      redis,
+      dir,
+      keepSim: last && !values['no-serve'],
+      progress,
+      nodeArgs,
+      profileDir: profDir,
+    });
+    scrape.push(figures);
+    if (figures.sim) {
+      try {
+        serve = await serveBench({
+          scrape: figures,
+          redisUrl: server.url,
+          redis,
+          dir,
+          seconds: Number(values['serve-seconds']),
+          progress,
+          serveNodeArgs: nodeArgs('serve'),
+        });
+      } finally {
+        await figures.sim.stop();
+      }
+    }
+  }
+  process.stdout.write(`\n${report(m, scrape, serve)}\n`);
+  if (values.json) {
+    await writeFile(values.json, `${JSON.stringify(toJson(m, scrape, serve), null, 2)}\n`);
+    progress(`figures written to ${values.json}`);
+  }
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,228 @@
+/** The figures as a table for people and as JSON for machines (the shape issue #5 names, and more). */
+import { describeMachine, type Machine } from './machine.ts';
+import { medianBy, type ScrapeFigures } from './scrape-bench.ts';
+import type { ServeFigures } from './serve-bench.ts';
+
+const f = (n: number, digits = 2) => n.toFixed(digits);
+const ratio = (a: number, b: number) => (b > 0 ? `${f(a / b, 2)}×` : '–');
+
+/** The figures of one size that the table, the targets and the JSON share (medians of the warm cycles). */
+export function summarize(s: ScrapeFigures) {
+  const warmWallMs = medianBy(s.warm, (c) => c.wallMs);
+  const cpuMsPerNode = medianBy(s.warm, (c) => c.cpuMs) / s.nodes;
+  const floorCpuMsPerNode = medianBy(s.floorWarm, (c) => c.cpuMs) / s.nodes;
+  const peakRssMiB = Math.max(s.first.peakRssMiB, ...s.warm.map((c) => c.peakRssMiB), s.cold.peakRssMiB);
+  return {
+    nodes: s.nodes,
+    pods: s.pods,
+    warmWallMs,
+    coldWallMs: s.cold.wallMs,
+    firstWallMs: s.first.wallMs,
+    cpuMsPerNode,
+    floorCpuMsPerNode,
+    floorWallMs: medianBy(s.floorWarm, (c) => c.wallMs),
+    floorFirstWallMs: s.floorFirst.wallMs,
+    coldCpuMsPerNode: s.cold.cpuMs / s.nodes,
+    floorFirstCpuMsPerNode: s.floorFirst.cpuMs / s.nodes,
+    peakRssMiB,
+    redisBytesPerContainerPoint: s.redis.bytesPerContainerPoint,
+    simCpuMsPerNode: medianBy(s.warm, (c) => c.simCpuMs) / s.nodes,
+    redisCpuMsPerNode: medianBy(s.warm, (c) => c.redisCpuMs) / s.nodes,
+  };
+}
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(head), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
+
+export function report(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures | null): string {
+  const out: string[] = [`Machine: ${describeMachine(m)}`, ''];
+  const rows = scrape.map(summarize);
+  out.push(
+    'Scrape (warm: a long-lived scraper reusing connections; cold: a fresh process; medians of the warm cycles)',
+  );
+  out.push(
+    table(
+      [
+        'nodes',
+        'pods',
+        'warm cycle',
+        'cold cycle',
+        'first cycle',
+        'CPU/node warm',
+        'floor CPU/node',
+        'vs floor',
+        'CPU/node cold',
+        'peak RSS',
+        'Redis/container point',
+        'simulator CPU/node',
+      ],
+      rows.map((r) => [
+        String(r.nodes),
+        String(r.pods),
+        `${f(r.warmWallMs / 1000)} s`,
+        `${f(r.coldWallMs / 1000)} s`,
+        `${f(r.firstWallMs / 1000)} s`,
+        `${f(r.cpuMsPerNode, 3)} ms`,
+        `${f(r.floorCpuMsPerNode, 3)} ms`,
+        ratio(r.cpuMsPerNode, r.floorCpuMsPerNode),
+        `${f(r.coldCpuMsPerNode, 3)} ms`,
+        `${f(r.peakRssMiB, 0)} MiB`,
+        `${f(r.redisBytesPerContainerPoint, 0)} B`,
+        `${f(r.simCpuMsPerNode, 3)} ms`,
+      ]),
+    ),
+  );
+  out.push(
+    '',
+    `Floor wall time (fetch + decode only), warm: ${rows.map((r) => `${r.nodes}: ${f(r.floorWallMs / 1000)} s (scraper ${ratio(r.warmWallMs, r.floorWallMs)})`).join(', ')}`,
+    `Floor first cycle (full TLS handshakes): ${rows.map((r) => `${r.nodes}: ${f(r.floorFirstWallMs / 1000)} s, ${f(r.floorFirstCpuMsPerNode, 3)} ms CPU/node`).join(', ')}`,
+    `Redis CPU per node per warm cycle: ${rows.map((r) => `${r.nodes}: ${f(r.redisCpuMsPerNode, 3)} ms`).join(', ')}`,
+  );
+  const largest = scrape.at(-1);
+  if (largest) {
+    out.push(
+      `Redis memory at ${largest.nodes} nodes: ${f(largest.redis.bytes / 2 ** 20, 1)} MiB for ${largest.redis.containerPoints} container points; by key: ${Object.entries(
+        largest.redis.byKind,
+      )
+        .sort((a, b) => b[1].bytes - a[1].bytes)
+        .map(([k, v]) => `${k} ${f(v.bytes / 2 ** 20, 1)} MiB (${v.keys} keys)`)
+        .join(', ')}`,
+    );
+  }
+  if (serve) {
+    out.push(
+      '',
+      `Serve (${serve.pods} pods; ${serve.connections} keep-alive HTTPS connections; load generator in its own process)`,
+    );
+    const row = (
+      name: string,
+      l: ServeFigures['hpa']['serve'],
+      floor: ServeFigures['hpa']['floor'] | null,
+    ) => [
+      name,
+      `${f(l.p50Ms)} ms`,
+      `${f(l.p99Ms)} ms`,
+      f(l.rps, 0),
+      floor ? f(floor.rps, 0) : '–',
+      floor ? `${f((100 * l.rps) / floor.rps, 0)} %` : '–',
+      `${f(l.serverCpuPercent, 0)} %`,
+      `${f(l.loadCpuPercent, 0)} %`,
+    ];
+    out.push(
+      table(
+        ['request', 'p50', 'p99', 'req/s', 'floor req/s', 'of floor', 'server CPU', 'load generator CPU'],
+        [
+          row(`HPA query (${serve.hpa.query})`, serve.hpa.serve, serve.hpa.floor),
+          [
+            `  floor server (one Redis GET)`,
+            `${f(serve.hpa.floor.p50Ms)} ms`,
+            `${f(serve.hpa.floor.p99Ms)} ms`,
+            f(serve.hpa.floor.rps, 0),
+            '',
+            '',
+            `${f(serve.hpa.floor.serverCpuPercent, 0)} %`,
+            `${f(serve.hpa.floor.loadCpuPercent, 0)} %`,
+          ],
+          row(`HPA query at ${serve.hpa.rate} requests/s`, serve.hpa.serveAtRate, null),
+          row(`  floor server at ${serve.hpa.rate} requests/s`, serve.hpa.floorAtRate, null),
+          row('/version (no store read)', serve.noStore, null),
+          row(
+            `node list (${serve.nodes} nodes, ${serve.nodeList.connections} connections)`,
+            serve.nodeList,
+            null,
+          ),
+        ],
+      ),
+    );
+    out.push(
+      `All pods (${serve.allPods.pods} pods, ${f(serve.allPods.bytes / 2 ** 20, 1)} MiB of JSON): ${f(serve.allPods.seconds, 2)} s (best of ${serve.allPods.runs}; median ${f(serve.allPods.medianSeconds, 2)} s), serve peak RSS ${f(serve.allPods.peakRssMiB, 0)} MiB (${f(serve.allPods.rssBeforeMiB, 0)} MiB before)`,
+    );
+  }
+  out.push('', 'Targets (DESIGN.md):');
+  const big = rows.find((r) => r.nodes === 5000) ?? rows.at(-1);
+  if (big) {
+    const n = big.nodes;
+    out.push(
+      `  cycle ≤ 5 s warm at ${n} nodes: ${f(big.warmWallMs / 1000)} s — ${mark(big.warmWallMs <= 5000)}`,
+      `  cold cycle ≤ 10 s at ${n} nodes: ${f(big.coldWallMs / 1000)} s — ${mark(big.coldWallMs <= 10_000)}`,
+      `  CPU ≤ 1 ms/node and ≤ 2× floor: ${f(big.cpuMsPerNode, 3)} ms, ${ratio(big.cpuMsPerNode, big.floorCpuMsPerNode)} — ${mark(big.cpuMsPerNode <= 1 && big.cpuMsPerNode <= 2 * big.floorCpuMsPerNode)}`,
+      `  peak RSS ≤ 256 MiB at ${n} nodes: ${f(big.peakRssMiB, 0)} MiB — ${mark(big.peakRssMiB <= 256)}`,
+    );
+  }
+  if (serve) {
+    const pct = (100 * serve.hpa.serve.rps) / serve.hpa.floor.rps;
+    out.push(
+      `  HPA query ≥ 70 % of floor throughput (64 connections, as fast as answered): ${f(pct, 0)} % — ${mark(pct >= 70)}`,
+      `  HPA query p99 ≤ 5 ms (64 connections): ${f(serve.hpa.serveAtRate.p99Ms)} ms at ${serve.hpa.rate} requests/s — ${mark(serve.hpa.serveAtRate.p99Ms <= 5)}; ${f(serve.hpa.serve.p99Ms)} ms at saturation (floor: ${f(serve.hpa.floor.p99Ms)} ms)`,
+      `  all pods (${serve.allPods.pods}) ≤ 1 s, bounded memory: ${f(serve.allPods.seconds, 2)} s, peak RSS ${f(serve.allPods.peakRssMiB, 0)} MiB — ${mark(serve.allPods.seconds <= 1)}`,
+    );
+  }
+  return out.join('\n');
+}
+
+export function toJson(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures | null) {
+  return {
+    machine: describeMachine(m),
+    machineDetail: m,
+    scrape: scrape.map((s) => {
+      const r = summarize(s);
+      return {
+        nodes: r.nodes,
+        pods: r.pods,
+        wallSeconds: r.warmWallMs / 1000,
+        coldWallSeconds: r.coldWallMs / 1000,
+        firstWallSeconds: r.firstWallMs / 1000,
+        cpuMsPerNode: r.cpuMsPerNode,
+        floorCpuMsPerNode: r.floorCpuMsPerNode,
+        coldCpuMsPerNode: r.coldCpuMsPerNode,
+        floorWallSeconds: r.floorWallMs / 1000,
+        peakRssMiB: r.peakRssMiB,
+        redisBytesPerContainerPoint: r.redisBytesPerContainerPoint,
+        redisBytesByKey: s.redis.byKind,
+        simulatorCpuMsPerNode: r.simCpuMsPerNode,
+        redisCpuMsPerNode: r.redisCpuMsPerNode,
+        cycles: {
+          first: s.first,
+          warm: s.warm,
+          cold: s.cold,
+          floorFirst: s.floorFirst,
+          floorWarm: s.floorWarm,
+        },
+      };
+    }),
+    serve: serve
+      ? {
+          pods: serve.pods,
+          connections: serve.connections,
+          hpaQuery: {
+            query: serve.hpa.query,
+            p50Ms: serve.hpa.serve.p50Ms,
+            p99Ms: serve.hpa.serve.p99Ms,
+            rps: serve.hpa.serve.rps,
+            floorRps: serve.hpa.floor.rps,
+            floorP50Ms: serve.hpa.floor.p50Ms,
+            floorP99Ms: serve.hpa.floor.p99Ms,
+            steadyRate: serve.hpa.rate,
+            p50MsAtRate: serve.hpa.serveAtRate.p50Ms,
+            p99MsAtRate: serve.hpa.serveAtRate.p99Ms,
+            floorP99MsAtRate: serve.hpa.floorAtRate.p99Ms,
+            serverCpuPercent: serve.hpa.serve.serverCpuPercent,
+            loadGeneratorCpuPercent: serve.hpa.serve.loadCpuPercent,
+          },
+          nodeList: { nodes: serve.nodes, ...serve.nodeList },
+          noStoreRequest: {
+            path: '/version',
+            p50Ms: serve.noStore.p50Ms,
+            p99Ms: serve.noStore.p99Ms,
+            rps: serve.noStore.rps,
+          },
+          allPods: serve.allPods,
+        }
+      : null,
+  };
+}

@@ -1,0 +1,225 @@
+/**
+ * The scrape benchmark at one cluster size: the simulator in its own process, a long-lived scraper
+ * (warm cycles: connections and TLS sessions reused), a fresh scraper process (cold cycle, as a function
+ * platform may start one), the floor program, and Redis' memory per stored container point.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { keys } from '../shared/store/keys.ts';
+import { type Child, spawnChild } from './ipc.ts';
+import { memoryByKind, redisCpuMs, usedMemory } from './redis-stats.ts';
+
+export interface SimInfo {
+  startupMs: number;
+  apiServer: string;
+  files: {
+    scraperKubeconfig: string;
+    serveKubeconfig: string;
+    kubeletCa: string;
+    frontProxyCa: string;
+    frontProxyCert: string;
+    frontProxyKey: string;
+  };
+  pods: number;
+  kubelets: string[];
+  token: string;
+  hpa: { namespace: string; labelSelector: string; podsInNamespace: number; matching: number };
+  rssMiB: number;
+}
+
+export interface CycleReport {
+  wallMs: number;
+  cpuMs: number;
+  processCpuMs: number;
+  readyAfterMs: number;
+  rssMiB: number;
+  peakRssMiB: number;
+  ran: boolean;
+  nodes: number;
+  scraped: number;
+  failed: number;
+  firstFailure: { node: string; error: string } | null;
+  points: { nodes: number; pods: number; containers: number };
+  /** TLS connections the cycle opened: full handshakes, and resumed sessions. */
+  handshakes: { full: number; resumed: number };
+  /** The simulator's CPU during the cycle, ms. */
+  simCpuMs: number;
+  /** Redis' CPU during the cycle, ms. */
+  redisCpuMs: number;
+}
+
+export interface FloorReport {
+  wallMs: number;
+  cpuMs: number;
+  pods: number;
+  peakRssMiB: number;
+}
+
+export interface ScrapeFigures {
+  nodes: number;
+  pods: number;
+  namespaces: number;
+  simStartupMs: number;
+  first: CycleReport;
+  warm: CycleReport[];
+  cold: CycleReport;
+  floorFirst: FloorReport;
+  floorWarm: FloorReport[];
+  redis: {
+    bytes: number;
+    containerPoints: number;
+    bytesPerContainerPoint: number;
+    byKind: Record<string, { keys: number; bytes: number }>;
+  };
+  /** Kept running for the serve benchmark when asked; the caller stops it. */
+  sim: Child | null;
+  simInfo: SimInfo;
+}
+
+export interface ScrapeBenchOptions {
+  nodes: number;
+  podsPerNode: number;
+  namespaces: number;
+  warmCycles: number;
+  redisUrl: string;
+  redis: Redis;
+  dir: string;
+  keepSim: boolean;
+  progress: (line: string) => void;
+  /** Extra node flags for a measured process by its role (e.g. --cpu-prof into a folder per role). */
+  nodeArgs: (role: string) => string[];
+  /** With --cpu-prof: where the scraper runners write one profile per cycle, by role. */
+  profileDir: string | null;
+}
+
+/** The environment that makes a scraper runner profile each cycle into DIR/<role>/. */
+function profileEnv(o: ScrapeBenchOptions, role: string): Record<string, string> {
+  if (!o.profileDir) return {};
+  const dir = join(o.profileDir, role);
+  mkdirSync(dir, { recursive: true });
+  return { BENCH_PROFILE_DIR: dir };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+export function medianBy<T>(xs: T[], f: (x: T) => number): number {
+  return median(xs.map(f));
+}
+
+export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures> {
+  const { redis, progress } = o;
+  const tag = `[${o.nodes} nodes]`;
+  progress(`${tag} starting the simulated cluster (${o.nodes} kubelets, ${o.nodes * o.podsPerNode} pods)…`);
+  const sim = spawnChild(
+    'sim-host.ts',
+    [String(o.nodes), String(o.podsPerNode), String(o.namespaces), o.dir],
+    ['--max-old-space-size=8192'],
+  );
+  const children: Child[] = [sim];
+  try {
+    await sim.ready;
+    const info = await sim.ask<SimInfo>('info');
+    progress(
+      `${tag} simulator ready in ${(info.startupMs / 1000).toFixed(1)} s (RSS ${Math.round(info.rssMiB)} MiB, ${info.pods} Running pods)`,
+    );
+    await redis.flushall();
+    const baseline = await usedMemory(redis);
+
+    const flags = [
+      `--redis-url=${o.redisUrl}`,
+      `--kubeconfig=${info.files.scraperKubeconfig}`,
+      `--kubelet-certificate-authority=${info.files.kubeletCa}`,
+      '--kubelet-use-node-status-port',
+      '--kubelet-preferred-address-types=InternalIP',
+      // Long, so that what this run writes outlives the serve benchmark that reads it.
+      '--metric-resolution=10m',
+      '--kubelet-request-timeout=10s',
+    ];
+    const cycle = async (runner: Child): Promise<CycleReport> => {
+      await sim.ask('advance');
+      // The bench runs cycles back to back; the lock would (rightly) hold them to one per resolution.
+      await redis.del(keys.scrapeLock);
+      const simCpu0 = (await sim.ask<{ cpuMs: number }>('usage')).cpuMs;
+      const redisCpu0 = await redisCpuMs(redis);
+      const r = await runner.ask<Omit<CycleReport, 'simCpuMs' | 'redisCpuMs'>>('cycle');
+      const simCpu1 = (await sim.ask<{ cpuMs: number }>('usage')).cpuMs;
+      const report = { ...r, simCpuMs: simCpu1 - simCpu0, redisCpuMs: (await redisCpuMs(redis)) - redisCpu0 };
+      if (!report.ran) throw new Error('the scraper did not run its cycle (lock held)');
+      if (report.failed > 0)
+        progress(`${tag}   ${report.failed} nodes failed, e.g. ${JSON.stringify(report.firstFailure)}`);
+      return report;
+    };
+    const describe = (c: CycleReport) =>
+      `${(c.wallMs / 1000).toFixed(2)} s wall, ${(c.cpuMs / c.nodes).toFixed(3)} ms CPU/node, ` +
+      `peak RSS ${Math.round(c.peakRssMiB)} MiB, ${c.points.containers} container points, TLS ${c.handshakes.full} full + ${c.handshakes.resumed} resumed (simulator ${(c.simCpuMs / c.nodes).toFixed(3)} ms/node)`;
+
+    progress(`${tag} long-lived scraper: first cycle (no connections, no history)…`);
+    const warmRunner = spawnChild('scrape-runner.ts', flags, [], profileEnv(o, `scrape-warm-${o.nodes}`));
+    children.push(warmRunner);
+    await warmRunner.ready;
+    const first = await cycle(warmRunner);
+    progress(`${tag}   first cycle: ${describe(first)}`);
+    const warm: CycleReport[] = [];
+    for (let i = 0; i < o.warmCycles; i++) {
+      const c = await cycle(warmRunner);
+      warm.push(c);
+      progress(`${tag}   warm cycle ${i + 1}/${o.warmCycles}: ${describe(c)}`);
+    }
+    await warmRunner.stop();
+
+    const bytes = (await usedMemory(redis)) - baseline;
+    const byKind = await memoryByKind(redis);
+    const containerPoints = warm.at(-1)!.points.containers;
+
+    progress(`${tag} fresh scraper process: cold cycle…`);
+    const coldRunner = spawnChild('scrape-runner.ts', flags, [], profileEnv(o, `scrape-cold-${o.nodes}`));
+    children.push(coldRunner);
+    await coldRunner.ready;
+    const cold = await cycle(coldRunner);
+    progress(
+      `${tag}   cold cycle: ${describe(cold)}; process ready after ${Math.round(cold.readyAfterMs)} ms`,
+    );
+    await coldRunner.stop();
+
+    progress(`${tag} floor: fetch and decode only…`);
+    const floor = spawnChild('floor-scrape.ts', [], o.nodeArgs(`floor-${o.nodes}`));
+    children.push(floor);
+    await floor.ready;
+    const floorCycle = async () => {
+      await sim.ask('advance');
+      return floor.ask<FloorReport>('cycle', {
+        urls: info.kubelets.map((u) => `${u}/metrics/resource`),
+        token: info.token,
+        ca: info.files.kubeletCa,
+        concurrency: 256,
+      });
+    };
+    const floorFirst = await floorCycle();
+    const floorWarm: FloorReport[] = [];
+    for (let i = 0; i < o.warmCycles; i++) floorWarm.push(await floorCycle());
+    await floor.stop();
+    progress(
+      `${tag}   floor: first ${(floorFirst.wallMs / 1000).toFixed(2)} s, warm ${(medianBy(floorWarm, (f) => f.wallMs) / 1000).toFixed(2)} s wall, ${(medianBy(floorWarm, (f) => f.cpuMs) / o.nodes).toFixed(3)} ms CPU/node`,
+    );
+
+    if (!o.keepSim) await sim.stop();
+    return {
+      nodes: o.nodes,
+      pods: info.pods,
+      namespaces: o.namespaces,
+      simStartupMs: info.startupMs,
+      first,
+      warm,
+      cold,
+      floorFirst,
+      floorWarm,
+      redis: { bytes, containerPoints, bytesPerContainerPoint: bytes / containerPoints, byKind },
+      sim: o.keepSim ? sim : null,
+      simInfo: info,
+    };
+  } catch (err) {
+    await Promise.all(children.map((c) => c.stop(2000)));
+    throw err;
+  }
+}
