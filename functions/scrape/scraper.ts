@@ -28,33 +28,16 @@ export interface Scraper {
 /** Kubelets' TLS sessions outlive a process by this much in Redis (a kubelet's tickets expire anyway). */
 const TLS_SESSIONS_TTL_MS = 24 * 3600_000;
 
-/** Logs the first Redis connection error of a streak and the recovery, not every reconnect attempt. */
-function redisErrorLogger(log: Logger) {
-  let down = false;
-  return {
-    onError: (err: Error) => {
-      if (!down) log.error('Redis connection failed; retrying', { err: err.message });
-      down = true;
-    },
-    onReady: () => {
-      if (down) log.info('Redis connection restored');
-      down = false;
-    },
-  };
-}
-
 export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   const kc = loadKubeConfig(config.kubeconfig);
   const api = new KubeApi(kc);
   const server = kc.getCurrentCluster()!.server;
 
-  const redisLog = redisErrorLogger(log);
   const redis = createRedis(redisTarget(config), {
     // A cycle's pipelines can be large; they must still fail well before the next cycle.
     commandTimeoutMs: Math.max(5000, config.metricResolutionMs / 2),
-    onError: redisLog.onError,
+    log,
   });
-  redis.on('ready', redisLog.onReady);
   const store = new RedisMetricsWriter(redis);
   const nodeSelector = config.nodeSelector ? parseLabelSelector(config.nodeSelector) : null;
   // At start, not at the first cycle: an unreadable or mismatched file is a configuration error.

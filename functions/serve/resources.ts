@@ -12,10 +12,18 @@ import { GROUP, GROUP_VERSION } from '../../shared/metrics-api.ts';
 import type { Labels } from '../../shared/selectors/index.ts';
 import { parseLabels, type StoredEntry } from '../../shared/store/entry.ts';
 import type { MetricsReader } from '../../shared/store/reader.ts';
+import { ListCache } from './list-cache.ts';
 import { freshnessObserver } from './metrics.ts';
 import { negotiate, type Output, SERVED_MEDIA_TYPES } from './negotiate.ts';
 import { type IncludeObject, includeObject, type ListQuery, listQuery, type QueryParam } from './query.ts';
-import { checkObjectOutput, jsonResponse, listBody, listShape, objectBody } from './render.ts';
+import {
+  checkObjectOutput,
+  jsonResponse,
+  type ListShape,
+  listBody,
+  listShape,
+  objectBody,
+} from './render.ts';
 import { notAcceptable, notFound, StatusError } from './status.ts';
 import { streamList } from './stream.ts';
 
@@ -36,13 +44,17 @@ export function negotiated(c: Context, transforms: boolean): Output {
   return out;
 }
 
-const queryOf =
-  (c: Context): QueryParam =>
-  (name) =>
-    c.req.query(name);
+/** The request's query parameters, parsed once (each is the first value given, as apimachinery's). */
+function queryOf(c: Context): QueryParam {
+  let all: Record<string, string> | null = null;
+  return (name) => {
+    all ??= c.req.query();
+    return all[name];
+  };
+}
 
-const includeOf = (c: Context, output: Output): IncludeObject =>
-  output.as === 'Table' ? includeObject(queryOf(c)) : 'Metadata';
+const includeOf = (query: QueryParam, output: Output): IncludeObject =>
+  output.as === 'Table' ? includeObject(query) : 'Metadata';
 
 /**
  * Parsed labels by their text. The pods of one ReplicaSet carry identical labels, so the HPA's query over
@@ -95,21 +107,75 @@ function selected(q: ListQuery, e: StoredEntry, namespace: string): boolean {
   return q.labels === null || q.labels.matches(labelsOf(e));
 }
 
-/** The items of one store read that a list returns: only objects with metrics, filtered. */
-function selectedItems(
-  q: ListQuery,
-  entries: readonly StoredEntry[],
-  namespace: string,
-  observe: (timestampMs: number) => void,
-): string[] {
+/** What a list returns from one store read: only objects with metrics, filtered. */
+interface Selected {
+  items: string[];
+  timestamps: number[];
+  /** The earliest expiry among the returned objects (Infinity with none). */
+  validUntil: number;
+}
+
+function selectedItems(q: ListQuery, entries: readonly StoredEntry[], namespace: string): Selected {
   const items: string[] = [];
+  const timestamps: number[] = [];
+  let validUntil = Number.POSITIVE_INFINITY;
   for (const e of entries) {
     if (e.item !== '' && selected(q, e, namespace)) {
       items.push(e.item);
-      observe(e.timestamp);
+      timestamps.push(e.timestamp);
+      if (e.expiresAt < validUntil) validUntil = e.expiresAt;
     }
   }
-  return items;
+  return { items, timestamps, validUntil };
+}
+
+/** What one request asks of a namespace's pods: the cache key and the parsed query. */
+interface NamespaceList {
+  namespace: string;
+  q: ListQuery;
+  shape: ListShape;
+  /** ListCache.key of the request: namespace, the selectors as sent, and the output shape. */
+  key: string;
+}
+
+/**
+ * A namespace's pods list body, from the replica's list cache while the namespace's cycle is the one the
+ * body was built from (list-cache.ts). The cycle is read before the entries (same connection, so Redis
+ * answers in that order): a body is only ever kept under a cycle as old as or older than its contents,
+ * and at worst is built again once more.
+ */
+async function namespaceListBody(
+  reader: MetricsReader,
+  cache: ListCache,
+  r: NamespaceList,
+  observe: (timestampMs: number) => void,
+): Promise<string> {
+  const { namespace, q, shape } = r;
+  if (!reader.namespaceCycle || !reader.now) {
+    const s = selectedItems(q, await namespaceEntries(reader, namespace, q), namespace);
+    for (const t of s.timestamps) observe(t);
+    return listBody(shape, s.items);
+  }
+  const cycleRead = reader.namespaceCycle(namespace);
+  if (cache.has(r.key)) {
+    const hit = cache.get(r.key, await cycleRead, reader.now());
+    if (hit !== null) {
+      for (const t of hit.timestamps) observe(t);
+      return hit.body;
+    }
+  }
+  const [entries, cycle] = await Promise.all([namespaceEntries(reader, namespace, q), cycleRead]);
+  const s = selectedItems(q, entries, namespace);
+  for (const t of s.timestamps) observe(t);
+  const body = listBody(shape, s.items);
+  if (cycle !== null) cache.set(r.key, { cycle, validUntil: s.validUntil, body, timestamps: s.timestamps });
+  return body;
+}
+
+/** The ListCache key of a request for a namespace's pods. */
+function listKey(query: QueryParam, namespace: string, output: Output, include: IncludeObject): string {
+  const shape = output.as === 'json' ? 'json' : `${output.as}/${output.version}/${include}`;
+  return ListCache.key(namespace, query('labelSelector') ?? '', query('fieldSelector') ?? '', shape);
 }
 
 export interface ResourceOptions {
@@ -122,19 +188,31 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
   const { reader } = o;
   // metrics_server_api_metric_freshness_seconds, observed for every object returned.
   const observe = freshnessObserver(app);
+  const cache = new ListCache();
+
+  /** A namespace's pods list: the namespaced route, and the all-namespaces one narrowed to a namespace. */
+  const namespaceList = async (query: QueryParam, namespace: string, q: ListQuery, output: Output) => {
+    const include = includeOf(query, output);
+    const shape = listShape('PodMetrics', output, include);
+    const key = listKey(query, namespace, output, include);
+    return jsonResponse(await namespaceListBody(reader, cache, { namespace, q, shape, key }, observe));
+  };
 
   app.get(RESOURCE_PATHS.nodes, async (c) => {
     const output = negotiated(c, true);
-    const q = listQuery(queryOf(c), 'nodes');
-    const shape = listShape('NodeMetrics', output, includeOf(c, output));
+    const query = queryOf(c);
+    const q = listQuery(query, 'nodes');
+    const shape = listShape('NodeMetrics', output, includeOf(query, output));
     // Nodes have no namespace: `metadata.namespace=` selects them all, any other value none.
-    return jsonResponse(listBody(shape, selectedItems(q, await reader.nodes(), '', observe)));
+    const s = selectedItems(q, await reader.nodes(), '');
+    for (const t of s.timestamps) observe(t);
+    return jsonResponse(listBody(shape, s.items));
   });
 
   app.get(RESOURCE_PATHS.node, async (c) => {
     const output = negotiated(c, true);
     checkObjectOutput('NodeMetrics', output);
-    const include = includeOf(c, output);
+    const include = includeOf(queryOf(c), output);
     const name = c.req.param('name');
     const e = await reader.node(name);
     // metrics-server's two 404s: the node lister's, and "listed but no servable metrics".
@@ -146,25 +224,19 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
 
   app.get(RESOURCE_PATHS.namespacePods, async (c) => {
     const output = negotiated(c, true);
-    const q = listQuery(queryOf(c), 'pods');
-    const shape = listShape('PodMetrics', output, includeOf(c, output));
-    const namespace = c.req.param('namespace');
-    return jsonResponse(
-      listBody(shape, selectedItems(q, await namespaceEntries(reader, namespace, q), namespace, observe)),
-    );
+    const query = queryOf(c);
+    const q = listQuery(query, 'pods');
+    return namespaceList(query, c.req.param('namespace'), q, output);
   });
 
   app.get(RESOURCE_PATHS.allPods, async (c) => {
     const output = negotiated(c, true);
-    const q = listQuery(queryOf(c), 'pods');
-    const shape = listShape('PodMetrics', output, includeOf(c, output));
+    const query = queryOf(c);
+    const q = listQuery(query, 'pods');
     // `kubectl top pod -A --field-selector metadata.namespace=x` needs one namespace, not every one.
     const only = q.fields?.exactMatch('metadata.namespace');
-    if (only !== undefined) {
-      return jsonResponse(
-        listBody(shape, selectedItems(q, await namespaceEntries(reader, only, q), only, observe)),
-      );
-    }
+    if (only !== undefined) return namespaceList(query, only, q, output);
+    const shape = listShape('PodMetrics', output, includeOf(query, output));
     // The stream asks only about entries with metrics: each one selected is returned.
     const select = (e: StoredEntry, ns: string) => {
       if (!selected(q, e, ns)) return false;
@@ -178,7 +250,7 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
   app.get(RESOURCE_PATHS.pod, async (c) => {
     const output = negotiated(c, true);
     checkObjectOutput('PodMetrics', output);
-    const include = includeOf(c, output);
+    const include = includeOf(queryOf(c), output);
     const namespace = c.req.param('namespace');
     const name = c.req.param('name');
     const e = await reader.pod(namespace, name);

@@ -88,22 +88,6 @@ async function quit(redis: RedisClient): Promise<void> {
   redis.disconnect();
 }
 
-/** ioredis reports every failed reconnect; one line per outage is enough (the rest at --v=4). */
-function redisErrorLog(log: Logger) {
-  let reported = false;
-  return {
-    onError: (err: Error) => {
-      if (reported) log.debug(4, 'Redis connection error', { err });
-      else log.warn('Redis connection error', { err });
-      reported = true;
-    },
-    onReady: () => {
-      if (reported) log.info('Redis connection ready');
-      reported = false;
-    },
-  };
-}
-
 export async function startServe(config: ServeConfig, o: ServeOptions): Promise<ServeHandle> {
   const { log } = o;
   const tls = await servingCertificate(config, log);
@@ -116,12 +100,7 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
     throw err;
   });
 
-  const errors = redisErrorLog(log);
-  const redis = createRedis(redisTarget(config), {
-    commandTimeoutMs: COMMAND_TIMEOUT_MS,
-    onError: errors.onError,
-  });
-  redis.on('ready', errors.onReady);
+  const redis = createRedis(redisTarget(config), { commandTimeoutMs: COMMAND_TIMEOUT_MS, log });
   const reader = new RedisMetricsReader(redis);
   const store = new StoreProbe(() => reader.ping(), { log });
   // Not awaited: the server answers (503, /readyz failing) while Redis is still unreachable, and ioredis

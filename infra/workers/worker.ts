@@ -44,10 +44,8 @@ async function close(redis: RedisClient): Promise<void> {
 /** A client for this invocation only; connection failures become 503 Statuses through the app. */
 async function redisFor(env: WorkerEnv, commandTimeoutMs: number, log: Logger): Promise<RedisClient> {
   const config = loadServeConfig([], env);
-  const redis = createRedis(redisTarget(config), {
-    commandTimeoutMs,
-    onError: (err) => log.debug(2, 'Redis connection error', { err }),
-  });
+  // No outage log: a failed connect is reported below, once per invocation.
+  const redis = createRedis(redisTarget(config), { commandTimeoutMs });
   await connect(redis).catch((err: unknown) => log.warn('Redis connection failed', { err: String(err) }));
   return redis;
 }

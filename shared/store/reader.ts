@@ -23,6 +23,14 @@ export interface MetricsReader {
     namespace: string,
     match: (labels: string) => boolean,
   ): Promise<StoredEntry[] | null>;
+  /**
+   * The cycle that wrote a namespace's pods (its `#cycle` field; null without one): one small read, which
+   * tells a replica whether what it built from that namespace earlier is still current. Optional, with
+   * `now`: a reader without them simply has every list built again.
+   */
+  namespaceCycle?(namespace: string): Promise<string | null>;
+  /** Now, on the clock entries' expiry instants are written in (Redis'). */
+  now?(): number;
   /** Every namespace's unexpired pod entries: namespaces in order, each sorted by name. */
   allPods(): AsyncIterable<NamespacePods>;
   /** Throws StoreUnavailableError when Redis does not answer; also re-syncs the clock. */
@@ -107,6 +115,10 @@ export class RedisMetricsReader implements MetricsReader {
     return guarded(async () =>
       this.#live(name, await this.#redis.hget(keys.pods(namespace), name), this.now()),
     );
+  }
+
+  namespaceCycle(namespace: string): Promise<string | null> {
+    return guarded(() => this.#redis.hget(keys.pods(namespace), CYCLE_FIELD));
   }
 
   namespacePods(namespace: string): Promise<StoredEntry[]> {

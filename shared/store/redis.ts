@@ -3,8 +3,10 @@
  * cannot reach Redis must fail within about a second (serve answers 503), never queue for minutes; and
  * both functions must reconnect by themselves when Redis comes back.
  */
+
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { parseHostPort } from '../config/checks.ts';
+import type { Logger } from '../log.ts';
 
 export type RedisClient = Redis | Cluster;
 
@@ -29,8 +31,27 @@ export class StoreUnavailableError extends Error {
 export interface ConnectOptions {
   /** Per-command timeout: short for serve, long enough for a scrape cycle's pipelines. */
   commandTimeoutMs: number;
-  /** Called on connection errors (ioredis emits them while reconnecting); never throws. */
-  onError?: (err: Error) => void;
+  /** Where connection errors and recoveries are reported: one line per outage (outageLog). */
+  log?: Logger;
+}
+
+/**
+ * ioredis reports every failed reconnect attempt; one warning per outage is enough (the rest at --v=4),
+ * and one line when the connection is back.
+ */
+export function outageLog(log: Logger): { onError: (err: Error) => void; onReady: () => void } {
+  let down = false;
+  return {
+    onError: (err) => {
+      if (down) log.debug(4, 'Redis connection error', { err: err.message });
+      else log.warn('Redis connection failed; retrying', { err: err.message });
+      down = true;
+    },
+    onReady: () => {
+      if (down) log.info('Redis connection restored');
+      down = false;
+    },
+  };
 }
 
 /** Options shared by every mode: RESP2 replies, no offline queue, one retry, quick reconnects. */
@@ -92,7 +113,10 @@ export function createRedis(target: RedisTarget, o: ConnectOptions): RedisClient
       break;
     }
   }
-  client.on('error', (err: Error) => o.onError?.(err));
+  // Without a listener, an 'error' event would throw: always listen, report only when asked.
+  const outage = o.log ? outageLog(o.log) : null;
+  client.on('error', (err: Error) => outage?.onError(err));
+  if (outage) client.on('ready', outage.onReady);
   return client;
 }
 

@@ -16,7 +16,7 @@ import { createLogger } from '../../../shared/log.ts';
 import { NodeMetricsList, PodMetrics, PodMetricsList } from '../../../shared/metrics-api.ts';
 import { createCA, issueCertificate } from '../../../shared/pki.ts';
 import { encodeEntry } from '../../../shared/store/entry.ts';
-import { keys } from '../../../shared/store/keys.ts';
+import { CYCLE_FIELD, keys } from '../../../shared/store/keys.ts';
 import { freePort, type RedisServer, startRedisServer } from '../../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 
@@ -266,6 +266,25 @@ describe('serve over HTTPS against the shared Redis', () => {
     const old = await serve.get(`${V1BETA1}/namespaces/default/pods/web-old`);
     assert.equal(old.status, 404);
     assert.equal(JSON.parse(old.body).message, 'pods "web-old" not found');
+  });
+
+  test("a namespace's list is kept until the scraper's next cycle, then read again", async () => {
+    const key = keys.pods('cached');
+    const now = await redisNow(db.redis);
+    const write = async (cycle: string, cpu: string) =>
+      db.redis.hset(key, CYCLE_FIELD, cycle, 'web-1', podEntry(now, podItem('cached', 'web-1', cpu)));
+    const podEntry = (t: number, item: string) =>
+      encodeEntry({ expiresAt: t + 60_000, timestamp: t - 10_000, labels: '{"app":"web"}', item });
+    const path = `${V1BETA1}/namespaces/cached/pods?labelSelector=app%3Dweb`;
+    await write('1', 'first');
+    const first = await serve.get(path);
+    assert.match(first.body, /"app":"first"/);
+    assert.equal((await serve.get(path)).body, first.body);
+    // The scraper replaces the hash whole, with a new cycle: the next request sees it at once.
+    await write('2', 'second');
+    assert.match((await serve.get(path)).body, /"app":"second"/);
+    await db.redis.del(key);
+    assert.match((await serve.get(path)).body, /"items":\[\]/);
   });
 
   test('is ready while Redis answers', async () => {
