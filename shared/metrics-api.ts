@@ -79,9 +79,20 @@ export interface PodMetricsPoint {
   containers: { name: string; usage: Usage }[];
 }
 
+/** formatTime's recent results by second: a cycle formats the same few kubelet timestamps over and over. */
+const times = new Map<number, string>();
+const TIMES_KEPT = 4096;
+
 /** metav1.Time: RFC 3339 in UTC at second precision (truncated), as Kubernetes serialises it. */
 export function formatTime(ms: number): string {
-  return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+  const seconds = Math.floor(ms / 1000);
+  let text = times.get(seconds);
+  if (text === undefined) {
+    text = `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`;
+    if (times.size >= TIMES_KEPT) times.clear();
+    times.set(seconds, text);
+  }
+  return text;
 }
 
 export function labelsJson(labels: Record<string, string>): string {

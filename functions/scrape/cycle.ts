@@ -1,12 +1,13 @@
 /**
  * One scrape cycle: take the cycle (one per resolution across instances), list nodes and Running pods,
- * fetch every selected kubelet with bounded concurrency, advance each node's two-point state, render the
- * served hashes and write it all to Redis. A node that fails is logged with its cause and keeps its
- * previous points until they expire; every other node is served.
+ * fetch every selected kubelet with bounded concurrency (its previous state read alongside), advance each
+ * node's two-point state, and stream its new state and served entries to Redis as soon as it is done
+ * (staging hashes private to the cycle, renamed over the served ones at the end). A node that fails is
+ * logged with its cause and keeps its previous points until they expire; every other node is served.
  */
 import type { NodeObject, PodMeta } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
-import type { CycleStart, CycleWrite } from '../../shared/store/writer.ts';
+import type { CycleStaging, CycleStart, StagingOptions } from '../../shared/store/writer.ts';
 import type { MetricsBatch } from './decode/batch.ts';
 import { KubeletError } from './kubelet.ts';
 import { CycleRender } from './render.ts';
@@ -19,9 +20,12 @@ export interface CycleDeps {
   kubelet: { scrape(node: NodeObject): Promise<MetricsBatch> };
   store: {
     acquireCycle(resolutionMs: number, toleranceMs: number, holder: string): Promise<CycleStart>;
+    readState(node: string): Promise<string | null>;
     readStates(nodes: string[]): Promise<(string | null)[]>;
     readNamespaces(): Promise<string[]>;
-    writeCycle(w: CycleWrite): Promise<void>;
+    stageCycle(
+      o: StagingOptions,
+    ): Pick<CycleStaging, 'setState' | 'podEntry' | 'nodeEntry' | 'flushIfFull' | 'finish' | 'abandon'>;
   };
   log: Logger;
 }
@@ -55,6 +59,9 @@ export interface CycleResult {
   durationMs: number;
 }
 
+/** Kept states are read and rendered this many nodes at a time. */
+const KEPT_BATCH = 500;
+
 /** Slack beyond the kubelet timeout for cron jitter and the cycle's own work. */
 const GRACE_SLACK_MS = 5000;
 
@@ -77,11 +84,28 @@ export function stateTtlMs(resolutionMs: number): number {
   return 3 * resolutionMs;
 }
 
-/** Runs `work` on every item with at most `limit` in flight. */
+/**
+ * How long a cycle's staging hashes outlive its last send unless renamed (the writer renews them while the
+ * cycle goes on): longer than any pause between two sends (a fan-out waiting on kubelet timeouts, the end
+ * of the cycle), short enough that a crashed cycle's are soon gone.
+ */
+export function stagingTtlMs(resolutionMs: number): number {
+  return Math.max(2 * resolutionMs, 60_000);
+}
+
+/** Runs `work` on every item with at most `limit` in flight; after a failure, starts no more. */
 async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const worker = async () => {
-    while (next < items.length) await work(items[next++]!);
+    while (!failed && next < items.length) {
+      try {
+        await work(items[next++]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
@@ -107,72 +131,91 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
   const now = start.now;
   const expiresAt = now + cfg.resolutionMs + graceMs(cfg.kubeletTimeoutMs);
 
-  const [nodes, pods, previousNamespaces] = await Promise.all([
+  // The pod list (the cycle's largest read: hundreds of pages at 5,000 nodes) goes on while the kubelets
+  // are fetched; only rendering waits for it.
+  const pods = deps.api.listRunningPods().catch((err: unknown) => {
+    throw new Error(`listing pods: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
+  });
+  pods.catch(() => undefined); // awaited below; a failure of the other reads must not leave it unobserved
+  const [nodes, previousNamespaces] = await Promise.all([
     deps.api.listNodes().catch((err: unknown) => {
       throw new Error(`listing nodes: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
-    }),
-    deps.api.listRunningPods().catch((err: unknown) => {
-      throw new Error(`listing pods: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }),
     store.readNamespaces(),
   ]);
   const selected = cfg.nodeSelector ? nodes.filter((n) => cfg.nodeSelector!.matches(n.labels)) : nodes;
   const isSelected = new Set(selected);
-  // Kept as the stored text and decoded only when its node is processed: a cycle never holds every
-  // node's decoded state at once (at 5,000 nodes that is millions of objects for the GC to trace).
-  const stored = new Map<string, string | null>();
-  (await store.readStates(nodes.map((n) => n.name))).forEach((v, i) => {
-    stored.set(nodes[i]!.name, v);
-  });
-  const render = new CycleRender({
-    now,
-    expiresAt,
-    nodes: nodes.map((n) => ({ name: n.name, labels: n.labels, selected: isSelected.has(n) })),
-    pods,
-  });
+  const staging = store.stageCycle({ cycle: now, ttlMs: stagingTtlMs(cfg.resolutionMs) });
+  const ready = pods.then(
+    (list) =>
+      new CycleRender(
+        {
+          now,
+          expiresAt,
+          nodes: nodes.map((n) => ({ name: n.name, labels: n.labels, selected: isSelected.has(n) })),
+          pods: list,
+        },
+        staging,
+      ),
+  );
+  ready.catch(() => undefined); // awaited by every node, and after the fan-out
+  const stateTtl = stateTtlMs(cfg.resolutionMs);
 
   const failed: NodeFailure[] = [];
-  const written: [string, string][] = [];
-  await pool(selected, cfg.concurrency, async (node) => {
-    try {
-      const batch = await deps.kubelet.scrape(node);
-      const state = advanceNode(decodeState(stored.get(node.name) ?? null), batch, {
+  let rendered: ReturnType<CycleRender['finish']>;
+  try {
+    const scraped = new Set<string>();
+    await pool(selected, cfg.concurrency, async (node) => {
+      // The node's previous state is read while its kubelet answers; a Redis failure fails the cycle,
+      // not the node.
+      const previous = store.readState(node.name);
+      previous.catch(() => undefined);
+      let batch: MetricsBatch;
+      try {
+        batch = await deps.kubelet.scrape(node);
+      } catch (err) {
+        const error = err instanceof Error ? err.message : String(err);
+        failed.push({ node: node.name, error });
+        const msg =
+          err instanceof KubeletError && err.timeout
+            ? 'Failed to scrape node, timeout to access kubelet'
+            : 'Failed to scrape node';
+        log.warn(msg, { node: node.name, err: error });
+        return;
+      }
+      const render = await ready;
+      const state = advanceNode(decodeState(await previous), batch, {
         startedAt: now,
         expiresAt,
         resolutionMs: cfg.resolutionMs,
       });
-      stored.delete(node.name);
+      scraped.add(node.name);
       render.add(node.name, state);
-      written.push([node.name, encodeState(state)]);
+      staging.setState(node.name, encodeState(state), stateTtl);
       if (batch.dropped.length > 0 && log.enabled(2)) {
         for (const d of batch.dropped) log.debug(2, 'Dropped incomplete metrics', { node: node.name, ...d });
       }
-    } catch (err) {
-      const error = err instanceof Error ? err.message : String(err);
-      failed.push({ node: node.name, error });
-      const msg =
-        err instanceof KubeletError && err.timeout
-          ? 'Failed to scrape node, timeout to access kubelet'
-          : 'Failed to scrape node';
-      log.warn(msg, { node: node.name, err: error });
-    }
-  });
+      await staging.flushIfFull();
+    });
 
-  // Nodes not scraped this cycle (failed, or not selected) are served from the state kept for them.
-  for (const [name, value] of stored) {
-    const state = decodeState(value);
-    if (state) render.add(name, state);
+    const render = await ready;
+    // Nodes not scraped this cycle (failed, or not selected) are served from the state kept for them.
+    const kept = nodes.filter((n) => !scraped.has(n.name)).map((n) => n.name);
+    for (let i = 0; i < kept.length; i += KEPT_BATCH) {
+      const names = kept.slice(i, i + KEPT_BATCH);
+      const values = await store.readStates(names);
+      for (let j = 0; j < names.length; j++) {
+        const state = decodeState(values[j] ?? null);
+        if (state) render.add(names[j]!, state);
+      }
+      await staging.flushIfFull();
+    }
+    rendered = render.finish();
+    await staging.finish({ nodes: rendered.nodes, namespaces: rendered.namespaces, previousNamespaces });
+  } catch (err) {
+    await staging.abandon();
+    throw err;
   }
-  stored.clear();
-  const rendered = render.finish();
-  await store.writeCycle({
-    nodes: rendered.nodes,
-    namespaces: rendered.namespaces,
-    previousNamespaces,
-    states: written,
-    stateTtlMs: stateTtlMs(cfg.resolutionMs),
-    cycle: now,
-  });
   const durationMs = performance.now() - started;
   const result: CycleResult = {
     ran: true,

@@ -1,10 +1,12 @@
 /**
  * From the nodes' states and the API server's view of the cluster to the served hashes: which objects
- * exist, which have metrics, and the pre-rendered item of each. Pure: the cycle passes everything in.
+ * exist, which have metrics, and the pre-rendered item of each. Streamed: `add` renders what one node's
+ * state contributes and hands each entry to a sink at once (the cycle sends it to Redis), keeping only a
+ * small record per Running pod; `finish` returns what only the end of the cycle knows. No I/O here.
  */
 import { labelsJson, renderNodeItem, renderPodItem } from '../../shared/metrics-api.ts';
 import { encodeEntry } from '../../shared/store/entry.ts';
-import type { HashWrite } from '../../shared/store/writer.ts';
+import type { StagedHash } from '../../shared/store/writer.ts';
 import { type NodeState, podRate, rate } from './storage.ts';
 
 export interface NodeInfo {
@@ -26,159 +28,185 @@ export interface RenderInput {
   now: number;
   /** Until when objects known this cycle exist, if nothing refreshes them. */
   expiresAt: number;
+  /** In the order listed: between two nodes reporting a pod at the same time, the first listed wins. */
   nodes: NodeInfo[];
   pods: PodInfo[];
-  /** Every node's state, whether scraped this cycle or kept from an earlier one. */
-  states: Map<string, NodeState>;
+}
+
+/** Where `add` sends each rendered entry (the cycle's Redis staging); a later entry for a name replaces it. */
+export interface RenderSink {
+  podEntry(namespace: string, name: string, value: string): void;
+  nodeEntry(name: string, value: string): void;
 }
 
 export interface Rendered {
-  nodes: HashWrite;
-  namespaces: Map<string, HashWrite>;
+  /** What is left to write: the entries without metrics, the label indexes, the sizes and expiries. */
+  nodes: StagedHash;
+  namespaces: Map<string, StagedHash>;
   /** Servable points, for logs and metrics_server_storage_points. */
   points: { nodes: number; pods: number; containers: number };
 }
 
-/** A pod's entry as one node's state renders it; the newest of the nodes that report the pod wins. */
-interface PodCandidate {
+interface NodeSlot {
+  info: NodeInfo;
+  /** Position in the list (ties between nodes reporting the same pod go to the first). */
+  index: number;
+  /** The labels as JSON text, once computed. */
+  labels: string | null;
+  /** An entry with metrics was sent; until when it is served. */
+  written: boolean;
+  expiresAt: number;
+}
+
+/** A Running pod, and the entry with metrics sent for it so far (the newest among the nodes that report it). */
+interface PodSlot {
+  info: PodInfo;
+  /** The labels as JSON text (the label index's key), computed once per cycle. */
+  labels: string | null;
+  /** The sent entry's node (its list index), or -1 when none was sent. */
+  node: number;
   timestamp: number;
   expiresAt: number;
   containers: number;
-  /** The pod's labels as JSON text (the label index's key). */
-  labels: string;
-  /** The whole hash value (entry.ts), rendered as soon as the node's state was known. */
-  value: string;
 }
 
-const podKey = (namespace: string, name: string) => `${namespace}/${name}`;
+/** An object's labels as JSON text, computed once per cycle. */
+function labelsOf(slot: { info: { labels: Record<string, string> }; labels: string | null }): string {
+  if (slot.labels === null) slot.labels = labelsJson(slot.info.labels);
+  return slot.labels;
+}
 
 /**
- * The served hashes built node by node: `add` renders what one node's state contributes (its node item,
- * its pods' items) at once, so a cycle never holds every node's state, only the rendered text; `finish`
- * assembles the hashes. Pure, like renderCycle, which is this in one call.
+ * The served hashes built node by node: `add` renders what one node's state (scraped, or kept from an
+ * earlier cycle) contributes and sends it to the sink; `finish` gives the rest. Each node is added once.
  */
 export class CycleRender {
-  readonly #input: Omit<RenderInput, 'states'>;
-  readonly #selected: Set<string>;
-  readonly #nodes = new Map<string, NodeInfo>();
-  readonly #running = new Map<string, PodInfo>();
-  /** Per node (in the order of `nodes`): its node entry if it has metrics, and its pods' candidates. */
-  readonly #byNode = new Map<
-    string,
-    { node: string | null; expiresAt: number; pods: [string, PodCandidate][] }
-  >();
+  readonly #input: RenderInput;
+  readonly #sink: RenderSink;
+  readonly #nodes = new Map<string, NodeSlot>();
+  readonly #pods = new Map<string, Map<string, PodSlot>>();
 
-  constructor(input: Omit<RenderInput, 'states'>) {
+  constructor(input: RenderInput, sink: RenderSink) {
     this.#input = input;
-    this.#selected = new Set(input.nodes.filter((n) => n.selected).map((n) => n.name));
-    for (const n of input.nodes) this.#nodes.set(n.name, n);
-    for (const p of input.pods) this.#running.set(podKey(p.namespace, p.name), p);
+    this.#sink = sink;
+    input.nodes.forEach((info, index) => {
+      this.#nodes.set(info.name, { info, index, labels: null, written: false, expiresAt: 0 });
+    });
+    for (const info of input.pods) {
+      let byName = this.#pods.get(info.namespace);
+      if (byName === undefined) {
+        byName = new Map();
+        this.#pods.set(info.namespace, byName);
+      }
+      byName.set(info.name, { info, labels: null, node: -1, timestamp: 0, expiresAt: 0, containers: 0 });
+    }
   }
 
-  /** What `state` (the node's state after this cycle, scraped or kept) contributes; replaces an earlier add. */
+  /** Renders what `state` (the node's state after this cycle, scraped or kept) contributes, and sends it. */
   add(nodeName: string, state: NodeState): void {
-    const { now } = this.#input;
-    let node: string | null = null;
-    const live = state.expiresAt > now;
-    if (live && state.node && this.#selected.has(nodeName)) {
+    if (state.expiresAt <= this.#input.now) return;
+    const node = this.#nodes.get(nodeName);
+    if (node && state.node && node.info.selected) {
       const r = rate(state.node);
-      const info = this.#nodes.get(nodeName);
-      if (r && info) {
-        const labels = labelsJson(info.labels);
-        const item = renderNodeItem({ name: nodeName, labels: info.labels, ...r }, state.scrapedAt, labels);
-        node = encodeEntry({ expiresAt: state.expiresAt, timestamp: r.timestamp, labels, item });
-      }
-    }
-    const pods: [string, PodCandidate][] = [];
-    if (live) {
-      for (const p of state.pods) {
-        const key = podKey(p.namespace, p.name);
-        const info = this.#running.get(key);
-        if (!info) continue;
-        const r = podRate(p);
-        if (!r) continue;
-        const labels = labelsJson(info.labels);
-        const item = renderPodItem(
-          { namespace: p.namespace, name: p.name, labels: info.labels, ...r },
+      if (r) {
+        const labels = labelsOf(node);
+        const item = renderNodeItem(
+          { name: nodeName, labels: node.info.labels, ...r },
           state.scrapedAt,
           labels,
         );
-        pods.push([
-          key,
-          {
-            timestamp: r.timestamp,
-            expiresAt: state.expiresAt,
-            containers: r.containers.length,
-            labels,
-            value: encodeEntry({ expiresAt: state.expiresAt, timestamp: r.timestamp, labels, item }),
-          },
-        ]);
+        this.#sink.nodeEntry(
+          nodeName,
+          encodeEntry({ expiresAt: state.expiresAt, timestamp: r.timestamp, labels, item }),
+        );
+        node.written = true;
+        node.expiresAt = state.expiresAt;
       }
     }
-    this.#byNode.set(nodeName, { node, expiresAt: state.expiresAt, pods });
+    const index = node ? node.index : this.#input.nodes.length;
+    let namespace = '';
+    let byName: Map<string, PodSlot> | undefined;
+    for (const p of state.pods) {
+      // Pods are sorted by namespace: one lookup per namespace.
+      if (byName === undefined || p.namespace !== namespace) {
+        namespace = p.namespace;
+        byName = this.#pods.get(namespace);
+      }
+      const slot = byName?.get(p.name);
+      if (slot === undefined) continue;
+      const r = podRate(p);
+      if (!r) continue;
+      // The same pod reported by two nodes (a pod recreated while its old node is unreachable): the newer
+      // wins; between equals, the node listed first.
+      if (
+        slot.node >= 0 &&
+        (slot.timestamp > r.timestamp || (slot.timestamp === r.timestamp && slot.node < index))
+      ) {
+        continue;
+      }
+      slot.node = index;
+      slot.timestamp = r.timestamp;
+      slot.expiresAt = state.expiresAt;
+      slot.containers = r.containers.length;
+      const labels = labelsOf(slot);
+      const item = renderPodItem(
+        { namespace: p.namespace, name: p.name, labels: slot.info.labels, ...r },
+        state.scrapedAt,
+        labels,
+      );
+      this.#sink.podEntry(
+        p.namespace,
+        p.name,
+        encodeEntry({ expiresAt: state.expiresAt, timestamp: r.timestamp, labels, item }),
+      );
+    }
   }
 
   finish(): Rendered {
-    const input = this.#input;
+    const { expiresAt } = this.#input;
     const points = { nodes: 0, pods: 0, containers: 0 };
-    const nodeFields: [string, string][] = [];
-    let nodesExpireAt = 0;
-    // Nodes in the order listed; pods reported by nodes missing from the list come after them.
-    const order = [...new Set([...input.nodes.map((n) => n.name), ...this.#byNode.keys()])];
-    for (const n of input.nodes) {
-      const done = this.#byNode.get(n.name);
-      if (done?.node) {
-        nodeFields.push([n.name, done.node]);
-        nodesExpireAt = Math.max(nodesExpireAt, done.expiresAt);
+    const nodes: StagedHash = { fields: [], size: 0, expireAt: 0 };
+    for (const n of this.#input.nodes) {
+      const slot = this.#nodes.get(n.name)!;
+      nodes.size++;
+      if (slot.written) {
         points.nodes++;
+        nodes.expireAt = Math.max(nodes.expireAt, slot.expiresAt);
       } else {
-        nodeFields.push([
-          n.name,
-          encodeEntry({ expiresAt: input.expiresAt, timestamp: 0, labels: labelsJson(n.labels), item: '' }),
-        ]);
+        const labels = slot.info === n ? labelsOf(slot) : labelsJson(n.labels);
+        nodes.fields.push([n.name, encodeEntry({ expiresAt, timestamp: 0, labels, item: '' })]);
       }
-      nodesExpireAt = Math.max(nodesExpireAt, input.expiresAt);
+      nodes.expireAt = Math.max(nodes.expireAt, expiresAt);
     }
 
-    // The same pod reported by two nodes (a pod recreated while its old node is unreachable): the newer wins.
-    const candidates = new Map<string, PodCandidate>();
-    for (const name of order) {
-      for (const [key, c] of this.#byNode.get(name)?.pods ?? []) {
-        const seen = candidates.get(key);
-        if (seen && seen.timestamp >= c.timestamp) continue;
-        candidates.set(key, c);
+    for (const byName of this.#pods.values()) {
+      for (const slot of byName.values()) {
+        if (slot.node < 0) continue;
+        points.pods++;
+        points.containers += slot.containers;
       }
     }
-    for (const c of candidates.values()) {
-      points.pods++;
-      points.containers += c.containers;
-    }
-
-    const namespaces = new Map<string, HashWrite>();
-    for (const p of input.pods) {
+    const namespaces = new Map<string, StagedHash>();
+    for (const p of this.#input.pods) {
       let hash = namespaces.get(p.namespace);
       if (!hash) {
-        hash = { fields: [], expireAt: 0, labelIndex: new Map() };
+        hash = { fields: [], size: 0, expireAt: 0, labelIndex: new Map() };
         namespaces.set(p.namespace, hash);
       }
-      const c = candidates.get(podKey(p.namespace, p.name));
-      if (c) {
-        const names = hash.labelIndex!.get(c.labels);
+      const slot = this.#pods.get(p.namespace)!.get(p.name)!;
+      hash.size++;
+      if (slot.node >= 0) {
+        const labels = slot.labels!;
+        const names = hash.labelIndex!.get(labels);
         if (names) names.push(p.name);
-        else hash.labelIndex!.set(c.labels, [p.name]);
+        else hash.labelIndex!.set(labels, [p.name]);
+        hash.expireAt = Math.max(hash.expireAt, slot.expiresAt, expiresAt);
+      } else {
+        const labels = slot.info === p ? labelsOf(slot) : labelsJson(p.labels);
+        hash.fields.push([p.name, encodeEntry({ expiresAt, timestamp: 0, labels, item: '' })]);
+        hash.expireAt = Math.max(hash.expireAt, expiresAt);
       }
-      const value =
-        c?.value ??
-        encodeEntry({ expiresAt: input.expiresAt, timestamp: 0, labels: labelsJson(p.labels), item: '' });
-      hash.expireAt = Math.max(hash.expireAt, c?.expiresAt ?? 0, input.expiresAt);
-      hash.fields.push([p.name, value]);
     }
-    return { nodes: { fields: nodeFields, expireAt: nodesExpireAt }, namespaces, points };
+    return { nodes, namespaces, points };
   }
-}
-
-export function renderCycle(input: RenderInput): Rendered {
-  const r = new CycleRender(input);
-  for (const [name, state] of input.states) r.add(name, state);
-  return r.finish();
 }

@@ -26,7 +26,7 @@
  * escapes everything but [a-z0-9.-]: no name can add a `{`, `}`, `*`, `:` or whitespace to a key, so a
  * name never changes which key (or Redis Cluster slot) a command touches. Every key holds its own
  * `{…}` hash tag, so each key's slot is fixed by its own name, and the staging key a hash is built under
- * before its atomic RENAME (`<key>:next`) lands on the same slot.
+ * before its atomic RENAME (`<key>:next:<cycle start>`, private to the cycle) lands on the same slot.
  */
 
 const PREFIX = 'ms:';
@@ -61,8 +61,11 @@ export const keys = {
   scrapeStats: `${PREFIX}{scrape}:stats`,
   scrapeKubeletStats: `${PREFIX}{scrape}:stats:kubelet`,
   tlsSessions: `${PREFIX}{scrape}:tls`,
-  /** Where a served hash is built before it is renamed over `key` (same hash tag, same slot). */
-  staging: (key: string) => `${key}:next`,
+  /**
+   * Where the cycle that started at `cycle` (ms) builds a served hash before renaming it over `key`:
+   * same hash tag, same slot; private to that cycle, so overlapping cycles never write the same one.
+   */
+  staging: (key: string, cycle: number) => `${key}:next:${cycle}`,
 } as const;
 
 /**

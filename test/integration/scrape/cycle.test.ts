@@ -255,6 +255,53 @@ describe('a scrape cycle', () => {
     assert.equal(await reader.pod('default', 'never-existed'), null);
   });
 
+  test('a pod reported by two nodes is served from the newer sample, whichever node answers first', async () => {
+    for (const slow of ['node-a', 'node-bb']) {
+      await db.redis.flushdb();
+      const cluster = new FakeCluster();
+      // Listed first, but its samples are 600 ms older than node-a's (sampleTime).
+      cluster.addNode('node-bb');
+      cluster.addNode('node-a');
+      const pod = { namespace: 'default', name: 'web', labels: {} };
+      cluster.pods.push(
+        { ...pod, node: 'node-bb', containers: { old: { cpuPerSecondNs: 1e6, memory: 4096 } } },
+        { ...pod, node: 'node-a', containers: { new: { cpuPerSecondNs: 2e6, memory: 8192 } } },
+      );
+      const deps = cluster.deps(writer, []);
+      deps.api.listRunningPods = async () => [pod];
+      const scrape = deps.kubelet.scrape;
+      deps.kubelet.scrape = async (node) => {
+        if (node.name === slow) await new Promise((r) => setTimeout(r, 30));
+        return scrape(node);
+      };
+      let r = null;
+      for (let i = 0; i < 2; i++) {
+        await db.redis.del(keys.scrapeLock);
+        r = await runCycle(deps, cfg);
+        cluster.tick++;
+      }
+      assert.deepEqual(r?.points, { nodes: 2, pods: 1, containers: 1 });
+      const web = PodMetrics.parse(JSON.parse((await reader.pod('default', 'web'))!.item));
+      assert.deepEqual(web.containers, [{ name: 'new', usage: { cpu: '2m', memory: '8Ki' } }], slow);
+    }
+  });
+
+  test('a pod list that fails (while the kubelets are fetched) fails the cycle; what was served stays', async () => {
+    const cluster = twoNodeCluster();
+    await nextCycle(cluster);
+    await nextCycle(cluster);
+    const before = await db.redis.hgetall(keys.pods('default'));
+    const deps = cluster.deps(writer, []);
+    deps.api.listRunningPods = async () => {
+      await new Promise((r) => setTimeout(r, 20));
+      throw new Error('HTTP 500: etcdserver: request timed out');
+    };
+    await db.redis.del(keys.scrapeLock);
+    await assert.rejects(runCycle(deps, cfg), /^Error: listing pods: HTTP 500: etcdserver/);
+    assert.deepEqual(await db.redis.hgetall(keys.pods('default')), before);
+    assert.deepEqual(await db.redis.keys('*:next:*'), []);
+  });
+
   test('nodes outside --node-selector are known but neither scraped nor listed with metrics', async () => {
     const cluster = twoNodeCluster();
     const selected = { ...cfg, nodeSelector: { matches: (l: Record<string, string>) => l.zone === 'a' } };

@@ -49,18 +49,49 @@ describe('node state', () => {
     assert.deepEqual(decodeState(encodeState(s)), s);
   });
 
-  test('the stored form is the documented tuple layout', () => {
-    const s: NodeState = { ...STATE, pods: [] };
+  test('the stored form is the documented flat layout', () => {
     assert.equal(
-      encodeState(s),
-      '[1,1700000000000,1700000090000,[[1699999995000,123456789000,4294967296,0],[1699999980000,120000000000,4200000000,0]],[]]',
+      encodeState(STATE),
+      '[2,1700000000000,1700000090000,[1699999995000,123456789000,4294967296,0,1699999980000,120000000000,4200000000,0],' +
+        '["default","web-1",2,"app",1699999994000,5000000,10485760,1600000000000000000,null,' +
+        '"sidecar",1699999994000,7000,1234567,1600000000000000000,1699999980000.25,0,1234567,1600000000000000000]]',
     );
+    assert.equal(encodeState({ ...STATE, node: null, pods: [] }), '[2,1700000000000,1700000090000,null,[]]');
+  });
+
+  test('names that need escaping round-trip', () => {
+    const s: NodeState = {
+      ...STATE,
+      pods: [
+        {
+          namespace: 'n"s\\',
+          name: 'p,\n]',
+          containers: [{ ...STATE.pods[0]!.containers[0]!, name: '",[' }],
+        },
+      ],
+    };
+    assert.deepEqual(decodeState(encodeState(s)), s);
+  });
+
+  test('a state written in the previous format (version 1) is still read, so an upgrade keeps the history', () => {
+    const v1 =
+      '[1,1700000000000,1700000090000,[[1699999995000,123456789000,4294967296,0],[1699999980000,120000000000,4200000000,0]],' +
+      '[["default","web-1",[["app",[1699999994000,5000000,10485760,1600000000000000000],null],' +
+      '["sidecar",[1699999994000,7000,1234567,1600000000000000000],[1699999980000.25,0,1234567,1600000000000000000]]]]]]';
+    assert.deepEqual(decodeState(v1), STATE);
   });
 
   for (const [what, value] of [
     ['nothing stored', null],
     ['not JSON', '{oops'],
-    ['another format version', '[2,1,2,null,[]]'],
+    ['another format version', '[3,1,2,null,[]]'],
+    ['a node series of five numbers', '[2,1,2,[1,2,3,4,5],[]]'],
+    ['a pod whose container count runs past the end', '[2,1,2,null,["ns","pod",2,"c",1,2,3,4,null]]'],
+    ['a negative container count', '[2,1,2,null,["ns","pod",-1]]'],
+    ['a fractional container count', '[2,1,2,null,["ns","pod",0.5]]'],
+    ['a container whose prev has three numbers', '[2,1,2,null,["ns","pod",1,"c",1,2,3,4,5,6,7]]'],
+    ['a container named by a number (flat)', '[2,1,2,null,["ns","pod",1,7,1,2,3,4,null]]'],
+    ['a truncated pod', '[2,1,2,null,["ns"]]'],
     ['a missing field', '[1,1,2,null]'],
     ['an extra field', '[1,1,2,null,[],0]'],
     ['a string where a number belongs', '[1,"1",2,null,[]]'],

@@ -1,0 +1,182 @@
+/**
+ * A cycle's streamed writes (CycleStaging) against the real Redis: each cycle builds its served hashes
+ * under staging keys of its own, so two overlapping cycles never mix, and a cycle that dies before its
+ * renames leaves nothing behind once its staging keys expire.
+ */
+import assert from 'node:assert/strict';
+import { after, before, beforeEach, describe, test } from 'node:test';
+import { encodeEntry } from '../../../shared/store/entry.ts';
+import { CYCLE_FIELD, keys } from '../../../shared/store/keys.ts';
+import { RedisMetricsReader } from '../../../shared/store/reader.ts';
+import { connect, createRedis, StoreUnavailableError } from '../../../shared/store/redis.ts';
+import { type CycleStaging, RedisMetricsWriter, type StagedEnd } from '../../../shared/store/writer.ts';
+import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+
+let db: TestDb;
+let writer: RedisMetricsWriter;
+before(async () => {
+  db = await leaseTestDb();
+  writer = new RedisMetricsWriter(db.redis);
+});
+after(() => db.release());
+beforeEach(() => db.redis.flushdb());
+
+const expiresAt = () => Date.now() + 60_000;
+const entry = (name: string) =>
+  encodeEntry({
+    expiresAt: expiresAt(),
+    timestamp: 1,
+    labels: '{}',
+    item: `{"metadata":{"name":"${name}"}}`,
+  });
+
+/** The end of a cycle that streamed `pods` into namespace `shop` and one node. */
+function end(pods: string[]): StagedEnd {
+  return {
+    nodes: { fields: [], size: 1, expireAt: expiresAt() },
+    namespaces: new Map([
+      ['shop', { fields: [], size: pods.length, expireAt: expiresAt(), labelIndex: new Map([['{}', pods]]) }],
+    ]),
+    previousNamespaces: [],
+  };
+}
+
+/** Streams one node entry and these pods, each sent at once (a pipeline per write). */
+async function stream(staging: CycleStaging, node: string, pods: string[]) {
+  staging.nodeEntry(node, entry(node));
+  await staging.flushIfFull();
+  for (const p of pods) {
+    staging.podEntry('shop', p, entry(p));
+    await staging.flushIfFull();
+  }
+}
+
+const stagingKeys = () => db.redis.keys('*:next:*');
+
+describe('streamed cycle writes', () => {
+  test('two overlapping cycles each rename only what they wrote', async () => {
+    const slow = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000, flushCommands: 1 });
+    const fast = writer.stageCycle({ cycle: 2_000, ttlMs: 60_000, flushCommands: 1 });
+    await stream(slow, 'node-slow', ['slow-1']);
+    // The next cycle starts while the slow one is still going, and finishes first.
+    await stream(fast, 'node-fast', ['fast-1', 'fast-2']);
+    assert.equal((await stagingKeys()).length, 4, 'each cycle has its own staging keys');
+    await fast.finish(end(['fast-1', 'fast-2']));
+    const reader = new RedisMetricsReader(db.redis);
+    assert.deepEqual(
+      (await reader.namespacePods('shop')).map((e) => e.name),
+      ['fast-1', 'fast-2'],
+    );
+    assert.equal(await db.redis.hget(keys.pods('shop'), CYCLE_FIELD), '2000');
+    assert.deepEqual(await db.redis.hkeys(keys.nodes), ['node-fast']);
+
+    await stream(slow, 'node-slow-2', ['slow-2']);
+    await slow.finish(end(['slow-1', 'slow-2']));
+    assert.deepEqual(
+      (await reader.namespacePods('shop')).map((e) => e.name),
+      ['slow-1', 'slow-2'],
+    );
+    assert.equal(await db.redis.hget(keys.pods('shop'), CYCLE_FIELD), '1000');
+    assert.deepEqual((await db.redis.hkeys(keys.nodes)).sort(), ['node-slow', 'node-slow-2']);
+    assert.deepEqual(await db.redis.hget(keys.podLabels('shop'), '{}'), 'slow-1\nslow-2');
+    assert.deepEqual(await stagingKeys(), []);
+  });
+
+  test('the served hashes are untouched until the cycle renames its staging hashes', async () => {
+    const staging = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000, flushCommands: 1 });
+    await stream(staging, 'node-1', ['p-1']);
+    assert.equal(await db.redis.exists(keys.pods('shop'), keys.nodes, keys.namespaces), 0);
+    await staging.finish(end(['p-1']));
+    assert.equal(await db.redis.exists(keys.pods('shop'), keys.nodes, keys.namespaces), 3);
+  });
+
+  test('streamed values keep every character (UTF-8), however many share a pipeline', async () => {
+    // Several pipelines, and values spread over several encoding chunks (1 MiB each).
+    const staging = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000, flushCommands: 500 });
+    staging.nodeEntry('node-1', entry('node-1'));
+    const values = new Map<string, string>();
+    for (let i = 0; i < 3000; i++) {
+      const value = encodeEntry({
+        expiresAt: expiresAt(),
+        timestamp: i,
+        labels: `{"team":"équipe-${i}","emoji":"🚀","cjk":"日本"}`,
+        item: `{"metadata":{"name":"p-${i}"}}${'x'.repeat(i % 700)}`,
+      });
+      values.set(`p-${i}`, value);
+      staging.podEntry('shop', `p-${i}`, value);
+      await staging.flushIfFull();
+    }
+    await staging.finish(end([...values.keys()]));
+    const stored = await db.redis.hgetall(keys.pods('shop'));
+    delete stored[CYCLE_FIELD];
+    assert.deepEqual(stored, Object.fromEntries(values));
+  });
+
+  test('a send that fails fails the cycle: the next flush says so (StoreUnavailableError)', async () => {
+    const redis = createRedis({ mode: 'single', url: db.url }, { commandTimeoutMs: 1000 });
+    await connect(redis);
+    const staging = new RedisMetricsWriter(redis).stageCycle({
+      cycle: 1_000,
+      ttlMs: 60_000,
+      flushCommands: 1,
+    });
+    await stream(staging, 'node-1', ['p-1']);
+    redis.disconnect();
+    staging.podEntry('shop', 'p-2', entry('p-2'));
+    await assert.rejects(
+      (async () => {
+        // The failed send is reported by this flush or, once it has completed, by the next one.
+        for (let i = 0; i < 5; i++) {
+          staging.podEntry('shop', `p-${i + 3}`, entry('p'));
+          await staging.flushIfFull();
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      })(),
+      StoreUnavailableError,
+    );
+  });
+
+  test('a crashed cycle’s staging keys carry a TTL from their first write and expire', async () => {
+    const crashed = writer.stageCycle({ cycle: 1_000, ttlMs: 300, flushCommands: 1 });
+    await stream(crashed, 'node-1', ['p-1', 'p-2']);
+    crashed.setState('node-1', 'state', 60_000);
+    await crashed.flushIfFull();
+    // The process dies here: no finish, no abandon.
+    const staged = await stagingKeys();
+    assert.deepEqual(
+      staged.sort(),
+      [keys.staging(keys.nodes, 1_000), keys.staging(keys.pods('shop'), 1_000)].sort(),
+    );
+    for (const key of staged) {
+      const ttl = await db.redis.pttl(key);
+      assert.ok(ttl > 0 && ttl <= 300, `${key}: ${ttl}`);
+    }
+    await new Promise((r) => setTimeout(r, 400));
+    assert.deepEqual(await stagingKeys(), []);
+    assert.equal(await db.redis.exists(keys.pods('shop'), keys.nodes, keys.namespaces), 0);
+  });
+
+  test('while the cycle goes on, every staging key it wrote is kept, even one written only at the start', async () => {
+    const staging = writer.stageCycle({ cycle: 1_000, ttlMs: 300, flushCommands: 1 });
+    staging.nodeEntry('node-1', entry('node-1'));
+    await staging.flushIfFull();
+    // 600 ms of sends to the pods hash only: twice the TTL the node hash got with its only write.
+    for (let i = 0; i < 12; i++) {
+      staging.podEntry('shop', `p-${i}`, entry(`p-${i}`));
+      await staging.flushIfFull();
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await staging.finish(end(Array.from({ length: 12 }, (_, i) => `p-${i}`)));
+    assert.deepEqual(await db.redis.hkeys(keys.nodes), ['node-1']);
+    assert.equal((await db.redis.hkeys(keys.pods('shop'))).length, 13);
+  });
+
+  test('a cycle that fails deletes its staging keys (abandon)', async () => {
+    const failed = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000, flushCommands: 1 });
+    await stream(failed, 'node-1', ['p-1']);
+    failed.podEntry('shop', 'p-2', entry('p-2'));
+    await failed.abandon();
+    assert.deepEqual(await stagingKeys(), []);
+    assert.equal(await db.redis.exists(keys.pods('shop'), keys.nodes), 0);
+  });
+});
