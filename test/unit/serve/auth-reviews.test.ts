@@ -25,6 +25,9 @@ import { createLogger } from '../../../shared/log.ts';
 import { Clock, FakeApi, SARS, sarAnswer, TOKEN_REVIEWS, unreachable } from './auth-fakes.ts';
 
 const TOKEN = 'eyJhbGciOiJSUzI1NiJ9.secret-token-value';
+/** Lets background work (a refresh ahead of expiry) finish. */
+const settled = () => new Promise((resolve) => setImmediate(resolve));
+
 const withAuthorization = (value: string | undefined): RequestCredentials => ({
   peer: null,
   header: (name) => (name.toLowerCase() === 'authorization' && value !== undefined ? [value] : []),
@@ -74,7 +77,7 @@ describe('TokenReview', () => {
     assert.equal(api.calls.length, 0);
   });
 
-  test('an answer is kept 10 s, whether authenticated or not, then asked again', async () => {
+  test('an answer is served at most 10 s old, authenticated or not; one in use is refreshed without waiting', async () => {
     assert.equal(TOKEN_CACHE_TTL_MS, 10_000);
     const clock = new Clock();
     let valid = true;
@@ -82,21 +85,26 @@ describe('TokenReview', () => {
       valid ? reviewed('jane')() : { status: { authenticated: false, error: 'token expired' } },
     );
     const authn = tokenReviewAuthenticator({ api, log: createLogger({ write: () => {} }), now: clock.now });
-    await authn.authenticate(withAuthorization(`Bearer ${TOKEN}`));
-    clock.advance(9_999);
+    const ask = () => authn.authenticate(withAuthorization(`Bearer ${TOKEN}`));
+    await ask();
     valid = false;
-    assert.ok('user' in ((await authn.authenticate(withAuthorization(`Bearer ${TOKEN}`))) ?? {}));
-    assert.equal(api.calls.length, 1);
-    clock.advance(2);
-    assert.deepEqual(await authn.authenticate(withAuthorization(`Bearer ${TOKEN}`)), {
-      error: 'token expired',
-    });
+    clock.advance(7_499);
+    assert.ok('user' in ((await ask()) ?? {}));
+    assert.equal(api.calls.length, 1, 'before the last quarter of its TTL: the cache alone');
+    clock.advance(2_500);
+    assert.ok('user' in ((await ask()) ?? {}), 'at 9,999 ms: the cached answer, at once');
+    await settled();
+    assert.equal(api.calls.length, 2, 'and one review behind it');
+    assert.deepEqual(await ask(), { error: 'token expired' }, 'the refreshed answer');
     assert.equal(api.calls.length, 2);
     clock.advance(9_999);
-    assert.deepEqual(await authn.authenticate(withAuthorization(`Bearer ${TOKEN}`)), {
-      error: 'token expired',
-    });
-    assert.equal(api.calls.length, 2, 'the refusal is cached too');
+    assert.deepEqual(await ask(), { error: 'token expired' });
+    await settled();
+    assert.equal(api.calls.length, 3, 'the refusal is cached and refreshed the same way');
+    clock.advance(10_001);
+    valid = true;
+    assert.ok('user' in ((await ask()) ?? {}), 'unused past its TTL: asked again before answering');
+    assert.equal(api.calls.length, 4);
   });
 
   test('concurrent requests with one token cost one review', async () => {
@@ -218,25 +226,28 @@ describe('SubjectAccessReview', () => {
     assert.equal(api.calls.length, 1);
   });
 
-  test('allowed answers are kept 10 s and denied answers 10 s', async () => {
+  test('allowed and denied answers are served at most 10 s old; unused ones expire, used ones are refreshed', async () => {
     assert.equal(ALLOW_CACHE_TTL_MS, 10_000);
     assert.equal(DENY_CACHE_TTL_MS, 10_000);
     const clock = new Clock();
     let allow = true;
     const api = new FakeApi(sarAnswer(() => allow));
     const authz = delegatingAuthorizer({ api, alwaysAllowed: noPaths, now: clock.now });
-    assert.equal((await authz.authorize(user('a'), pods)).allowed, true);
+    const allowed = async () => (await authz.authorize(user('a'), pods)).allowed;
+    assert.equal(await allowed(), true);
     allow = false;
-    clock.advance(9_999);
-    assert.equal((await authz.authorize(user('a'), pods)).allowed, true, 'still the cached allow');
-    clock.advance(2);
-    assert.equal((await authz.authorize(user('a'), pods)).allowed, false);
+    clock.advance(7_000);
+    assert.equal(await allowed(), true, 'still the cached allow');
+    assert.equal(api.calls.length, 1);
+    clock.advance(3_001);
+    assert.equal(await allowed(), false, 'expired at 10 s: asked again before answering');
+    assert.equal(api.calls.length, 2);
     allow = true;
-    clock.advance(9_999);
-    assert.equal((await authz.authorize(user('a'), pods)).allowed, false, 'still the cached deny');
-    clock.advance(2);
-    assert.equal((await authz.authorize(user('a'), pods)).allowed, true);
-    assert.equal(api.calls.length, 3);
+    clock.advance(9_000);
+    assert.equal(await allowed(), false, 'the cached deny, at once');
+    await settled();
+    assert.equal(api.calls.length, 3, 'refreshed behind it');
+    assert.equal(await allowed(), true);
   });
 
   test('answers are kept per user and per request: another user or object is asked again', async () => {
@@ -274,6 +285,30 @@ describe('SubjectAccessReview', () => {
 });
 
 describe('the review cache', () => {
+  test('a failed refresh leaves the entry to serve until it expires; then the caller sees the failure', async () => {
+    const clock = new Clock();
+    const cache = new TtlCache<number>({ ttlMs: () => 1000, now: clock.now });
+    let lookups = 0;
+    const failing = async () => {
+      lookups++;
+      throw new Error('down');
+    };
+    assert.equal(await cache.get('k', async () => 1), 1);
+    clock.advance(800);
+    assert.deepEqual(
+      await Promise.all([cache.get('k', failing), cache.get('k', failing)]),
+      [1, 1],
+      'one refresh in flight at a time',
+    );
+    await settled();
+    assert.equal(lookups, 1);
+    assert.equal(await cache.get('k', failing), 1, 'refreshed again on the next hit');
+    await settled();
+    assert.equal(lookups, 2);
+    clock.advance(200);
+    await assert.rejects(cache.get('k', failing), /down/);
+  });
+
   test('holds at most maxEntries, dropping expired entries first, then the oldest', async () => {
     const clock = new Clock();
     const cache = new TtlCache<number>({ ttlMs: (v) => (v < 0 ? 1 : 1000), maxEntries: 4, now: clock.now });
