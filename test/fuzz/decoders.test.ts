@@ -6,7 +6,6 @@
  * and deep or huge JSON fails fast.
  */
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import {
@@ -15,9 +14,8 @@ import {
   decodeSummary,
   type MetricsBatch,
 } from '../../functions/scrape/decode/index.ts';
+import { fixture } from '../helpers/fixtures.ts';
 
-const FIXTURES = new URL('../../../shared/fixtures/kubelet/', import.meta.url);
-const fixture = (name: string) => readFileSync(new URL(name, FIXTURES), 'utf8');
 const RESOURCE = fixture('resource-01-metrics-server-decode_test-kind-1.21-alpha.prom');
 const SUMMARY = fixture('summary-01-metrics-server-v0.5.2-kind-edgecases.json');
 const NOW = 1_700_000_000_000;
