@@ -140,9 +140,10 @@ interface NamespaceList {
 
 /**
  * A namespace's pods list body, from the replica's list cache while the namespace's cycle is the one the
- * body was built from (list-cache.ts). The cycle is read before the entries (same connection, so Redis
- * answers in that order): a body is only ever kept under a cycle as old as or older than its contents,
- * and at worst is built again once more.
+ * body was built from (list-cache.ts): known without a read while the replica follows the scraper's
+ * announcements, else checked with one small read. The cycle is read before the entries (same
+ * connection, so Redis answers in that order): a body is only ever kept under a cycle as old as or older
+ * than its contents, and at worst is built again once more.
  */
 async function namespaceListBody(
   reader: MetricsReader,
@@ -155,6 +156,15 @@ async function namespaceListBody(
     const s = selectedItems(q, await namespaceEntries(reader, namespace, q), namespace);
     for (const t of s.timestamps) observe(t);
     return listBody(shape, s.items);
+  }
+  // The newest cycle, announced to this replica: a body kept from it is current without any read.
+  const announced = reader.latestCycle?.() ?? null;
+  if (announced !== null) {
+    const hit = cache.get(r.key, announced, reader.now());
+    if (hit !== null) {
+      for (const t of hit.timestamps) observe(t);
+      return hit.body;
+    }
   }
   const cycleRead = reader.namespaceCycle(namespace);
   if (cache.has(r.key)) {

@@ -102,6 +102,7 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
 
   const redis = createRedis(redisTarget(config), { commandTimeoutMs: COMMAND_TIMEOUT_MS, log });
   const reader = new RedisMetricsReader(redis);
+  const unwatch = reader.watchCycles(log);
   const store = new StoreProbe(() => reader.ping(), { log });
   // Not awaited: the server answers (503, /readyz failing) while Redis is still unreachable, and ioredis
   // keeps reconnecting by itself after a failed first attempt.
@@ -126,6 +127,7 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
     clearInterval(pinger);
     auth.close();
     await Promise.all(servers.map((s) => drain(s, o.drainMs ?? 10_000)));
+    unwatch();
     await quit(redis);
     await tls.cleanup();
   };

@@ -12,6 +12,10 @@
  *                                       the matching pods are read (HMGET) instead of the whole namespace.
  *                                       `#cycle` in both hashes names the cycle that wrote them, so a
  *                                       reader knows the two came from the same cycle.
+ *   ms:{cycle}               string the newest cycle whose hashes are all renamed in place; each time it moves the
+ *                                   scraper also PUBLISHes it on `ms:{cycle}:announce:<db>`, so a serve replica
+ *                                   knows when its kept lists (functions/serve/list-cache.ts) are stale
+ *                                   without asking Redis per request.
  * The scraper's own memory (previous cumulative samples, for rates):
  *   ms:state:{<node>}        string the node's last/prev samples (functions/scrape/state.ts)
  *   ms:scrape:lock           string `<cycle start ms> <holder>`: one cycle per resolution across instances
@@ -66,7 +70,16 @@ export const keys = {
    * same hash tag, same slot; private to that cycle, so overlapping cycles never write the same one.
    */
   staging: (key: string, cycle: number) => `${key}:next:${cycle}`,
+  /** The newest cycle whose served hashes are all in place (string: its start, ms), and its channel. */
+  latestCycle: `${PREFIX}{cycle}`,
 } as const;
+
+/**
+ * Where the scraper announces `keys.latestCycle` each time it moves (a message: the cycle's start).
+ * Channels are server-wide, not per database: the database index keeps deployments that share a Redis
+ * server on different databases from hearing each other.
+ */
+export const cycleChannel = (db: number) => `${PREFIX}{cycle}:announce:${db}`;
 
 /**
  * The field naming the cycle that wrote a namespace's pods hash and its label index. No pod name (a DNS

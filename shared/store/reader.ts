@@ -3,7 +3,9 @@
  * one HGETALL, a pod one HGET), except the all-namespaces pod list, which streams namespace by namespace
  * in batches so its memory stays bounded.
  */
+import type { Logger } from '../log.ts';
 import type { StoredStats } from '../metrics.ts';
+import { CycleWatch } from './cycle-watch.ts';
 import { decodeEntry, type StoredEntry } from './entry.ts';
 import { CYCLE_FIELD, keys } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
@@ -31,6 +33,11 @@ export interface MetricsReader {
   namespaceCycle?(namespace: string): Promise<string | null>;
   /** Now, on the clock entries' expiry instants are written in (Redis'). */
   now?(): number;
+  /**
+   * The newest cycle as the scraper announced it (cycle-watch.ts), when this replica is sure of it: a
+   * list built from that cycle is then current without a read. Null when it may not be known.
+   */
+  latestCycle?(): string | null;
   /** Every namespace's unexpired pod entries: namespaces in order, each sorted by name. */
   allPods(): AsyncIterable<NamespacePods>;
   /** Throws StoreUnavailableError when Redis does not answer; also re-syncs the clock. */
@@ -69,9 +76,25 @@ export class RedisMetricsReader implements MetricsReader {
   #offsetMs = 0;
   /** Label indexes by namespace, each with the cycle that wrote it (bounded: dropped whole when full). */
   #indexes = new Map<string, LabelIndex>();
+  #watch: CycleWatch | null = null;
 
   constructor(redis: RedisClient) {
     this.#redis = redis;
+  }
+
+  /** Follows the scraper's cycle announcements (a subscriber connection) until the returned close. */
+  watchCycles(log: Logger): () => void {
+    const watch = new CycleWatch(this.#redis, log);
+    this.#watch = watch;
+    return () => {
+      watch.close();
+      if (this.#watch === watch) this.#watch = null;
+    };
+  }
+
+  latestCycle(): string | null {
+    const latest = this.#watch?.latest() ?? null;
+    return latest === null || latest === 0 ? null : String(latest);
   }
 
   /** Now, on Redis' clock. */

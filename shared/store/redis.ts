@@ -120,6 +120,11 @@ export function createRedis(target: RedisTarget, o: ConnectOptions): RedisClient
   return client;
 }
 
+/** The database index a client uses (always 0 in Cluster mode). */
+export function databaseOf(client: RedisClient): number {
+  return client.isCluster ? 0 : ((client as Redis).options.db ?? 0);
+}
+
 /** Connects a lazyConnect client, waiting until it is ready (commands before that would fail). */
 export async function connect(client: RedisClient): Promise<void> {
   if (client.status === 'ready') return;

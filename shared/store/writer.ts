@@ -7,8 +7,8 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import type { HashUpdate, StatsWrite } from '../metrics.ts';
-import { CYCLE_FIELD, keys } from './keys.ts';
-import { guarded, type RedisClient } from './redis.ts';
+import { CYCLE_FIELD, cycleChannel, keys } from './keys.ts';
+import { databaseOf, guarded, type RedisClient } from './redis.ts';
 
 /** One served hash, replaced as a whole. An empty `fields` deletes it. */
 export interface HashWrite {
@@ -60,6 +60,19 @@ if last then
 end
 redis.call('SET', KEYS[1], now .. ' ' .. ARGV[3], 'PX', 2 * resolution)
 return {1, now, now + resolution}
+`;
+
+/**
+ * Moves `ms:{cycle}` forward to this cycle and announces it; never backwards, so a slow cycle finishing
+ * after a newer one cannot make readers believe the older one is the newest.
+ */
+const ANNOUNCE = `
+local current = tonumber(redis.call('GET', KEYS[1]) or '0') or 0
+if tonumber(ARGV[1]) <= current then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('PEXPIREAT', KEYS[1], ARGV[3])
+redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 1
 `;
 
 /** Commands per pipeline (HSET fields count one each): bounds each round trip's size. */
@@ -341,6 +354,17 @@ export class CycleStaging {
       }
       replaceHash(keys.namespaces, { fields: index, size: index.length, expireAt: indexExpiry });
       await runGroups(this.#redis, groups);
+      // Only once every hash is in place: readers that hear of this cycle find all of it.
+      if (cycleField) {
+        await this.#redis.eval(
+          ANNOUNCE,
+          1,
+          keys.latestCycle,
+          String(start),
+          cycleChannel(databaseOf(this.#redis)),
+          Math.max(indexExpiry, end.nodes.expireAt),
+        );
+      }
     });
   }
 

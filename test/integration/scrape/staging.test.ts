@@ -6,10 +6,11 @@
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { encodeEntry } from '../../../shared/store/entry.ts';
-import { CYCLE_FIELD, keys } from '../../../shared/store/keys.ts';
+import { CYCLE_FIELD, cycleChannel, keys } from '../../../shared/store/keys.ts';
 import { RedisMetricsReader } from '../../../shared/store/reader.ts';
 import { connect, createRedis, StoreUnavailableError } from '../../../shared/store/redis.ts';
 import { type CycleStaging, RedisMetricsWriter, type StagedEnd } from '../../../shared/store/writer.ts';
+import { waitFor } from '../../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 
 let db: TestDb;
@@ -178,5 +179,31 @@ describe('streamed cycle writes', () => {
     await failed.abandon();
     assert.deepEqual(await stagingKeys(), []);
     assert.equal(await db.redis.exists(keys.pods('shop'), keys.nodes), 0);
+  });
+});
+
+describe('the newest cycle, announced once its hashes are in place', () => {
+  test('ms:{cycle} moves forward and each move is published; an older cycle finishing late moves nothing', async () => {
+    const heard: string[] = [];
+    const sub = db.redis.duplicate();
+    await sub.subscribe(cycleChannel(db.redis.options.db ?? 0));
+    sub.on('message', (_channel: string, message: string) => heard.push(message));
+    try {
+      const older = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000 });
+      const newer = writer.stageCycle({ cycle: 2_000, ttlMs: 60_000 });
+      await stream(older, 'node-a', ['a-1']);
+      await stream(newer, 'node-a', ['a-1']);
+      await newer.finish(end(['a-1']));
+      assert.equal(await db.redis.get(keys.latestCycle), '2000');
+      assert.equal(await db.redis.hget(keys.pods('shop'), CYCLE_FIELD), '2000', 'renamed before announced');
+      await older.finish(end(['a-1']));
+      assert.equal(await db.redis.get(keys.latestCycle), '2000');
+      await waitFor('the announcement', 2000, async () => heard.length > 0);
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(heard, ['2000']);
+      assert.ok((await db.redis.pttl(keys.latestCycle)) > 0, 'expires with what it names');
+    } finally {
+      sub.disconnect();
+    }
   });
 });

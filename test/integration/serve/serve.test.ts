@@ -16,7 +16,7 @@ import { createLogger } from '../../../shared/log.ts';
 import { NodeMetricsList, PodMetrics, PodMetricsList } from '../../../shared/metrics-api.ts';
 import { createCA, issueCertificate } from '../../../shared/pki.ts';
 import { encodeEntry } from '../../../shared/store/entry.ts';
-import { CYCLE_FIELD, keys } from '../../../shared/store/keys.ts';
+import { CYCLE_FIELD, cycleChannel, keys } from '../../../shared/store/keys.ts';
 import { freePort, type RedisServer, startRedisServer } from '../../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 
@@ -285,6 +285,46 @@ describe('serve over HTTPS against the shared Redis', () => {
     assert.match((await serve.get(path)).body, /"app":"second"/);
     await db.redis.del(key);
     assert.match((await serve.get(path)).body, /"items":\[\]/);
+  });
+
+  test("while it follows the scraper's announcements, a kept list costs no read; after a lost connection it catches up", async () => {
+    const key = keys.pods('announced');
+    const now = await redisNow(db.redis);
+    const entry = (app: string) =>
+      encodeEntry({
+        expiresAt: now + 60_000,
+        timestamp: now - 10_000,
+        labels: '{"app":"web"}',
+        item: podItem('announced', 'web-1', app),
+      });
+    /** What a scraper's cycle leaves: the hash with its cycle, then the newest cycle, announced or not. */
+    const cycle = async (n: number, app: string, announce = true) => {
+      await db.redis.hset(key, CYCLE_FIELD, String(n), 'web-1', entry(app));
+      await db.redis.set(keys.latestCycle, String(n));
+      if (announce) await db.redis.publish(cycleChannel(db.redis.options.db ?? 0), String(n));
+    };
+    const path = `${V1BETA1}/namespaces/announced/pods`;
+    const base = Date.now() * 10; // newer than any cycle another test announced on this database
+    await cycle(base + 1, 'one');
+    await eventually('the announcement heard', 2000, async () =>
+      /"app":"one"/.test((await serve.get(path)).body),
+    );
+    // Changed behind the replica's back, its cycle field gone: a replica asking Redis would build the list
+    // again; one following the announcements serves what it kept, having read nothing.
+    await db.redis.hdel(key, CYCLE_FIELD);
+    await db.redis.hset(key, 'web-1', entry('tampered'));
+    assert.match((await serve.get(path)).body, /"app":"one"/);
+    await cycle(base + 2, 'two');
+    await eventually('the next cycle served', 2000, async () =>
+      /"app":"two"/.test((await serve.get(path)).body),
+    );
+    // The subscriber's connection is dropped and a cycle lands unheard: on reconnecting, the replica reads
+    // the newest cycle before it trusts its kept lists again.
+    await db.redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    await cycle(base + 3, 'three', false);
+    await eventually('caught up after reconnecting', 3000, async () =>
+      /"app":"three"/.test((await serve.get(path)).body),
+    );
   });
 
   test('is ready while Redis answers', async () => {

@@ -1,0 +1,82 @@
+/**
+ * A serve replica's knowledge of the newest scrape cycle, kept current by the scraper's announcements
+ * (`ms:{cycle}:announce:<db>`, see keys.ts) on a subscriber connection of its own. While it is known, a kept
+ * list built from that cycle is current without asking Redis; whenever it may not be (not yet subscribed,
+ * the connection lost, reconnecting), `latest()` is null and callers ask Redis per request, as without it.
+ *
+ * On every (re)connection it subscribes first and reads `ms:{cycle}` second, so no announcement falls
+ * between the two; the newest of what it reads and hears wins.
+ */
+import type { Cluster, Redis } from 'ioredis';
+import type { Logger } from '../log.ts';
+import { cycleChannel, keys } from './keys.ts';
+import { databaseOf, type RedisClient } from './redis.ts';
+
+export class CycleWatch {
+  readonly #redis: RedisClient;
+  readonly #sub: RedisClient;
+  readonly #log: Logger;
+  readonly #channel: string;
+  #latest: number | null = null;
+  /** The newest cycle announced on this connection so far (announcements can outrun the key's read). */
+  #heard = 0;
+  /** Bumped on every connection loss: a read begun before it must not set `latest` after it. */
+  #epoch = 0;
+  #closed = false;
+
+  /** Starts watching through a duplicate of `redis` (same target and options); `redis` reads the key. */
+  constructor(redis: RedisClient, log: Logger) {
+    this.#redis = redis;
+    this.#log = log;
+    this.#channel = cycleChannel(databaseOf(redis));
+    this.#sub = redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate();
+    this.#sub.on('error', () => {}); // the main client reports outages (createRedis' outage log)
+    this.#sub.on('message', (channel: string, message: string) => {
+      if (channel !== this.#channel) return;
+      const cycle = Number(message);
+      if (!Number.isFinite(cycle)) return;
+      this.#heard = Math.max(this.#heard, cycle);
+      if (this.#latest !== null) this.#latest = Math.max(this.#latest, cycle);
+    });
+    for (const lost of ['close', 'reconnecting', 'end']) {
+      this.#sub.on(lost, () => {
+        this.#latest = null;
+        this.#epoch++;
+      });
+    }
+    this.#sub.on('ready', () => void this.#sync());
+    this.#sub.connect().catch(() => {}); // retried by ioredis' reconnect strategy
+  }
+
+  /** The newest cycle (its start, ms), or null when it may not be known. */
+  latest(): number | null {
+    return this.#latest;
+  }
+
+  /** Whether a list built from `cycle` (a namespace's `#cycle`) is from the newest cycle. */
+  isLatest(cycle: string): boolean {
+    return this.#latest !== null && Number(cycle) === this.#latest;
+  }
+
+  async #sync(): Promise<void> {
+    const epoch = this.#epoch;
+    try {
+      await this.#sub.subscribe(this.#channel);
+      const stored = await this.#redis.get(keys.latestCycle);
+      if (epoch !== this.#epoch || this.#closed) return;
+      // Nothing announced yet (a scraper that never finished a cycle here): 0 matches no list.
+      const read = stored === null ? 0 : Number(stored);
+      this.#latest = Math.max(this.#heard, Number.isFinite(read) ? read : 0);
+    } catch (err) {
+      this.#log.debug(2, 'Cycle announcements not followed; lists are checked per request', {
+        err: err instanceof Error ? err.message : String(err),
+      });
+    }
+  }
+
+  close(): void {
+    this.#closed = true;
+    this.#latest = null;
+    this.#sub.disconnect();
+  }
+}
