@@ -64,7 +64,9 @@ async function run(r: Record<string, unknown>): Promise<LoadResult> {
           const wait = due - performance.now();
           if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
         }
-        const t0 = interval > 0 ? due : performance.now();
+        // A timer can fire up to a millisecond early (libuv's clock is in whole ms): then the request
+        // goes out before it is due, and its latency counts from when it was sent.
+        const t0 = interval > 0 ? Math.max(due, performance.now()) : performance.now();
         due += interval;
         try {
           const res = await c.get(path);
