@@ -3,7 +3,7 @@
  * (warm cycles: connections and TLS sessions reused), a fresh scraper process (cold cycle, as a function
  * platform may start one), the floor program, and Redis' memory per stored container point.
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { keys } from '../shared/store/keys.ts';
@@ -43,10 +43,32 @@ export interface CycleReport {
   points: { nodes: number; pods: number; containers: number };
   /** TLS connections the cycle opened: full handshakes, and resumed sessions. */
   handshakes: { full: number; resumed: number };
+  /** process.memoryUsage() (MiB) at the cycle's highest sampled RSS and at its end; V8's heap spaces at its end. */
+  memory: {
+    peak: MemorySample;
+    end: MemorySample;
+    heapSpaces: Record<string, { size: number; used: number }>;
+  };
   /** The simulator's CPU during the cycle, ms. */
   simCpuMs: number;
   /** Redis' CPU during the cycle, ms. */
   redisCpuMs: number;
+}
+
+export interface MemorySample {
+  rss: number;
+  heapTotal: number;
+  heapUsed: number;
+  external: number;
+  arrayBuffers: number;
+  /** TLS connections open. */
+  openTls: number;
+}
+
+/** One memory sample as text: RSS and its parts, MiB. */
+export function describeMemory(m: MemorySample): string {
+  const r = Math.round;
+  return `rss ${r(m.rss)} = heap ${r(m.heapTotal)} (used ${r(m.heapUsed)}) + external ${r(m.external)} (array buffers ${r(m.arrayBuffers)}) + other ${r(m.rss - m.heapTotal - m.external)}; ${m.openTls} TLS connections`;
 }
 
 export interface FloorReport {
@@ -93,13 +115,35 @@ export interface ScrapeBenchOptions {
   profileDir: string | null;
 }
 
-/** The environment that makes a scraper runner profile each cycle into DIR/<role>/. */
+/**
+ * The environment that makes a scraper runner profile each cycle into DIR/<role>/, plus what
+ * BENCH_SCRAPER_ENV gives the scraper processes only ("NAME=value NAME=value", e.g. malloc tunables).
+ */
 function profileEnv(o: ScrapeBenchOptions, role: string): Record<string, string> {
-  if (!o.profileDir) return {};
+  const env: Record<string, string> = {};
+  for (const pair of (process.env.BENCH_SCRAPER_ENV ?? '').split(/\s+/).filter(Boolean)) {
+    const eq = pair.indexOf('=');
+    if (eq > 0) env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  if (!o.profileDir) return env;
   const dir = join(o.profileDir, role);
   mkdirSync(dir, { recursive: true });
-  return { BENCH_PROFILE_DIR: dir };
+  return { ...env, BENCH_PROFILE_DIR: dir };
 }
+
+/**
+ * Node flags for the scraper processes: those `npm run scrape` (and the image, whose NODE_OPTIONS a test
+ * keeps equal) runs it with, or BENCH_SCRAPER_NODE_ARGS (space-separated) to try others.
+ */
+const scraperNodeArgs = (
+  process.env.BENCH_SCRAPER_NODE_ARGS ??
+  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.scrape as string)
+    .split(/\s+/)
+    .slice(1, -1)
+    .join(' ')
+)
+  .split(/\s+/)
+  .filter(Boolean);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
@@ -146,6 +190,13 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       const simCpu1 = (await sim.ask<{ cpuMs: number }>('usage')).cpuMs;
       const report = { ...r, simCpuMs: simCpu1 - simCpu0, redisCpuMs: (await redisCpuMs(redis)) - redisCpu0 };
       if (!report.ran) throw new Error('the scraper did not run its cycle (lock held)');
+      progress(`${tag}     memory at peak: ${describeMemory(report.memory.peak)}`);
+      progress(`${tag}     memory at end:  ${describeMemory(report.memory.end)}`);
+      progress(
+        `${tag}     heap spaces at end (MiB size/used): ${Object.entries(report.memory.heapSpaces)
+          .map(([k, v]) => `${k.replace(/_space$/, '')} ${Math.round(v.size)}/${Math.round(v.used)}`)
+          .join(', ')}`,
+      );
       if (report.failed > 0)
         progress(`${tag}   ${report.failed} nodes failed, e.g. ${JSON.stringify(report.firstFailure)}`);
       return report;
@@ -155,7 +206,12 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       `peak RSS ${Math.round(c.peakRssMiB)} MiB, ${c.points.containers} container points, TLS ${c.handshakes.full} full + ${c.handshakes.resumed} resumed (simulator ${(c.simCpuMs / c.nodes).toFixed(3)} ms/node)`;
 
     progress(`${tag} long-lived scraper: first cycle (no connections, no history)…`);
-    const warmRunner = spawnChild('scrape-runner.ts', flags, [], profileEnv(o, `scrape-warm-${o.nodes}`));
+    const warmRunner = spawnChild(
+      'scrape-runner.ts',
+      flags,
+      scraperNodeArgs,
+      profileEnv(o, `scrape-warm-${o.nodes}`),
+    );
     children.push(warmRunner);
     await warmRunner.ready;
     const first = await cycle(warmRunner);
@@ -173,7 +229,12 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     const containerPoints = warm.at(-1)!.points.containers;
 
     progress(`${tag} fresh scraper process: cold cycle…`);
-    const coldRunner = spawnChild('scrape-runner.ts', flags, [], profileEnv(o, `scrape-cold-${o.nodes}`));
+    const coldRunner = spawnChild(
+      'scrape-runner.ts',
+      flags,
+      scraperNodeArgs,
+      profileEnv(o, `scrape-cold-${o.nodes}`),
+    );
     children.push(coldRunner);
     await coldRunner.ready;
     const cold = await cycle(coldRunner);

@@ -10,10 +10,12 @@ import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import tls from 'node:tls';
+import v8 from 'node:v8';
 import { createScraper } from '../functions/scrape/scraper.ts';
 import { loadScrapeConfig } from '../shared/config/index.ts';
 import { createLogger } from '../shared/log.ts';
 import { answer, cpuMs, peakRssMiB } from './ipc.ts';
+import type { MemorySample } from './scrape-bench.ts';
 
 const config = loadScrapeConfig(process.argv.slice(2), {});
 // Warnings and errors only: one line per cycle from each runner would drown the benchmark's progress.
@@ -28,9 +30,13 @@ const scraper = createScraper(config, log);
 // How many TLS connections the cycle opened, and how many resumed a saved session (node:https opens
 // them through tls.connect, so a wrapper sees each one).
 const handshakes = { full: 0, resumed: 0 };
+/** TLS connections open now (kept alive between cycles, or in use). */
+let openTls = 0;
 const connect = tls.connect;
 tls.connect = ((...args: Parameters<typeof tls.connect>) => {
   const socket = connect(...args);
+  openTls++;
+  socket.once('close', () => openTls--);
   socket.once('secureConnect', () => {
     if (socket.isSessionReused()) handshakes.resumed++;
     else handshakes.full++;
@@ -50,6 +56,30 @@ if (profileDir) {
 }
 let cycles = 0;
 
+const MiB = 2 ** 20;
+function sample(): MemorySample {
+  const m = process.memoryUsage();
+  return {
+    rss: m.rss / MiB,
+    heapTotal: m.heapTotal / MiB,
+    heapUsed: m.heapUsed / MiB,
+    external: m.external / MiB,
+    arrayBuffers: m.arrayBuffers / MiB,
+    openTls,
+  };
+}
+/** V8's heap spaces (MiB): size (committed) and used. */
+function spaces(): Record<string, { size: number; used: number }> {
+  const out: Record<string, { size: number; used: number }> = {};
+  for (const s of v8.getHeapSpaceStatistics()) {
+    out[s.space_name] = { size: s.space_size / MiB, used: s.space_used_size / MiB };
+  }
+  return out;
+}
+// With BENCH_HEAP_SNAPSHOT_DIR, a heap snapshot after the cycle numbered BENCH_HEAP_SNAPSHOT_CYCLE (default 3).
+const snapshotDir = process.env.BENCH_HEAP_SNAPSHOT_DIR;
+const snapshotCycle = Number(process.env.BENCH_HEAP_SNAPSHOT_CYCLE ?? 3);
+
 answer(
   async (r) => {
     if (r.cmd !== 'cycle') throw new Error(`unknown command ${r.cmd}`);
@@ -57,17 +87,29 @@ answer(
     if (profiler) await profiler.post('Profiler.start');
     handshakes.full = 0;
     handshakes.resumed = 0;
+    // The memory at the cycle's highest RSS, sampled every 50 ms while it runs.
+    let peak = sample();
+    const sampler = setInterval(() => {
+      const s = sample();
+      if (s.rss > peak.rss) peak = s;
+    }, 50);
     const cpu0 = cpuMs();
     const t0 = performance.now();
-    const result = await scraper.runOnce();
+    const result = await scraper.runOnce().finally(() => clearInterval(sampler));
     const wallMs = performance.now() - t0;
+    const cycleCpuMs = cpuMs() - cpu0;
+    const end = sample();
+    if (end.rss > peak.rss) peak = end;
+    const heapSpaces = spaces();
+    if (snapshotDir && cycles === snapshotCycle)
+      v8.writeHeapSnapshot(join(snapshotDir, `cycle-${cycles}.heapsnapshot`));
     if (profiler && profileDir) {
       const { profile } = await profiler.post('Profiler.stop');
       writeFileSync(join(profileDir, `cycle-${cycles}.cpuprofile`), JSON.stringify(profile));
     }
     return {
       wallMs,
-      cpuMs: cpuMs() - cpu0,
+      cpuMs: cycleCpuMs,
       processCpuMs: cpuMs(),
       readyAfterMs,
       rssMiB: process.memoryUsage().rss / 2 ** 20,
@@ -79,6 +121,7 @@ answer(
       firstFailure: result.failed[0] ?? null,
       points: result.points,
       handshakes: { ...handshakes },
+      memory: { peak, end, heapSpaces },
     };
   },
   () => scraper.close(),

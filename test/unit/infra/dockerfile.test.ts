@@ -146,6 +146,23 @@ describe('the Dockerfile', () => {
     }
   });
 
+  test("each image runs its program with the Node flags of package.json's script for it", () => {
+    const scripts = JSON.parse(readFileSync(repoPath('package.json'), 'utf8')).scripts as Record<
+      string,
+      string
+    >;
+    for (const target of Object.keys(targets)) {
+      const [node, ...rest] = (scripts[target] ?? '').split(/\s+/);
+      assert.equal(node, 'node');
+      assert.equal(rest.at(-1), `functions/${target}/main.ts`);
+      const flags = rest.slice(0, -1).join(' ');
+      const env = chain(target)
+        .flatMap((s) => s.instructions.filter((i) => i.op === 'ENV' && i.args.startsWith('NODE_OPTIONS=')))
+        .at(-1)?.args;
+      assert.equal(env?.slice('NODE_OPTIONS='.length) ?? '', flags, `${target}: NODE_OPTIONS`);
+    }
+  });
+
   test('installs production dependencies only, as locked', () => {
     const runs = stage('deps')
       .instructions.filter((i) => i.op === 'RUN')
