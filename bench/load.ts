@@ -66,7 +66,7 @@ async function run(r: Record<string, unknown>): Promise<LoadResult> {
         }
         // A timer can fire up to a millisecond early (libuv's clock is in whole ms): then the request
         // goes out before it is due, and its latency counts from when it was sent.
-        const t0 = interval > 0 ? Math.max(due, performance.now()) : performance.now();
+        const t0 = interval > 0 ? Math.min(due, performance.now()) : performance.now();
         due += interval;
         try {
           const res = await c.get(path);
