@@ -129,31 +129,36 @@ function selectedItems(q: ListQuery, entries: readonly StoredEntry[], namespace:
   return { items, timestamps, validUntil };
 }
 
-/** What one request asks of a namespace's pods: the cache key and the parsed query. */
-interface NamespaceList {
-  namespace: string;
+/** One list request answered from one store read: what it reads, how it selects and writes it, its key. */
+interface KeptList {
+  /** The store's entries for the list: one namespace's pods, or the nodes. */
+  read: () => Promise<StoredEntry[]>;
+  /** The cycle that wrote what `read` reads (one small read); absent, the list is never kept. */
+  cycle: (() => Promise<string | null>) | undefined;
   q: ListQuery;
   shape: ListShape;
-  /** ListCache.key of the request: namespace, the selectors as sent, and the output shape. */
+  /** What `metadata.namespace` field selectors compare with ('' for nodes). */
+  namespace: string;
+  /** ListCache.key of the request. */
   key: string;
 }
 
 /**
- * A namespace's pods list body, from the replica's list cache while the namespace's cycle is the one the
- * body was built from (list-cache.ts): known without a read while the replica follows the scraper's
+ * A list body, from the replica's list cache while the cycle that wrote what it reads is the one the body
+ * was built from (list-cache.ts): known without a read while the replica follows the scraper's
  * announcements, else checked with one small read. The cycle is read before the entries (same
  * connection, so Redis answers in that order): a body is only ever kept under a cycle as old as or older
  * than its contents, and at worst is built again once more.
  */
-async function namespaceListBody(
+async function keptListBody(
   reader: MetricsReader,
   cache: ListCache,
-  r: NamespaceList,
+  r: KeptList,
   observe: (timestampMs: number) => void,
 ): Promise<string> {
-  const { namespace, q, shape } = r;
-  if (!reader.namespaceCycle || !reader.now) {
-    const s = selectedItems(q, await namespaceEntries(reader, namespace, q), namespace);
+  const { q, shape, namespace } = r;
+  if (!r.cycle || !reader.now) {
+    const s = selectedItems(q, await r.read(), namespace);
     for (const t of s.timestamps) observe(t);
     return listBody(shape, s.items);
   }
@@ -166,7 +171,7 @@ async function namespaceListBody(
       return hit.body;
     }
   }
-  const cycleRead = reader.namespaceCycle(namespace);
+  const cycleRead = r.cycle();
   if (cache.has(r.key)) {
     const hit = cache.get(r.key, await cycleRead, reader.now());
     if (hit !== null) {
@@ -174,7 +179,7 @@ async function namespaceListBody(
       return hit.body;
     }
   }
-  const [entries, cycle] = await Promise.all([namespaceEntries(reader, namespace, q), cycleRead]);
+  const [entries, cycle] = await Promise.all([r.read(), cycleRead]);
   const s = selectedItems(q, entries, namespace);
   for (const t of s.timestamps) observe(t);
   const body = listBody(shape, s.items);
@@ -182,10 +187,21 @@ async function namespaceListBody(
   return body;
 }
 
-/** The ListCache key of a request for a namespace's pods. */
-function listKey(query: QueryParam, namespace: string, output: Output, include: IncludeObject): string {
+/** The ListCache key of a list request: the resource, the namespace, the selectors as sent, the shape. */
+function listKey(
+  query: QueryParam,
+  resource: 'nodes' | 'pods',
+  namespace: string,
+  output: Output,
+  include: IncludeObject,
+): string {
   const shape = output.as === 'json' ? 'json' : `${output.as}/${output.version}/${include}`;
-  return ListCache.key(namespace, query('labelSelector') ?? '', query('fieldSelector') ?? '', shape);
+  return ListCache.key(
+    namespace,
+    query('labelSelector') ?? '',
+    query('fieldSelector') ?? '',
+    `${resource} ${shape}`,
+  );
 }
 
 export interface ResourceOptions {
@@ -203,20 +219,32 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
   /** A namespace's pods list: the namespaced route, and the all-namespaces one narrowed to a namespace. */
   const namespaceList = async (query: QueryParam, namespace: string, q: ListQuery, output: Output) => {
     const include = includeOf(query, output);
-    const shape = listShape('PodMetrics', output, include);
-    const key = listKey(query, namespace, output, include);
-    return jsonResponse(await namespaceListBody(reader, cache, { namespace, q, shape, key }, observe));
+    const list: KeptList = {
+      read: () => namespaceEntries(reader, namespace, q),
+      cycle: reader.namespaceCycle && (() => reader.namespaceCycle!(namespace)),
+      q,
+      shape: listShape('PodMetrics', output, include),
+      namespace,
+      key: listKey(query, 'pods', namespace, output, include),
+    };
+    return jsonResponse(await keptListBody(reader, cache, list, observe));
   };
 
   app.get(RESOURCE_PATHS.nodes, async (c) => {
     const output = negotiated(c, true);
     const query = queryOf(c);
     const q = listQuery(query, 'nodes');
-    const shape = listShape('NodeMetrics', output, includeOf(query, output));
+    const include = includeOf(query, output);
     // Nodes have no namespace: `metadata.namespace=` selects them all, any other value none.
-    const s = selectedItems(q, await reader.nodes(), '');
-    for (const t of s.timestamps) observe(t);
-    return jsonResponse(listBody(shape, s.items));
+    const list: KeptList = {
+      read: () => reader.nodes(),
+      cycle: reader.nodesCycle && (() => reader.nodesCycle!()),
+      q,
+      shape: listShape('NodeMetrics', output, include),
+      namespace: '',
+      key: listKey(query, 'nodes', '', output, include),
+    };
+    return jsonResponse(await keptListBody(reader, cache, list, observe));
   });
 
   app.get(RESOURCE_PATHS.node, async (c) => {

@@ -2,7 +2,7 @@
  * The Redis key layout: the one place that knows it.
  *
  * Served points (what the serve function reads, pre-rendered by the scraper):
- *   ms:nodes                 hash   node name  → entry (see entry.ts)
+ *   ms:nodes                 hash   node name  → entry (see entry.ts); `#cycle` names the cycle that wrote it
  *   ms:pods:{<namespace>}    hash   pod name   → entry; one key per namespace, so a namespace's pods
  *                                                (the HPA's query) are one HGETALL and a pod one HGET
  *   ms:namespaces            hash   namespace  → `<expiresAt>\t<pod count>` (which ms:pods keys exist)

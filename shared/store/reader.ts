@@ -31,6 +31,8 @@ export interface MetricsReader {
    * `now`: a reader without them simply has every list built again.
    */
   namespaceCycle?(namespace: string): Promise<string | null>;
+  /** The cycle that wrote the nodes hash (its `#cycle` field; null without one), as namespaceCycle. */
+  nodesCycle?(): Promise<string | null>;
   /** Now, on the clock entries' expiry instants are written in (Redis'). */
   now?(): number;
   /**
@@ -142,6 +144,10 @@ export class RedisMetricsReader implements MetricsReader {
 
   namespaceCycle(namespace: string): Promise<string | null> {
     return guarded(() => this.#redis.hget(keys.pods(namespace), CYCLE_FIELD));
+  }
+
+  nodesCycle(): Promise<string | null> {
+    return guarded(() => this.#redis.hget(keys.nodes, CYCLE_FIELD));
   }
 
   namespacePods(namespace: string): Promise<StoredEntry[]> {

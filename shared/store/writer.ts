@@ -344,7 +344,8 @@ export class CycleStaging {
       for (const namespace of end.previousNamespaces) {
         if (!end.namespaces.has(namespace)) replacePods(namespace, { fields: [], size: 0, expireAt: 0 });
       }
-      replaceHash(keys.nodes, end.nodes);
+      // The nodes hash names its cycle too, so replicas can keep the node list as they keep namespaces'.
+      replaceHash(keys.nodes, end.nodes, cycle);
       // The index last: a namespace is listed only once its pods are written.
       let indexExpiry = 0;
       const index: [string, string][] = [];

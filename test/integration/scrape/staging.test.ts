@@ -69,7 +69,8 @@ describe('streamed cycle writes', () => {
       ['fast-1', 'fast-2'],
     );
     assert.equal(await db.redis.hget(keys.pods('shop'), CYCLE_FIELD), '2000');
-    assert.deepEqual(await db.redis.hkeys(keys.nodes), ['node-fast']);
+    assert.deepEqual(await db.redis.hkeys(keys.nodes), ['node-fast', CYCLE_FIELD]);
+    assert.equal(await db.redis.hget(keys.nodes, CYCLE_FIELD), '2000', 'the nodes hash names its cycle too');
 
     await stream(slow, 'node-slow-2', ['slow-2']);
     await slow.finish(end(['slow-1', 'slow-2']));
@@ -78,7 +79,8 @@ describe('streamed cycle writes', () => {
       ['slow-1', 'slow-2'],
     );
     assert.equal(await db.redis.hget(keys.pods('shop'), CYCLE_FIELD), '1000');
-    assert.deepEqual((await db.redis.hkeys(keys.nodes)).sort(), ['node-slow', 'node-slow-2']);
+    assert.deepEqual((await db.redis.hkeys(keys.nodes)).sort(), [CYCLE_FIELD, 'node-slow', 'node-slow-2']);
+    assert.equal(await db.redis.hget(keys.nodes, CYCLE_FIELD), '1000');
     assert.deepEqual(await db.redis.hget(keys.podLabels('shop'), '{}'), 'slow-1\nslow-2');
     assert.deepEqual(await stagingKeys(), []);
   });
@@ -168,7 +170,7 @@ describe('streamed cycle writes', () => {
       await new Promise((r) => setTimeout(r, 50));
     }
     await staging.finish(end(Array.from({ length: 12 }, (_, i) => `p-${i}`)));
-    assert.deepEqual(await db.redis.hkeys(keys.nodes), ['node-1']);
+    assert.deepEqual(await db.redis.hkeys(keys.nodes), ['node-1', CYCLE_FIELD]);
     assert.equal((await db.redis.hkeys(keys.pods('shop'))).length, 13);
   });
 

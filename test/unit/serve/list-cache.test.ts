@@ -73,6 +73,11 @@ class CycledReader extends FakeReader {
     if (this.down) return super.namespacePods(namespace).then(() => null);
     return this.cycles.get(namespace) ?? null;
   }
+  nodesCycleValue: string | null = '1000';
+  async nodesCycle(): Promise<string | null> {
+    this.calls.push('nodesCycle');
+    return this.nodesCycleValue;
+  }
   now(): number {
     return this.clock;
   }
@@ -166,5 +171,22 @@ describe('namespace lists kept until the next cycle', () => {
     reader.down = true;
     const r = await app.request(HPA);
     assert.equal(r.status, 503);
+  });
+
+  test('the node list is kept the same way, under its own key', async () => {
+    const reader = new CycledReader();
+    const { app } = appWith(reader);
+    const nodes = `${V1BETA1}/nodes`;
+    const first = await (await app.request(nodes)).text();
+    assert.match(first, /"kind":"NodeMetricsList"/);
+    assert.deepEqual(reader.calls, ['nodesCycle', 'nodes']);
+    reader.calls = [];
+    assert.equal(await (await app.request(nodes)).text(), first);
+    assert.deepEqual(reader.calls, ['nodesCycle']);
+    reader.nodeEntries = reader.nodeEntries.slice(0, 1);
+    reader.nodesCycleValue = '2000';
+    reader.calls = [];
+    assert.notEqual(await (await app.request(nodes)).text(), first);
+    assert.deepEqual(reader.calls, ['nodesCycle', 'nodes']);
   });
 });
