@@ -2,8 +2,11 @@
  * Local processes for the demo, the tests and the benchmark: free loopback ports, a private
  * `redis-server`, and the project's own programs run as child processes exactly as deployed.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis } from 'ioredis';
 
@@ -95,6 +98,69 @@ export async function startRedisServer(opts: { port?: number; args?: string[] } 
       await exited;
     },
   };
+}
+
+export interface RedisCluster {
+  /** Every master, as `--redis-cluster-nodes` takes them. */
+  nodes: { host: string; port: number }[];
+  servers: RedisServer[];
+  /** Stops every server and removes their folder. */
+  stop(): Promise<void>;
+}
+
+/**
+ * A private Redis Cluster of `masters` memory-only masters (no replicas) on free loopback ports, its
+ * slots assigned by `redis-cli --cluster create`; resolves once every node reports `cluster_state:ok`.
+ */
+export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
+  const dir = await mkdtemp(join(tmpdir(), 'ms-redis-cluster-'));
+  const servers: RedisServer[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  try {
+    for (let i = 0; i < masters; i++) {
+      servers.push(
+        await startRedisServer({
+          args: [
+            '--cluster-enabled',
+            'yes',
+            '--cluster-config-file',
+            join(dir, `nodes-${i}.conf`),
+            '--dir',
+            dir,
+          ],
+        }),
+      );
+    }
+    const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
+    await new Promise<void>((resolve, reject) => {
+      execFile(
+        'redis-cli',
+        ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+        { timeout: 20_000 },
+        (err, _stdout, stderr) =>
+          err ? reject(new Error(`redis-cli --cluster create: ${stderr || err.message}`)) : resolve(),
+      );
+    });
+    for (const s of servers) {
+      await waitFor(`cluster_state:ok on port ${s.port}`, 10_000, async () => {
+        const r = new Redis(s.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+        r.on('error', () => {});
+        try {
+          await r.connect();
+          return String(await r.call('CLUSTER', 'INFO')).includes('cluster_state:ok');
+        } finally {
+          r.disconnect();
+        }
+      });
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })), servers, stop };
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

@@ -9,7 +9,8 @@ import { KubeConfig, Metrics } from '@kubernetes/client-node';
 import { parseDuration } from '../../shared/duration.ts';
 import { NodeMetricsList, PodMetricsList } from '../../shared/metrics-api.ts';
 import { parseBytes, parseCpuNanocores } from '../../shared/quantity.ts';
-import type { ServedRecord, ServedSample } from '../../sim/index.ts';
+import type { ServedRecord } from '../../sim/index.ts';
+import { completePods, fresh, startMs } from '../helpers/served.ts';
 import { type Cluster, RESOLUTION, startCluster, table } from './harness.ts';
 
 const BROKEN = 'sim-node-0004';
@@ -19,18 +20,6 @@ let c: Cluster;
 const goSeconds = (ns: number) => Math.floor(ns / 1e9) + (ns % 1e9) / 1e9;
 const RESOLUTION_MS = parseDuration(RESOLUTION) / 1e6;
 
-/** A container's start time as the decoder reads it (Go's uint64(seconds * 1e9)), in ms. */
-const startMs = (s: ServedSample) =>
-  s.startTimeSeconds === undefined ? undefined : Math.trunc(s.startTimeSeconds * 1e9) / 1e6;
-
-/** metrics-server's fresh-container rule: between 10 s and one resolution old, served after one sample. */
-function fresh(b: ServedSample): boolean {
-  const start = startMs(b);
-  if (start === undefined) return false;
-  const age = b.timestampMs - start;
-  return age >= 10_000 && age < RESOLUTION_MS;
-}
-
 /**
  * The usage metrics-server computes for one series from what the kubelet reported: the rate between
  * the last two samples or, for a fresh container, the rate since it started (window = its age).
@@ -38,7 +27,7 @@ function fresh(b: ServedSample): boolean {
 function expected(records: readonly ServedRecord[], key: string) {
   const [a, b] = records.slice(-2).map((r) => r.samples.get(key));
   assert.ok(b, `a served sample of ${key}`);
-  const from = fresh(b) ? { timestampMs: startMs(b)!, cpuNs: 0 } : a;
+  const from = fresh(b, RESOLUTION_MS) ? { timestampMs: startMs(b)!, cpuNs: 0 } : a;
   assert.ok(from, `two served samples of ${key}`);
   const windowNs = Math.round((b.timestampMs - from.timestampMs) * 1e6);
   return {
@@ -47,29 +36,6 @@ function expected(records: readonly ServedRecord[], key: string) {
     timestampMs: b.timestampMs,
     windowNs,
   };
-}
-
-/**
- * Running pods whose kubelet reported every container with non-zero values in both of the last two
- * responses (at different times), or once for a fresh container: exactly the pods metrics-server's rules
- * serve. Very young pods may have been reported only once, depending on when the cycles ran.
- */
-function completePods(): string[] {
-  const out: string[] = [];
-  for (const p of c.sim.cluster.pods()) {
-    if (p.phase !== 'Running' || !p.nodeName) continue;
-    const records = c.sim.kubelets.served(p.nodeName).slice(-2);
-    if (records.length < 2 || records.some((r) => r.status !== 200)) continue;
-    const complete = p.containers.every((ct) => {
-      const [a, b] = records.map((r) => r.samples.get(`${p.namespace}/${p.name}/${ct.name}`));
-      if (!b || b.cpuNs <= 0 || b.memoryBytes <= 0) return false;
-      return (
-        fresh(b) || (a !== undefined && b.timestampMs > a.timestampMs && a.cpuNs > 0 && a.memoryBytes > 0)
-      );
-    });
-    if (complete) out.push(`${p.namespace}/${p.name}`);
-  }
-  return out.sort();
 }
 
 async function rawJson(path: string): Promise<unknown> {
@@ -117,7 +83,7 @@ describe('after two scrape cycles', () => {
     );
     assert.ok(specials.pending && !served.has(specials.pending), 'Pending pod is invisible');
     assert.ok(specials.succeeded && !served.has(specials.succeeded), 'Succeeded pod is invisible');
-    assert.deepEqual([...served], completePods(), 'sorted by namespace, then name');
+    assert.deepEqual([...served], completePods(c.sim, RESOLUTION_MS), 'sorted by namespace, then name');
     for (const pod of list.items) {
       const simPod = c.sim.cluster.pod(pod.metadata.namespace!, pod.metadata.name)!;
       const records = c.sim.kubelets.served(simPod.nodeName!);
@@ -182,7 +148,7 @@ describe('after two scrape cycles', () => {
   });
 
   test('kubectl top pods -n NS -l SELECTOR shows only the matching pods (the HPA query)', async () => {
-    const complete = new Set(completePods());
+    const complete = new Set(completePods(c.sim, RESOLUTION_MS));
     const target = c.sim.cluster
       .pods()
       .find(
@@ -255,7 +221,7 @@ describe('after two scrape cycles', () => {
     const metrics = new Metrics(kc);
     const nodes = await metrics.getNodeMetrics();
     assert.deepEqual(nodes, await rawJson('/apis/metrics.k8s.io/v1beta1/nodes'));
-    const namespace = completePods()
+    const namespace = completePods(c.sim, RESOLUTION_MS)
       .find((k) => !k.startsWith('kube-system/'))!
       .split('/')[0]!;
     const pods = await metrics.getPodMetrics(namespace);

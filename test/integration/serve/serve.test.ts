@@ -4,21 +4,15 @@
  * a private redis-server that the test kills and restarts.
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { Agent, request } from 'node:https';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Redis } from 'ioredis';
-import { startServe } from '../../../functions/serve/main.ts';
-import { loadServeConfig } from '../../../shared/config/index.ts';
-import { createLogger } from '../../../shared/log.ts';
 import { NodeMetricsList, PodMetrics, PodMetricsList } from '../../../shared/metrics-api.ts';
-import { createCA, issueCertificate } from '../../../shared/pki.ts';
 import { encodeEntry } from '../../../shared/store/entry.ts';
 import { CYCLE_FIELD, cycleChannel, keys } from '../../../shared/store/keys.ts';
 import { freePort, type RedisServer, startRedisServer } from '../../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+import { get, startServeAsMaster } from '../../helpers/serve.ts';
 
 const V1BETA1 = '/apis/metrics.k8s.io/v1beta1';
 
@@ -56,79 +50,8 @@ async function writeEntries(
   for (const [ns, count] of perNamespace) await redis.hset(keys.namespaces, ns, `${now + 60_000}\t${count}`);
 }
 
-interface Reply {
-  status: number;
-  headers: Record<string, string | string[] | undefined>;
-  body: string;
-}
-
-/** An HTTPS GET that trusts only the server's own self-signed certificate. */
-function get(agent: Agent, url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => {
-        body += c;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
-      res.on('error', reject);
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
-
-async function startOn(redisUrl: string, extra: string[] = []) {
-  const certDir = await mkdtemp(join(tmpdir(), 'serve-test-'));
-  // Authentication is always on: this test calls as a system:masters client certificate (no API server
-  // needed: both CAs are flags, and masters are allowed without a SubjectAccessReview).
-  const [clientCa, frontProxyCa] = await Promise.all([
-    createCA('test-client-ca'),
-    createCA('test-front-proxy-ca'),
-  ]);
-  const client = await issueCertificate(clientCa, {
-    commonName: 'test-admin',
-    organizations: ['system:masters'],
-    usage: 'client',
-  });
-  await writeFile(join(certDir, 'client-ca.crt'), clientCa.certPem);
-  await writeFile(join(certDir, 'front-proxy-ca.crt'), frontProxyCa.certPem);
-  const config = loadServeConfig(
-    [
-      '--secure-port',
-      '0',
-      '--bind-address',
-      '127.0.0.1',
-      '--redis-url',
-      redisUrl,
-      '--cert-dir',
-      certDir,
-      `--client-ca-file=${join(certDir, 'client-ca.crt')}`,
-      `--requestheader-client-ca-file=${join(certDir, 'front-proxy-ca.crt')}`,
-      ...extra,
-    ],
-    {},
-  );
-  const lines: string[] = [];
-  const handle = await startServe(config, {
-    log: createLogger({ write: (l) => lines.push(l) }),
-    drainMs: 2000,
-  });
-  const ca = await readFile(join(certDir, 'apiserver.crt'), 'utf8');
-  const agent = new Agent({ keepAlive: true, ca, cert: client.certPem, key: client.keyPem });
-  return {
-    handle,
-    agent,
-    lines,
-    get: (path: string, headers?: Record<string, string>) => get(agent, `${handle.url}${path}`, headers),
-    async stop() {
-      agent.destroy();
-      await handle.close();
-      await rm(certDir, { recursive: true, force: true });
-    },
-  };
-}
+const startOn = (redisUrl: string, extra: string[] = []) =>
+  startServeAsMaster(['--redis-url', redisUrl, ...extra]);
 
 /** Polls until `ok` holds, returning how long it took; fails after `withinMs`. */
 async function eventually(what: string, withinMs: number, ok: () => Promise<boolean>): Promise<number> {
