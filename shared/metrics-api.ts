@@ -2,8 +2,10 @@
  * The metrics.k8s.io/v1beta1 objects: their schema (for anything that reads them, tests included) and
  * the fast renderers the scraper uses to pre-render each served item once per cycle.
  */
+
 import { z } from 'zod';
 import { formatDuration } from './duration.ts';
+import { memoize } from './memo.ts';
 import { formatCpu, formatMemory } from './quantity.ts';
 
 export const GROUP = 'metrics.k8s.io';
@@ -79,20 +81,15 @@ export interface PodMetricsPoint {
   containers: { name: string; usage: Usage }[];
 }
 
-/** formatTime's recent results by second: a cycle formats the same few kubelet timestamps over and over. */
-const times = new Map<number, string>();
-const TIMES_KEPT = 4096;
+/** A whole second as metav1.Time, kept: a cycle formats the same few kubelet timestamps over and over. */
+const formatSecond = memoize(
+  4096,
+  (seconds: number) => `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`,
+);
 
 /** metav1.Time: RFC 3339 in UTC at second precision (truncated), as Kubernetes serialises it. */
 export function formatTime(ms: number): string {
-  const seconds = Math.floor(ms / 1000);
-  let text = times.get(seconds);
-  if (text === undefined) {
-    text = `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`;
-    if (times.size >= TIMES_KEPT) times.clear();
-    times.set(seconds, text);
-  }
-  return text;
+  return formatSecond(Math.floor(ms / 1000));
 }
 
 export function labelsJson(labels: Record<string, string>): string {

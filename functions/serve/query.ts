@@ -5,6 +5,8 @@
  * `limit`, `continue`, `resourceVersion` and `resourceVersionMatch` are accepted and ignored: lists are
  * never paginated and carry no resourceVersion.
  */
+
+import { memoize } from '../../shared/memo.ts';
 import { GROUP } from '../../shared/metrics-api.ts';
 import {
   type FieldSelector,
@@ -30,23 +32,8 @@ export interface ListQuery {
 
 export type QueryParam = (name: string) => string | undefined;
 
-/**
- * Parsed label selectors by text. The HPA asks the same selector every 15 s per HPA, so parsing is
- * paid once; the cache is dropped whole when full, which bounds it against callers sending endless
- * distinct selectors.
- */
-const parsed = new Map<string, LabelSelector>();
-const PARSED_MAX = 512;
-
-function labelSelector(text: string): LabelSelector {
-  let s = parsed.get(text);
-  if (s === undefined) {
-    s = parseLabelSelector(text);
-    if (parsed.size >= PARSED_MAX) parsed.clear();
-    parsed.set(text, s);
-  }
-  return s;
-}
+/** Parsed label selectors by text: the HPA asks the same selector every 15 s per HPA. */
+const labelSelector: (text: string) => LabelSelector = memoize(512, parseLabelSelector);
 
 /** `watch` is true unless absent, "0" or "false" (any case), as apimachinery converts a query bool. */
 export function wantsWatch(value: string | undefined): boolean {

@@ -8,11 +8,12 @@
  * pre-rendered items: no item is parsed, nothing is validated again.
  */
 import type { Context, Hono } from 'hono';
+import { memoize } from '../../shared/memo.ts';
 import { GROUP, GROUP_VERSION } from '../../shared/metrics-api.ts';
 import type { Labels } from '../../shared/selectors/index.ts';
 import { parseLabels, type StoredEntry } from '../../shared/store/entry.ts';
 import type { MetricsReader } from '../../shared/store/reader.ts';
-import { ListCache } from './list-cache.ts';
+import { type CachedList, ListCache } from './list-cache.ts';
 import { freshnessObserver } from './metrics.ts';
 import { negotiate, type Output, SERVED_MEDIA_TYPES } from './negotiate.ts';
 import { type IncludeObject, includeObject, type ListQuery, listQuery, type QueryParam } from './query.ts';
@@ -58,20 +59,9 @@ const includeOf = (query: QueryParam, output: Output): IncludeObject =>
 
 /**
  * Parsed labels by their text. The pods of one ReplicaSet carry identical labels, so the HPA's query over
- * a namespace parses a handful of distinct texts, not one per pod. Dropped whole when full (bounded).
+ * a namespace parses a handful of distinct texts, not one per pod.
  */
-const labelsByText = new Map<string, Labels>();
-const LABELS_MAX = 4096;
-
-function labelsOfText(text: string): Labels {
-  let labels = labelsByText.get(text);
-  if (labels === undefined) {
-    labels = parseLabels(text);
-    if (labelsByText.size >= LABELS_MAX) labelsByText.clear();
-    labelsByText.set(text, labels);
-  }
-  return labels;
-}
+const labelsOfText: (text: string) => Labels = memoize(4096, parseLabels);
 
 const labelsOf = (e: StoredEntry): Labels => labelsOfText(e.labels);
 
@@ -162,22 +152,18 @@ async function keptListBody(
     for (const t of s.timestamps) observe(t);
     return listBody(shape, s.items);
   }
+  const served = (hit: CachedList) => {
+    for (const t of hit.timestamps) observe(t);
+    return hit.body;
+  };
   // The newest cycle, announced to this replica: a body kept from it is current without any read.
   const announced = reader.latestCycle?.() ?? null;
-  if (announced !== null) {
-    const hit = cache.get(r.key, announced, reader.now());
-    if (hit !== null) {
-      for (const t of hit.timestamps) observe(t);
-      return hit.body;
-    }
-  }
+  const heard = announced === null ? null : cache.get(r.key, announced, reader.now());
+  if (heard !== null) return served(heard);
   const cycleRead = r.cycle();
   if (cache.has(r.key)) {
     const hit = cache.get(r.key, await cycleRead, reader.now());
-    if (hit !== null) {
-      for (const t of hit.timestamps) observe(t);
-      return hit.body;
-    }
+    if (hit !== null) return served(hit);
   }
   const [entries, cycle] = await Promise.all([r.read(), cycleRead]);
   const s = selectedItems(q, entries, namespace);

@@ -53,11 +53,6 @@ export class CycleWatch {
     return this.#latest;
   }
 
-  /** Whether a list built from `cycle` (a namespace's `#cycle`) is from the newest cycle. */
-  isLatest(cycle: string): boolean {
-    return this.#latest !== null && Number(cycle) === this.#latest;
-  }
-
   async #sync(): Promise<void> {
     const epoch = this.#epoch;
     try {

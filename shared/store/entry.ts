@@ -47,8 +47,3 @@ export function parseLabels(text: string): Record<string, string> {
     return {};
   }
 }
-
-/** Parses an entry's labels (parseLabels). */
-export function entryLabels(e: StoredEntry): Record<string, string> {
-  return parseLabels(e.labels);
-}

@@ -39,7 +39,7 @@ export interface ConnectOptions {
  * ioredis reports every failed reconnect attempt; one warning per outage is enough (the rest at --v=4),
  * and one line when the connection is back.
  */
-export function outageLog(log: Logger): { onError: (err: Error) => void; onReady: () => void } {
+function outageLog(log: Logger): { onError: (err: Error) => void; onReady: () => void } {
   let down = false;
   return {
     onError: (err) => {

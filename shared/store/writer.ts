@@ -159,7 +159,10 @@ export interface StagingOptions {
    * so a crashed cycle leaks nothing. Must exceed the longest pause between two sends and the renames.
    */
   ttlMs: number;
-  /** Write CYCLE_FIELD in each namespace's pods hash and label index (default true). */
+  /**
+   * Write CYCLE_FIELD in the nodes hash and each namespace's pods hash and label index, and announce the
+   * cycle once it is in place (default true).
+   */
   cycleField?: boolean;
   /** Buffered fields and SETs that make `flushIfFull` send (default FLUSH_COMMANDS). */
   flushCommands?: number;
@@ -451,9 +454,7 @@ export class RedisMetricsWriter {
     if (sessions.length === 0) return Promise.resolve();
     return guarded(async () => {
       const p = this.#redis.pipeline();
-      for (let i = 0; i < sessions.length; i += PIPELINE_COMMANDS) {
-        p.hset(keys.tlsSessions, ...sessions.slice(i, i + PIPELINE_COMMANDS).flat());
-      }
+      hsetChunks(p, keys.tlsSessions, sessions.flat());
       p.pexpire(keys.tlsSessions, ttlMs);
       await this.#exec(p);
     });
@@ -467,9 +468,7 @@ export class RedisMetricsWriter {
       const update = (key: string, u: HashUpdate) => {
         for (const [field, by] of u.incr) p.hincrby(key, field, by);
         for (const [field, by] of u.incrFloat) p.hincrbyfloat(key, field, by);
-        for (let i = 0; i < u.set.length; i += PIPELINE_COMMANDS) {
-          p.hset(key, ...u.set.slice(i, i + PIPELINE_COMMANDS).flat());
-        }
+        hsetChunks(p, key, u.set.flat());
       };
       update(keys.scrapeStats, w.stats);
       update(keys.scrapeKubeletStats, w.kubelet);

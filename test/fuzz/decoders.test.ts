@@ -20,6 +20,19 @@ const RESOURCE = fixture('resource-01-metrics-server-decode_test-kind-1.21-alpha
 const SUMMARY = fixture('summary-01-metrics-server-v0.5.2-kind-edgecases.json');
 const NOW = 1_700_000_000_000;
 
+/** A batch's pods reduced to the values a payload gives (what the generated model knows). */
+const podValues = (b: MetricsBatch) =>
+  b.pods.map((p) => ({
+    namespace: p.namespace,
+    name: p.name,
+    containers: p.containers.map((c) => ({
+      name: c.name,
+      cpu: c.cpu,
+      memory: c.memory,
+      timestamp: c.timestamp,
+    })),
+  }));
+
 /** Every value a batch carries is a positive finite integer (start times may be 0: unknown). */
 function assertSane(b: MetricsBatch): void {
   const positive = (v: number, what: string) =>
@@ -347,19 +360,7 @@ describe('valid payloads built from generated values decode to exactly those val
         const b = decodeResource(`${lines.join('\n')}\n`, NOW);
         const want = expected(g);
         assert.deepEqual(b.node, want.node);
-        assert.deepEqual(
-          b.pods.map((p) => ({
-            namespace: p.namespace,
-            name: p.name,
-            containers: p.containers.map((c) => ({
-              name: c.name,
-              cpu: c.cpu,
-              memory: c.memory,
-              timestamp: c.timestamp,
-            })),
-          })),
-          want.pods,
-        );
+        assert.deepEqual(podValues(b), want.pods);
         assert.deepEqual(b.dropped, []);
       }),
       { numRuns: 200 },
@@ -393,16 +394,7 @@ describe('valid payloads built from generated values decode to exactly those val
         const second = (ms: number) => Math.floor(ms / 1000) * 1000;
         assert.deepEqual(b.node, { ...want.node, timestamp: second(want.node.timestamp) });
         assert.deepEqual(
-          b.pods.map((p) => ({
-            namespace: p.namespace,
-            name: p.name,
-            containers: p.containers.map((c) => ({
-              name: c.name,
-              cpu: c.cpu,
-              memory: c.memory,
-              timestamp: c.timestamp,
-            })),
-          })),
+          podValues(b),
           want.pods.map((p) => ({
             ...p,
             containers: p.containers.map((c) => ({ ...c, timestamp: second(c.timestamp) })),

@@ -50,10 +50,13 @@ function decodeSegment(s: string): string {
   }
 }
 
-/** Go's `splitPath`: trim slashes, then split (empty inner segments kept). */
-function splitPath(pathname: string): string[] {
-  const trimmed = pathname.replace(/^\/+|\/+$/g, '');
-  return trimmed === '' ? [] : trimmed.split('/').map(decodeSegment);
+/** Go's `splitPath` of the decoded segments: leading and trailing empty ones dropped, inner ones kept. */
+function trimmedParts(segments: readonly string[]): string[] {
+  let start = 0;
+  let end = segments.length;
+  while (start < end && segments[start] === '') start++;
+  while (end > start && segments[end - 1] === '') end--;
+  return segments.slice(start, end);
 }
 
 const METHOD_VERBS: Record<string, string> = {
@@ -82,8 +85,10 @@ function selectedName(query: URLSearchParams): string {
 
 /** The attributes of a request for `url` with `method`. Throws RequestInfoError. */
 export function requestAttributes(method: string, url: URL): RequestAttributes {
-  const parts = splitPath(url.pathname);
-  const path = url.pathname.split('/').map(decodeSegment).join('/');
+  // One split of the raw path serves both: a decoded segment never adds or removes a '/' boundary.
+  const segments = url.pathname.split('/').map(decodeSegment);
+  const parts = trimmedParts(segments);
+  const path = segments.join('/');
   const nonResource: NonResourceAttributes = { kind: 'non-resource', verb: method.toLowerCase(), path };
   if (parts.length < 3 || !API_PREFIXES.has(parts[0]!)) return nonResource;
 

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
-import { Agent, request } from 'node:https';
+import { Agent } from 'node:https';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -18,28 +18,9 @@ import { type CertificateAndKey, createCA, issueCertificate } from '../../../sha
 import { type Sim, startSim } from '../../../sim/index.ts';
 import { freePort, waitFor } from '../../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+import { get, type Reply } from '../../helpers/serve.ts';
 
 const NODES = '/apis/metrics.k8s.io/v1beta1/nodes';
-
-interface Reply {
-  status: number;
-  body: string;
-}
-
-function get(agent: Agent, url: string, headers: Record<string, string> = {}): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(url, { agent, headers }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (s: string) => {
-        body += s;
-      });
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
 
 interface Started {
   handle: ServeHandle;
