@@ -1,0 +1,47 @@
+/**
+ * The one narrow interface delivery needs from a sink (declared where delivery uses it): a name, and
+ * "deliver this batch, tell me what was accepted". Each sink is one file beside this one.
+ *
+ * Contract:
+ *   - `deliver` gets records in journal order; the same records may be delivered again after a crash or
+ *     a retry (at-least-once), always cut into the same batches, so a sink that can deduplicate
+ *     (record.id, batchKey) turns redelivery into a no-op.
+ *   - It resolves when the sink accepted the batch. Records the sink refused as malformed (a 4xx that will
+ *     never succeed) are listed in `rejected`: delivery logs and counts them and moves on; they are never
+ *     retried. Everything not listed was accepted.
+ *   - It throws SinkError when the batch should be retried later (sink down, timeout, 5xx, throttled):
+ *     nothing of it is acknowledged, and the same batch is sent again after a backoff.
+ */
+import type { EventRecord } from '../record.ts';
+
+export interface Rejection {
+  id: string;
+  reason: string;
+}
+
+export interface Delivery {
+  rejected: Rejection[];
+}
+
+export interface Batch {
+  records: readonly EventRecord[];
+  /**
+   * A key derived from the batch's record ids alone (the same records → the same key): the webhook's
+   * Idempotency-Key, the S3 object name.
+   */
+  key: string;
+}
+
+export interface Sink {
+  /** As the operator named it (`influxdb`, or the name in --sink-config): in logs and /metrics. */
+  readonly name: string;
+  /** The most records one `deliver` call takes. */
+  readonly maxBatch: number;
+  deliver(batch: Batch, signal: AbortSignal): Promise<Delivery>;
+  close(): Promise<void>;
+}
+
+/** A failure worth retrying: nothing of the batch is acknowledged. */
+export class SinkError extends Error {
+  override name = 'SinkError';
+}
