@@ -12,6 +12,7 @@
  *   - It throws SinkError when the batch should be retried later (sink down, timeout, 5xx, throttled):
  *     nothing of it is acknowledged, and the same batch is sent again after a backoff.
  */
+import type { Logger } from '../../../shared/log.ts';
 import type { EventRecord } from '../record.ts';
 
 export interface Rejection {
@@ -44,4 +45,28 @@ export interface Sink {
 /** A failure worth retrying: nothing of the batch is acknowledged. */
 export class SinkError extends Error {
   override name = 'SinkError';
+}
+
+/** What a sink may use besides its own options. */
+export interface SinkContext {
+  /** Already carries the sink's name. */
+  log: Logger;
+}
+
+/**
+ * One kind of sink, as `--sink KIND:REST` names it (heapster's form: `influxdb:http://host:8086?db=k8s`,
+ * `kafka:?brokers=h:9092&topic=t`). `parse` runs once at start, for every --sink and --sink-config entry:
+ * it turns REST into validated options (a zod schema per kind, types inferred from it), or throws
+ * InvalidSink naming what is wrong. Secrets are never URI values: a sink takes `*_file` options naming
+ * files (mounted Secrets) and reads them in `create`.
+ */
+export interface SinkKind<O> {
+  readonly kind: string;
+  parse(rest: string): O;
+  create(name: string, options: O, context: SinkContext): Sink;
+}
+
+/** A bad --sink URI or --sink-config entry: the program stops at start with this message. */
+export class InvalidSink extends Error {
+  override name = 'InvalidSink';
 }
