@@ -57,7 +57,7 @@ async function startOn(db: TestDb, args: string[], o: { authRefreshMs?: number }
     throw Object.assign(err as Error, { lines });
   }
   const ca = await readFile(join(certDir, 'apiserver.crt'), 'utf8');
-  return {
+  const started: Started = {
     handle,
     lines,
     ca,
@@ -74,6 +74,13 @@ async function startOn(db: TestDb, args: string[], o: { authRefreshMs?: number }
       await rm(certDir, { recursive: true, force: true });
     },
   };
+  // Ready once its Redis connection is up (before that, metrics requests are a 503, as they should be).
+  await waitFor(
+    'the serve function to be ready',
+    5000,
+    async () => (await started.get('/readyz')).status === 200,
+  );
+  return started;
 }
 
 let sim: Sim;
