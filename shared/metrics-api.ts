@@ -1,6 +1,7 @@
 /**
- * The metrics.k8s.io/v1beta1 objects: their schema (for anything that reads them, tests included) and
- * the fast renderers the scraper uses to pre-render each served item once per cycle.
+ * The metrics.k8s.io objects: their schema (for anything that reads them, tests included) and the fast
+ * renderers the scraper uses to pre-render each served item once per cycle. A stored item carries no
+ * `apiVersion`: the same item is served under every version (v1 and v1beta1 are the same objects).
  */
 
 import { z } from 'zod';
@@ -9,8 +10,15 @@ import { memoize } from './memo.ts';
 import { formatCpu, formatMemory } from './quantity.ts';
 
 export const GROUP = 'metrics.k8s.io';
-export const VERSION = 'v1beta1';
-export const GROUP_VERSION = `${GROUP}/${VERSION}`;
+/**
+ * The served versions, the preferred first. Kubernetes 1.37 graduated the API to v1 unchanged (KEP-5207);
+ * kubectl and the HPA of earlier releases ask for v1beta1.
+ */
+export const VERSIONS = ['v1', 'v1beta1'] as const;
+export type MetricsVersion = (typeof VERSIONS)[number];
+export const PREFERRED_VERSION: MetricsVersion = VERSIONS[0];
+export const groupVersion = (version: MetricsVersion) => `${GROUP}/${version}` as const;
+const API_VERSIONS = VERSIONS.map(groupVersion) as [string, ...string[]];
 
 const Usage = z.object({ cpu: z.string(), memory: z.string() });
 const ObjectMeta = z.object({
@@ -22,7 +30,7 @@ const ObjectMeta = z.object({
 
 export const NodeMetrics = z.object({
   kind: z.literal('NodeMetrics').optional(),
-  apiVersion: z.literal(GROUP_VERSION).optional(),
+  apiVersion: z.enum(API_VERSIONS).optional(),
   metadata: ObjectMeta,
   timestamp: z.string(),
   window: z.string(),
@@ -32,7 +40,7 @@ export type NodeMetrics = z.infer<typeof NodeMetrics>;
 
 export const PodMetrics = z.object({
   kind: z.literal('PodMetrics').optional(),
-  apiVersion: z.literal(GROUP_VERSION).optional(),
+  apiVersion: z.enum(API_VERSIONS).optional(),
   metadata: ObjectMeta,
   timestamp: z.string(),
   window: z.string(),
@@ -42,13 +50,13 @@ export type PodMetrics = z.infer<typeof PodMetrics>;
 
 export const NodeMetricsList = z.object({
   kind: z.literal('NodeMetricsList'),
-  apiVersion: z.literal(GROUP_VERSION),
+  apiVersion: z.enum(API_VERSIONS),
   metadata: z.object({}),
   items: z.array(NodeMetrics),
 });
 export const PodMetricsList = z.object({
   kind: z.literal('PodMetricsList'),
-  apiVersion: z.literal(GROUP_VERSION),
+  apiVersion: z.enum(API_VERSIONS),
   metadata: z.object({}),
   items: z.array(PodMetrics),
 });
@@ -132,7 +140,7 @@ export function renderPodItem(p: PodMetricsPoint, createdAt: number, labels = la
   );
 }
 
-/** Turns a stored list item into the single object served by a GET. */
-export function asObject(kind: 'NodeMetrics' | 'PodMetrics', item: string): string {
-  return `{"kind":"${kind}","apiVersion":"${GROUP_VERSION}",${item.slice(1)}`;
+/** Turns a stored list item into the single object served by a GET of that version. */
+export function asObject(kind: 'NodeMetrics' | 'PodMetrics', item: string, version: MetricsVersion): string {
+  return `{"kind":"${kind}","apiVersion":"${groupVersion(version)}",${item.slice(1)}`;
 }

@@ -9,13 +9,13 @@
  */
 import { type Context, Hono, type MiddlewareHandler } from 'hono';
 import type { Logger } from '../../shared/log.ts';
-import { GROUP, GROUP_VERSION } from '../../shared/metrics-api.ts';
+import { GROUP, groupVersion, VERSIONS } from '../../shared/metrics-api.ts';
 import type { MetricsReader } from '../../shared/store/reader.ts';
 import { StoreUnavailableError } from '../../shared/store/redis.ts';
 import {
   API_GROUP,
   API_GROUP_LIST,
-  API_RESOURCE_LIST,
+  apiResourceList,
   indexDocument,
   type VersionInfo,
   versionDocument,
@@ -32,10 +32,10 @@ import {
 import { installMetrics } from './metrics.ts';
 import { negotiate } from './negotiate.ts';
 import {
-  OPENAPI_V3_GROUP_PATH,
   type OpenApiDocument,
   type OpenApiDocuments,
   openApiDocuments,
+  openApiV3GroupPath,
 } from './openapi.ts';
 import { JSON_HEADERS, jsonResponse } from './render.ts';
 import { installResources, negotiated } from './resources.ts';
@@ -126,7 +126,7 @@ export function createApp(o: AppOptions): Hono {
   const discovery: [string, string][] = [
     ['/apis', API_GROUP_LIST],
     [`/apis/${GROUP}`, API_GROUP],
-    [`/apis/${GROUP_VERSION}`, API_RESOURCE_LIST],
+    ...VERSIONS.map((v): [string, string] => [`/apis/${groupVersion(v)}`, apiResourceList(v)]),
   ];
   for (const [path, body] of discovery) {
     const handler = (c: Context) => {
@@ -162,7 +162,6 @@ export function createApp(o: AppOptions): Hono {
     documents ??= openApiDocuments(version.gitVersion);
     return documents;
   };
-  const groupPath = `/openapi/v3/${OPENAPI_V3_GROUP_PATH}`;
   app.get('/openapi/v2', async (c) => {
     negotiated(c, false);
     return documentResponse(c.req.raw, (await docs()).v2, 'no-cache, private');
@@ -171,18 +170,22 @@ export function createApp(o: AppOptions): Hono {
     negotiated(c, false);
     return jsonResponse((await docs()).v3Index);
   });
-  app.get(groupPath, async (c) => {
-    negotiated(c, false);
-    const doc = (await docs()).v3Group;
-    const hash = c.req.query('hash');
-    // A stale hash is redirected to the current document, a current one may be cached for good.
-    if (hash !== undefined && hash !== doc.hash) {
-      return new Response(null, { status: 301, headers: { location: `${groupPath}?hash=${doc.hash}` } });
-    }
-    return documentResponse(c.req.raw, doc, hash === undefined ? 'no-cache, private' : 'public, immutable');
-  });
   listed.push('/openapi/v2', '/openapi/v3');
-  routed.push('/openapi/v2', '/openapi/v3', groupPath);
+  routed.push('/openapi/v2', '/openapi/v3');
+  for (const v of VERSIONS) {
+    const groupPath = `/openapi/v3/${openApiV3GroupPath(v)}`;
+    app.get(groupPath, async (c) => {
+      negotiated(c, false);
+      const doc = (await docs()).v3Groups.get(v)!;
+      const hash = c.req.query('hash');
+      // A stale hash is redirected to the current document, a current one may be cached for good.
+      if (hash !== undefined && hash !== doc.hash) {
+        return new Response(null, { status: 301, headers: { location: `${groupPath}?hash=${doc.hash}` } });
+      }
+      return documentResponse(c.req.raw, doc, hash === undefined ? 'no-cache, private' : 'public, immutable');
+    });
+    routed.push(groupPath);
+  }
 
   const versionBody = versionDocument(version);
   app.get('/version', () => jsonResponse(versionBody));

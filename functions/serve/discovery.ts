@@ -3,16 +3,26 @@
  * since the aggregator and kubectl read it), the index of paths and /version. Discovery never touches
  * Redis: the aggregator gives the backend 5 s to answer it, even on a cold start.
  */
-import { GROUP, GROUP_VERSION, VERSION } from '../../shared/metrics-api.ts';
+import {
+  GROUP,
+  groupVersion,
+  type MetricsVersion,
+  PREFERRED_VERSION,
+  VERSIONS,
+} from '../../shared/metrics-api.ts';
 
-const GROUP_VERSION_FOR_DISCOVERY = `{"groupVersion":"${GROUP_VERSION}","version":"${VERSION}"}`;
-const API_GROUP_BODY = `"name":"${GROUP}","versions":[${GROUP_VERSION_FOR_DISCOVERY}],"preferredVersion":${GROUP_VERSION_FOR_DISCOVERY}`;
+const discoveryVersion = (v: MetricsVersion) => `{"groupVersion":"${groupVersion(v)}","version":"${v}"}`;
+// Versions in order of preference, as the generic apiserver lists a group's (v1 before v1beta1).
+const API_GROUP_BODY = `"name":"${GROUP}","versions":[${VERSIONS.map(discoveryVersion).join(',')}],"preferredVersion":${discoveryVersion(PREFERRED_VERSION)}`;
 
-/** `/apis/metrics.k8s.io/v1beta1` */
-export const API_RESOURCE_LIST =
-  `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"${GROUP_VERSION}","resources":[` +
-  '{"name":"nodes","singularName":"","namespaced":false,"kind":"NodeMetrics","verbs":["get","list"]},' +
-  '{"name":"pods","singularName":"","namespaced":true,"kind":"PodMetrics","verbs":["get","list"]}]}';
+/** `/apis/metrics.k8s.io/<version>`: the same resources in every version. */
+export function apiResourceList(version: MetricsVersion): string {
+  return (
+    `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"${groupVersion(version)}","resources":[` +
+    '{"name":"nodes","singularName":"","namespaced":false,"kind":"NodeMetrics","verbs":["get","list"]},' +
+    '{"name":"pods","singularName":"","namespaced":true,"kind":"PodMetrics","verbs":["get","list"]}]}'
+  );
+}
 
 /** `/apis/metrics.k8s.io` */
 export const API_GROUP = `{"kind":"APIGroup","apiVersion":"v1",${API_GROUP_BODY}}`;

@@ -17,13 +17,14 @@ export interface CachedList {
   cycle: string;
   /** Redis-clock ms: the earliest expiry among the returned objects. */
   validUntil: number;
-  body: string;
+  /** JSON text, or protobuf bytes. */
+  body: string | Uint8Array;
   /** The returned objects' metric timestamps (the freshness histogram observes each one served). */
   timestamps: number[];
 }
 
 export interface ListCacheLimits {
-  /** All bodies together (UTF-16 code units, about bytes for JSON). */
+  /** All bodies together (UTF-16 code units for JSON, about its bytes; bytes for protobuf). */
   maxBytes: number;
   /**
    * A body larger than this is not kept (served from Redis each time). 4 MiB keeps a 5,000-node list

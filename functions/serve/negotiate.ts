@@ -1,23 +1,30 @@
 /**
- * Accept-header negotiation as the generic apiserver does it (handlers/negotiation), for the one
- * serialization this server writes: JSON. A clause is usable when its media range covers
+ * Accept-header negotiation as the generic apiserver does it (handlers/negotiation), for the two
+ * serializations this server writes. JSON everywhere: a clause is usable when its media range covers
  * `application/json` (`application/json`, `application/*`, `*\/*`); its `as`/`g`/`v` parameters ask
  * for a transformation, which resource endpoints offer for Table and PartialObjectMetadata(List) in
- * meta.k8s.io v1 and v1beta1. kubectl top sends `application/vnd.kubernetes.protobuf, *\/*` and gets
- * JSON; protobuf, YAML and CBOR are not written (JSON is what kubectl, the HPA and client-node read).
+ * meta.k8s.io v1 and v1beta1. Kubernetes' protobuf (`application/vnd.kubernetes.protobuf`, protobuf.ts)
+ * for the metrics objects themselves, as metrics-server serves them: kubectl top and the HPA's client
+ * send `application/vnd.kubernetes.protobuf, *\/*` and get protobuf. Discovery, OpenAPI and Status
+ * bodies are JSON only (clients ask for them with a JSON fallback); YAML and CBOR are not written.
  */
 
-/** The media types listed in a 406. */
-export const SERVED_MEDIA_TYPES = ['application/json'] as const;
+export const PROTOBUF = 'application/vnd.kubernetes.protobuf';
+
+/** The media types listed in a 406: of resources, and of every other document. */
+export const servedMediaTypes = (transforms: boolean): readonly string[] =>
+  transforms ? ['application/json', PROTOBUF] : ['application/json'];
 
 export type MetaVersion = 'v1' | 'v1beta1';
 
 export type Output =
   | { as: 'json' }
+  | { as: 'protobuf' }
   | { as: 'Table'; version: MetaVersion }
   | { as: 'PartialObjectMetadata' | 'PartialObjectMetadataList'; version: MetaVersion };
 
 const JSON_OUTPUT: Output = { as: 'json' };
+const PROTOBUF_OUTPUT: Output = { as: 'protobuf' };
 
 interface Clause {
   type: string;
@@ -68,7 +75,12 @@ function clauseOutput(c: Clause, transforms: boolean): Output | null {
   const as = c.params.get('as');
   const g = c.params.get('g');
   const v = c.params.get('v');
-  if (as === undefined && g === undefined && v === undefined) return JSON_OUTPUT;
+  const plain = as === undefined && g === undefined && v === undefined;
+  if (c.type === 'application' && c.subtype === 'vnd.kubernetes.protobuf') {
+    // Objects only; a Table or metadata transformation is written in JSON alone.
+    return transforms && plain ? PROTOBUF_OUTPUT : null;
+  }
+  if (plain) return JSON_OUTPUT;
   if (!transforms || g !== 'meta.k8s.io' || (v !== 'v1' && v !== 'v1beta1')) return null;
   if (as === 'Table') return { as, version: v };
   if (as === 'PartialObjectMetadata' || as === 'PartialObjectMetadataList') return { as, version: v };
@@ -77,18 +89,19 @@ function clauseOutput(c: Clause, transforms: boolean): Output | null {
 
 /**
  * What to answer for an Accept header, or null when nothing in it can be served (→ 406).
- * `transforms`: the endpoint serves objects (resources), so Table and PartialObjectMetadata may be asked for.
+ * `transforms`: the endpoint serves objects (resources), so protobuf, Table and PartialObjectMetadata may
+ * be asked for.
  */
 export function negotiate(accept: string | undefined | null, transforms: boolean): Output | null {
-  // The common cases, without parsing: no header, kubectl's protobuf-then-anything, plain JSON.
-  if (!accept || accept === 'application/json' || accept === 'application/vnd.kubernetes.protobuf, */*') {
-    return JSON_OUTPUT;
-  }
+  // The common cases, without parsing: no header, plain JSON, kubectl's and the HPA's protobuf-then-anything.
+  if (!accept || accept === 'application/json') return JSON_OUTPUT;
+  if (accept === `${PROTOBUF}, */*`) return transforms ? PROTOBUF_OUTPUT : JSON_OUTPUT;
   for (const c of parseAccept(accept)) {
-    const json =
-      (c.type === 'application' && (c.subtype === 'json' || c.subtype === '*')) ||
+    const usable =
+      (c.type === 'application' &&
+        (c.subtype === 'json' || c.subtype === '*' || c.subtype === 'vnd.kubernetes.protobuf')) ||
       (c.type === '*' && c.subtype === '*');
-    if (!json) continue;
+    if (!usable) continue;
     const out = clauseOutput(c, transforms);
     if (out !== null) return out;
   }

@@ -1,15 +1,18 @@
 /**
- * OpenAPI for metrics.k8s.io/v1beta1: `/openapi/v2` (Swagger 2.0), `/openapi/v3` (the index of group
- * versions) and `/openapi/v3/apis/metrics.k8s.io/v1beta1` (OpenAPI 3.0). The aggregator downloads them
- * to merge into kube-apiserver's own; `kubectl explain podmetrics` reads the result. Definitions keep
- * Kubernetes' names and the x-kubernetes-group-version-kind extension clients use to find a kind's
- * schema. One description feeds both versions, so they cannot disagree.
+ * OpenAPI for metrics.k8s.io v1 and v1beta1: `/openapi/v2` (Swagger 2.0, both group versions),
+ * `/openapi/v3` (the index of group versions) and `/openapi/v3/apis/metrics.k8s.io/<version>` (OpenAPI
+ * 3.0, one per group version). The aggregator downloads them to merge into kube-apiserver's own;
+ * `kubectl explain podmetrics` reads the result. Definitions keep Kubernetes' names and the
+ * x-kubernetes-group-version-kind extension clients use to find a kind's schema. One description feeds
+ * every document and version, so they cannot disagree.
  */
-import { GROUP, GROUP_VERSION, VERSION } from '../../shared/metrics-api.ts';
+import { GROUP, groupVersion, type MetricsVersion, VERSIONS } from '../../shared/metrics-api.ts';
 
 const META = 'io.k8s.apimachinery.pkg.apis.meta.v1';
 const QUANTITY = 'io.k8s.apimachinery.pkg.api.resource.Quantity';
-const METRICS = 'io.k8s.metrics.pkg.apis.metrics.v1beta1';
+const metricsPackage = (version: MetricsVersion) => `io.k8s.metrics.pkg.apis.metrics.${version}`;
+/** `listMetricsV1beta1NodeMetrics`, `metrics_v1beta1`: the version as Kubernetes' operation ids carry it. */
+const titled = (version: MetricsVersion) => version[0]!.toUpperCase() + version.slice(1);
 
 type Schema = Record<string, unknown>;
 
@@ -24,11 +27,20 @@ const TYPE_META = {
   },
 };
 
-const gvk = (kind: string) => [{ group: GROUP, kind, version: VERSION }];
+const gvk = (kind: string, version: MetricsVersion) => [{ group: GROUP, kind, version }];
 
-/** Definitions with `$ref`s written as `#/definitions/<name>`; v3 rewrites them to components. */
-function definitions(): Record<string, Schema> {
-  const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+/**
+ * Definitions of these versions' objects, with `$ref`s written as `#/definitions/<name>`; v3 rewrites
+ * them to components.
+ */
+function definitions(versions: readonly MetricsVersion[]): Record<string, Schema> {
+  return Object.assign({}, sharedDefinitions(), ...versions.map(metricsDefinitions));
+}
+
+const ref = (name: string) => ({ $ref: `#/definitions/${name}` });
+
+function metricsDefinitions(version: MetricsVersion): Record<string, Schema> {
+  const METRICS = metricsPackage(version);
   const usage = {
     description: 'The memory usage is the memory working set.',
     type: 'object',
@@ -49,7 +61,7 @@ function definitions(): Record<string, Schema> {
       window: ref(`${META}.Duration`),
       ...payload,
     },
-    'x-kubernetes-group-version-kind': gvk(kind),
+    'x-kubernetes-group-version-kind': gvk(kind, version),
   });
   const list = (kind: 'NodeMetrics' | 'PodMetrics', description: string): Schema => ({
     description: `${kind}List is a list of ${kind}.`,
@@ -60,8 +72,39 @@ function definitions(): Record<string, Schema> {
       metadata: { ...ref(`${META}.ListMeta`), description: 'Standard list metadata.' },
       items: { description, type: 'array', items: ref(`${METRICS}.${kind}`) },
     },
-    'x-kubernetes-group-version-kind': gvk(`${kind}List`),
+    'x-kubernetes-group-version-kind': gvk(`${kind}List`, version),
   });
+  return {
+    [`${METRICS}.ContainerMetrics`]: {
+      description: 'ContainerMetrics sets resource usage metrics of a container.',
+      type: 'object',
+      required: ['name', 'usage'],
+      properties: {
+        name: {
+          description: 'Container name corresponding to the one from pod.spec.containers.',
+          type: 'string',
+        },
+        usage,
+      },
+    },
+    [`${METRICS}.NodeMetrics`]: metrics('NodeMetrics', 'NodeMetrics sets resource usage metrics of a node.', {
+      usage,
+    }),
+    [`${METRICS}.NodeMetricsList`]: list('NodeMetrics', 'List of node metrics.'),
+    [`${METRICS}.PodMetrics`]: metrics('PodMetrics', 'PodMetrics sets resource usage metrics of a pod.', {
+      containers: {
+        description: 'Metrics for all containers are collected within the same time window.',
+        type: 'array',
+        items: ref(`${METRICS}.ContainerMetrics`),
+        'x-kubernetes-list-type': 'atomic',
+      },
+    }),
+    [`${METRICS}.PodMetricsList`]: list('PodMetrics', 'List of pod metrics.'),
+  };
+}
+
+/** The apimachinery types every version's objects refer to. */
+function sharedDefinitions(): Record<string, Schema> {
   return {
     [QUANTITY]: {
       description:
@@ -96,35 +139,11 @@ function definitions(): Record<string, Schema> {
         labels: { type: 'object', additionalProperties: { type: 'string', default: '' } },
       },
     },
-    [`${METRICS}.ContainerMetrics`]: {
-      description: 'ContainerMetrics sets resource usage metrics of a container.',
-      type: 'object',
-      required: ['name', 'usage'],
-      properties: {
-        name: {
-          description: 'Container name corresponding to the one from pod.spec.containers.',
-          type: 'string',
-        },
-        usage,
-      },
-    },
-    [`${METRICS}.NodeMetrics`]: metrics('NodeMetrics', 'NodeMetrics sets resource usage metrics of a node.', {
-      usage,
-    }),
-    [`${METRICS}.NodeMetricsList`]: list('NodeMetrics', 'List of node metrics.'),
-    [`${METRICS}.PodMetrics`]: metrics('PodMetrics', 'PodMetrics sets resource usage metrics of a pod.', {
-      containers: {
-        description: 'Metrics for all containers are collected within the same time window.',
-        type: 'array',
-        items: ref(`${METRICS}.ContainerMetrics`),
-        'x-kubernetes-list-type': 'atomic',
-      },
-    }),
-    [`${METRICS}.PodMetricsList`]: list('PodMetrics', 'List of pod metrics.'),
   };
 }
 
 interface Operation {
+  version: MetricsVersion;
   path: string;
   id: string;
   action: 'get' | 'list';
@@ -133,49 +152,53 @@ interface Operation {
   params: ('name' | 'namespace')[];
 }
 
-const BASE = `/apis/${GROUP_VERSION}`;
-const OPERATIONS: Operation[] = [
-  {
-    path: `${BASE}/nodes`,
-    id: 'listMetricsV1beta1NodeMetrics',
-    action: 'list',
-    kind: 'NodeMetrics',
-    description: 'list objects of kind NodeMetrics',
-    params: [],
-  },
-  {
-    path: `${BASE}/nodes/{name}`,
-    id: 'readMetricsV1beta1NodeMetrics',
-    action: 'get',
-    kind: 'NodeMetrics',
-    description: 'read the specified NodeMetrics',
-    params: ['name'],
-  },
-  {
-    path: `${BASE}/pods`,
-    id: 'listMetricsV1beta1PodMetricsForAllNamespaces',
-    action: 'list',
-    kind: 'PodMetrics',
-    description: 'list objects of kind PodMetrics',
-    params: [],
-  },
-  {
-    path: `${BASE}/namespaces/{namespace}/pods`,
-    id: 'listMetricsV1beta1NamespacedPodMetrics',
-    action: 'list',
-    kind: 'PodMetrics',
-    description: 'list objects of kind PodMetrics',
-    params: ['namespace'],
-  },
-  {
-    path: `${BASE}/namespaces/{namespace}/pods/{name}`,
-    id: 'readMetricsV1beta1NamespacedPodMetrics',
-    action: 'get',
-    kind: 'PodMetrics',
-    description: 'read the specified PodMetrics',
-    params: ['namespace', 'name'],
-  },
-];
+function operations(version: MetricsVersion): Operation[] {
+  const base = `/apis/${groupVersion(version)}`;
+  const v = titled(version);
+  const op = (o: Omit<Operation, 'version'>): Operation => ({ version, ...o });
+  return [
+    op({
+      path: `${base}/nodes`,
+      id: `listMetrics${v}NodeMetrics`,
+      action: 'list',
+      kind: 'NodeMetrics',
+      description: 'list objects of kind NodeMetrics',
+      params: [],
+    }),
+    op({
+      path: `${base}/nodes/{name}`,
+      id: `readMetrics${v}NodeMetrics`,
+      action: 'get',
+      kind: 'NodeMetrics',
+      description: 'read the specified NodeMetrics',
+      params: ['name'],
+    }),
+    op({
+      path: `${base}/pods`,
+      id: `listMetrics${v}PodMetricsForAllNamespaces`,
+      action: 'list',
+      kind: 'PodMetrics',
+      description: 'list objects of kind PodMetrics',
+      params: [],
+    }),
+    op({
+      path: `${base}/namespaces/{namespace}/pods`,
+      id: `listMetrics${v}NamespacedPodMetrics`,
+      action: 'list',
+      kind: 'PodMetrics',
+      description: 'list objects of kind PodMetrics',
+      params: ['namespace'],
+    }),
+    op({
+      path: `${base}/namespaces/{namespace}/pods/{name}`,
+      id: `readMetrics${v}NamespacedPodMetrics`,
+      action: 'get',
+      kind: 'PodMetrics',
+      description: 'read the specified PodMetrics',
+      params: ['namespace', 'name'],
+    }),
+  ];
+}
 
 const QUERY_PARAMS: { name: string; description: string; type: 'string' | 'integer' }[] = [
   {
@@ -232,24 +255,28 @@ function parametersV3(op: Operation): Schema[] {
   return [...path, ...query];
 }
 
-const responseKind = (op: Operation) => `${METRICS}.${op.kind}${op.action === 'list' ? 'List' : ''}`;
+const responseKind = (op: Operation) =>
+  `${metricsPackage(op.version)}.${op.kind}${op.action === 'list' ? 'List' : ''}`;
 
 const operationExtensions = (op: Operation) => ({
   'x-kubernetes-action': op.action,
-  'x-kubernetes-group-version-kind': { group: GROUP, kind: op.kind, version: VERSION },
+  'x-kubernetes-group-version-kind': { group: GROUP, kind: op.kind, version: op.version },
 });
 
+const PRODUCES = ['application/json', 'application/vnd.kubernetes.protobuf'];
+
+/** Swagger 2.0 of every served version. */
 function swagger(title: string, version: string): Schema {
   const paths: Record<string, Schema> = {};
-  for (const op of OPERATIONS) {
+  for (const op of VERSIONS.flatMap(operations)) {
     paths[op.path] = {
       get: {
         description: op.description,
         operationId: op.id,
         consumes: ['*/*'],
-        produces: ['application/json'],
+        produces: PRODUCES,
         schemes: ['https'],
-        tags: ['metrics_v1beta1'],
+        tags: [`metrics_${op.version}`],
         parameters: parametersV2(op),
         responses: {
           '200': { description: 'OK', schema: { $ref: `#/definitions/${responseKind(op)}` } },
@@ -263,7 +290,7 @@ function swagger(title: string, version: string): Schema {
     swagger: '2.0',
     info: { title, version },
     paths,
-    definitions: definitions(),
+    definitions: definitions(VERSIONS),
     securityDefinitions: {
       BearerToken: {
         description: 'Bearer Token authentication',
@@ -276,19 +303,21 @@ function swagger(title: string, version: string): Schema {
   };
 }
 
-function openapi3(title: string, version: string): Schema {
+/** OpenAPI 3.0 of one group version. */
+function openapi3(title: string, version: string, groupVersion: MetricsVersion): Schema {
   const paths: Record<string, Schema> = {};
-  for (const op of OPERATIONS) {
+  for (const op of operations(groupVersion)) {
+    const schema = { $ref: `#/components/schemas/${responseKind(op)}` };
     paths[op.path] = {
       get: {
-        tags: ['metrics_v1beta1'],
+        tags: [`metrics_${op.version}`],
         description: op.description,
         operationId: op.id,
         parameters: parametersV3(op),
         responses: {
           '200': {
             description: 'OK',
-            content: { 'application/json': { schema: { $ref: `#/components/schemas/${responseKind(op)}` } } },
+            content: Object.fromEntries(PRODUCES.map((type) => [type, { schema }])),
           },
           '401': { description: 'Unauthorized' },
         },
@@ -298,7 +327,7 @@ function openapi3(title: string, version: string): Schema {
   }
   // The same definitions, with their references pointing into components.
   const schemas = JSON.parse(
-    JSON.stringify(definitions()).replaceAll('"#/definitions/', '"#/components/schemas/'),
+    JSON.stringify(definitions([groupVersion])).replaceAll('"#/definitions/', '"#/components/schemas/'),
   ) as Schema;
   return {
     openapi: '3.0.0',
@@ -321,8 +350,8 @@ function openapi3(title: string, version: string): Schema {
 
 export const OPENAPI_TITLE = 'Kubernetes metrics-server';
 
-/** The path of the group version's document under /openapi/v3 (and its key in the index). */
-export const OPENAPI_V3_GROUP_PATH = `apis/${GROUP_VERSION}`;
+/** The path of a group version's document under /openapi/v3 (and its key in the index). */
+export const openApiV3GroupPath = (version: MetricsVersion) => `apis/${groupVersion(version)}`;
 
 export interface OpenApiDocument {
   body: string;
@@ -337,26 +366,34 @@ async function sha512Hex(text: string): Promise<string> {
   return hex.toUpperCase();
 }
 
+async function document(body: string): Promise<OpenApiDocument> {
+  return { body, hash: await sha512Hex(body) };
+}
+
 export interface OpenApiDocuments {
   v2: OpenApiDocument;
-  v3Group: OpenApiDocument;
+  /** One OpenAPI 3.0 document per served version. */
+  v3Groups: Map<MetricsVersion, OpenApiDocument>;
   /** `/openapi/v3`: where each group version's document lives, with its hash for caching. */
   v3Index: string;
 }
 
 /**
- * Both documents for a server version such as `v0.1.0`; as metrics-server does, the OpenAPI version is the
- * binary version without a `-suffix`.
+ * Every document for a server version such as `v0.1.0`; as metrics-server does, the OpenAPI version is
+ * the binary version without a `-suffix`.
  */
 export async function openApiDocuments(serverVersion: string): Promise<OpenApiDocuments> {
   const version = serverVersion.split('-')[0] ?? serverVersion;
-  const v2 = JSON.stringify(swagger(OPENAPI_TITLE, version));
-  const v3 = JSON.stringify(openapi3(OPENAPI_TITLE, version));
-  const [v2Hash, v3Hash] = await Promise.all([sha512Hex(v2), sha512Hex(v3)]);
-  const v3Index = JSON.stringify({
-    paths: {
-      [OPENAPI_V3_GROUP_PATH]: { serverRelativeURL: `/openapi/v3/${OPENAPI_V3_GROUP_PATH}?hash=${v3Hash}` },
-    },
-  });
-  return { v2: { body: v2, hash: v2Hash }, v3Group: { body: v3, hash: v3Hash }, v3Index };
+  const [v2, ...groups] = await Promise.all([
+    document(JSON.stringify(swagger(OPENAPI_TITLE, version))),
+    ...VERSIONS.map((v) => document(JSON.stringify(openapi3(OPENAPI_TITLE, version, v)))),
+  ]);
+  const v3Groups = new Map(VERSIONS.map((v, i) => [v, groups[i]!]));
+  const paths: Record<string, { serverRelativeURL: string }> = {};
+  for (const [v, doc] of v3Groups) {
+    paths[openApiV3GroupPath(v)] = {
+      serverRelativeURL: `/openapi/v3/${openApiV3GroupPath(v)}?hash=${doc.hash}`,
+    };
+  }
+  return { v2: v2!, v3Groups, v3Index: JSON.stringify({ paths }) };
 }

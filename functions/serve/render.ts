@@ -1,15 +1,19 @@
 /**
  * Response bodies from stored items, by concatenation: the scraper pre-renders every list item, so a
  * JSON list is a fixed head, the items joined by commas, and a fixed tail; nothing is parsed or
- * re-serialized. Table and PartialObjectMetadata wrap each item instead (table.ts).
+ * re-serialized. Table and PartialObjectMetadata wrap each item instead (table.ts); protobuf encodes each
+ * item and frames the list around them (protobuf.ts).
  */
-import { asObject, GROUP_VERSION } from '../../shared/metrics-api.ts';
-import type { Output } from './negotiate.ts';
+import { asObject, groupVersion, type MetricsVersion } from '../../shared/metrics-api.ts';
+import { type Output, PROTOBUF } from './negotiate.ts';
+import { encodeItem, listMessage, objectMessage } from './protobuf.ts';
 import type { IncludeObject } from './query.ts';
 import { notAcceptableConversion, StatusError } from './status.ts';
 import { type MetricsKind, partialObjectMetadata, TABLE_TAIL, tableHead, tableRow } from './table.ts';
 
-export interface ListShape {
+/** A list written as text: a head, its items' elements joined by commas, a tail. */
+export interface TextListShape {
+  format: 'text';
   /** The body up to the first item. */
   head: string;
   /** One element from a stored item; null when the element is the item itself (plain JSON). */
@@ -17,25 +21,47 @@ export interface ListShape {
   tail: string;
 }
 
+/** A list written in Kubernetes' protobuf: every item encoded, then framed. */
+export interface ProtobufListShape {
+  format: 'protobuf';
+  kind: MetricsKind;
+  version: MetricsVersion;
+}
+
+export type ListShape = TextListShape | ProtobufListShape;
+
+/** A response body: JSON text, or protobuf bytes. */
+export type Body = string | Uint8Array;
+
 /** Go's %T of the internal objects, as the generic handler names them in its 406 texts. */
 const goType = (kind: MetricsKind, list: boolean) => `*metrics.${kind}${list ? 'List' : ''}`;
 
-export function listShape(kind: MetricsKind, output: Output, include: IncludeObject): ListShape {
+export function listShape(
+  kind: MetricsKind,
+  version: MetricsVersion,
+  output: Output,
+  include: IncludeObject,
+): ListShape {
   switch (output.as) {
     case 'json':
       return {
-        head: `{"kind":"${kind}List","apiVersion":"${GROUP_VERSION}","metadata":{},"items":[`,
+        format: 'text',
+        head: `{"kind":"${kind}List","apiVersion":"${groupVersion(version)}","metadata":{},"items":[`,
         item: null,
         tail: ']}',
       };
+    case 'protobuf':
+      return { format: 'protobuf', kind, version };
     case 'Table':
       return {
+        format: 'text',
         head: tableHead(output.version),
-        item: (text) => tableRow(kind, text, include, output.version),
+        item: (text) => tableRow(kind, text, include, output.version, version),
         tail: TABLE_TAIL,
       };
     case 'PartialObjectMetadataList':
       return {
+        format: 'text',
         head: `{"kind":"PartialObjectMetadataList","apiVersion":"meta.k8s.io/${output.version}","metadata":{},"items":[`,
         item: (text) => partialObjectMetadata(text, output.version),
         tail: ']}',
@@ -62,12 +88,20 @@ export function checkObjectOutput(kind: MetricsKind, output: Output): void {
   if (output.as === 'PartialObjectMetadataList') throw notAList(kind);
 }
 
-export function objectBody(kind: MetricsKind, output: Output, include: IncludeObject, item: string): string {
+export function objectBody(
+  kind: MetricsKind,
+  version: MetricsVersion,
+  output: Output,
+  include: IncludeObject,
+  item: string,
+): Body {
   switch (output.as) {
     case 'json':
-      return asObject(kind, item);
+      return asObject(kind, item, version);
+    case 'protobuf':
+      return objectMessage(kind, version, item);
     case 'Table':
-      return tableHead(output.version) + tableRow(kind, item, include, output.version) + TABLE_TAIL;
+      return tableHead(output.version) + tableRow(kind, item, include, output.version, version) + TABLE_TAIL;
     case 'PartialObjectMetadata':
       return partialObjectMetadata(item, output.version);
     case 'PartialObjectMetadataList':
@@ -76,7 +110,13 @@ export function objectBody(kind: MetricsKind, output: Output, include: IncludeOb
 }
 
 /** A whole list body from the selected items' texts. */
-export function listBody(shape: ListShape, items: readonly string[]): string {
+export function listBody(shape: ListShape, items: readonly string[]): Body {
+  if (shape.format === 'protobuf')
+    return listMessage(
+      shape.kind,
+      shape.version,
+      items.map((t) => encodeItem(shape.kind, t)),
+    );
   const render = shape.item;
   const parts = render === null ? items : items.map(render);
   return shape.head + parts.join(',') + shape.tail;
@@ -87,6 +127,14 @@ export const JSON_HEADERS = {
   'cache-control': 'no-cache, private',
 } as const;
 
+const PROTOBUF_HEADERS = { ...JSON_HEADERS, 'content-type': PROTOBUF } as const;
+
 export function jsonResponse(body: string | ReadableStream<Uint8Array>, status = 200): Response {
   return new Response(body, { status, headers: JSON_HEADERS });
+}
+
+/** A resource's answer: JSON text, or protobuf bytes (a stream is written in the request's output). */
+export function bodyResponse(body: Body | ReadableStream<Uint8Array>, output: Output): Response {
+  const headers = output.as === 'protobuf' ? PROTOBUF_HEADERS : JSON_HEADERS;
+  return new Response(body as ConstructorParameters<typeof Response>[0], { status: 200, headers });
 }

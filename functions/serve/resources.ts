@@ -1,5 +1,6 @@
 /**
- * The metrics.k8s.io/v1beta1 resources: nodes and pods, get and list, answered from the store alone.
+ * The metrics.k8s.io resources, under v1 and v1beta1 alike: nodes and pods, get and list, answered from
+ * the store alone.
  * Order of checks per request, as the generic apiserver's: Accept (406), query (400, then watch 405),
  * then the store. A store failure propagates as StoreUnavailableError (→ 503, app.ts).
  *
@@ -9,17 +10,18 @@
  */
 import type { Context, Hono } from 'hono';
 import { memoize } from '../../shared/memo.ts';
-import { GROUP, GROUP_VERSION } from '../../shared/metrics-api.ts';
+import { GROUP, groupVersion, type MetricsVersion, VERSIONS } from '../../shared/metrics-api.ts';
 import type { Labels } from '../../shared/selectors/index.ts';
 import { parseLabels, type StoredEntry } from '../../shared/store/entry.ts';
 import type { MetricsReader } from '../../shared/store/reader.ts';
 import { type CachedList, ListCache } from './list-cache.ts';
 import { freshnessObserver } from './metrics.ts';
-import { negotiate, type Output, SERVED_MEDIA_TYPES } from './negotiate.ts';
+import { negotiate, type Output, servedMediaTypes } from './negotiate.ts';
 import { type IncludeObject, includeObject, type ListQuery, listQuery, type QueryParam } from './query.ts';
 import {
+  type Body,
+  bodyResponse,
   checkObjectOutput,
-  jsonResponse,
   type ListShape,
   listBody,
   listShape,
@@ -28,20 +30,22 @@ import {
 import { notAcceptable, notFound, StatusError } from './status.ts';
 import { streamList } from './stream.ts';
 
-export const API_BASE = `/apis/${GROUP_VERSION}`;
-
-export const RESOURCE_PATHS = {
-  nodes: `${API_BASE}/nodes`,
-  node: `${API_BASE}/nodes/:name`,
-  allPods: `${API_BASE}/pods`,
-  namespacePods: `${API_BASE}/namespaces/:namespace/pods`,
-  pod: `${API_BASE}/namespaces/:namespace/pods/:name`,
-} as const;
+/** The routes of one version. */
+export function resourcePaths(version: MetricsVersion) {
+  const base = `/apis/${groupVersion(version)}`;
+  return {
+    nodes: `${base}/nodes`,
+    node: `${base}/nodes/:name`,
+    allPods: `${base}/pods`,
+    namespacePods: `${base}/namespaces/:namespace/pods`,
+    pod: `${base}/namespaces/:namespace/pods/:name`,
+  } as const;
+}
 
 /** The negotiated output of a request, or a 406 Status. */
 export function negotiated(c: Context, transforms: boolean): Output {
   const out = negotiate(c.req.header('accept'), transforms);
-  if (out === null) throw new StatusError(notAcceptable(SERVED_MEDIA_TYPES));
+  if (out === null) throw new StatusError(notAcceptable(servedMediaTypes(transforms)));
   return out;
 }
 
@@ -145,7 +149,7 @@ async function keptListBody(
   cache: ListCache,
   r: KeptList,
   observe: (timestampMs: number) => void,
-): Promise<string> {
+): Promise<Body> {
   const { q, shape, namespace } = r;
   if (!r.cycle || !reader.now) {
     const s = selectedItems(q, await r.read(), namespace);
@@ -173,20 +177,27 @@ async function keptListBody(
   return body;
 }
 
-/** The ListCache key of a list request: the resource, the namespace, the selectors as sent, the shape. */
+/**
+ * The ListCache key of a list request: the resource and its version, the namespace, the selectors as
+ * sent, the shape.
+ */
 function listKey(
   query: QueryParam,
   resource: 'nodes' | 'pods',
+  version: MetricsVersion,
   namespace: string,
   output: Output,
   include: IncludeObject,
 ): string {
-  const shape = output.as === 'json' ? 'json' : `${output.as}/${output.version}/${include}`;
+  const shape =
+    output.as === 'json' || output.as === 'protobuf'
+      ? output.as
+      : `${output.as}/${output.version}/${include}`;
   return ListCache.key(
     namespace,
     query('labelSelector') ?? '',
     query('fieldSelector') ?? '',
-    `${resource} ${shape}`,
+    `${resource}.${version} ${shape}`,
   );
 }
 
@@ -197,10 +208,22 @@ export interface ResourceOptions {
 }
 
 export function installResources(app: Hono, o: ResourceOptions): string[] {
-  const { reader } = o;
   // metrics_server_api_metric_freshness_seconds, observed for every object returned.
   const observe = freshnessObserver(app);
   const cache = new ListCache();
+  return VERSIONS.flatMap((version) => installVersion(app, o, version, observe, cache));
+}
+
+/** One version's routes; every version serves the same stored items. */
+function installVersion(
+  app: Hono,
+  o: ResourceOptions,
+  version: MetricsVersion,
+  observe: (timestampMs: number) => void,
+  cache: ListCache,
+): string[] {
+  const { reader } = o;
+  const paths = resourcePaths(version);
 
   /** A namespace's pods list: the namespaced route, and the all-namespaces one narrowed to a namespace. */
   const namespaceList = async (query: QueryParam, namespace: string, q: ListQuery, output: Output) => {
@@ -209,14 +232,14 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
       read: () => namespaceEntries(reader, namespace, q),
       cycle: reader.namespaceCycle && (() => reader.namespaceCycle!(namespace)),
       q,
-      shape: listShape('PodMetrics', output, include),
+      shape: listShape('PodMetrics', version, output, include),
       namespace,
-      key: listKey(query, 'pods', namespace, output, include),
+      key: listKey(query, 'pods', version, namespace, output, include),
     };
-    return jsonResponse(await keptListBody(reader, cache, list, observe));
+    return bodyResponse(await keptListBody(reader, cache, list, observe), output);
   };
 
-  app.get(RESOURCE_PATHS.nodes, async (c) => {
+  app.get(paths.nodes, async (c) => {
     const output = negotiated(c, true);
     const query = queryOf(c);
     const q = listQuery(query, 'nodes');
@@ -226,14 +249,14 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
       read: () => reader.nodes(),
       cycle: reader.nodesCycle && (() => reader.nodesCycle!()),
       q,
-      shape: listShape('NodeMetrics', output, include),
+      shape: listShape('NodeMetrics', version, output, include),
       namespace: '',
-      key: listKey(query, 'nodes', '', output, include),
+      key: listKey(query, 'nodes', version, '', output, include),
     };
-    return jsonResponse(await keptListBody(reader, cache, list, observe));
+    return bodyResponse(await keptListBody(reader, cache, list, observe), output);
   });
 
-  app.get(RESOURCE_PATHS.node, async (c) => {
+  app.get(paths.node, async (c) => {
     const output = negotiated(c, true);
     checkObjectOutput('NodeMetrics', output);
     const include = includeOf(queryOf(c), output);
@@ -243,24 +266,24 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
     if (e === null) throw new StatusError(notFound('', 'node', name));
     if (e.item === '') throw new StatusError(notFound(GROUP, 'nodemetrics', name));
     observe(e.timestamp);
-    return jsonResponse(objectBody('NodeMetrics', output, include, e.item));
+    return bodyResponse(objectBody('NodeMetrics', version, output, include, e.item), output);
   });
 
-  app.get(RESOURCE_PATHS.namespacePods, async (c) => {
+  app.get(paths.namespacePods, async (c) => {
     const output = negotiated(c, true);
     const query = queryOf(c);
     const q = listQuery(query, 'pods');
     return namespaceList(query, c.req.param('namespace'), q, output);
   });
 
-  app.get(RESOURCE_PATHS.allPods, async (c) => {
+  app.get(paths.allPods, async (c) => {
     const output = negotiated(c, true);
     const query = queryOf(c);
     const q = listQuery(query, 'pods');
     // `kubectl top pod -A --field-selector metadata.namespace=x` needs one namespace, not every one.
     const only = q.fields?.exactMatch('metadata.namespace');
     if (only !== undefined) return namespaceList(query, only, q, output);
-    const shape = listShape('PodMetrics', output, includeOf(query, output));
+    const shape = listShape('PodMetrics', version, output, includeOf(query, output));
     // The stream asks only about entries with metrics: each one selected is returned.
     const select = (e: StoredEntry, ns: string) => {
       if (!selected(q, e, ns)) return false;
@@ -268,10 +291,10 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
       return true;
     };
     const body = await streamList(shape, reader.allPods(), select, o.onStreamError);
-    return jsonResponse(body);
+    return bodyResponse(body, output);
   });
 
-  app.get(RESOURCE_PATHS.pod, async (c) => {
+  app.get(paths.pod, async (c) => {
     const output = negotiated(c, true);
     checkObjectOutput('PodMetrics', output);
     const include = includeOf(queryOf(c), output);
@@ -282,8 +305,8 @@ export function installResources(app: Hono, o: ResourceOptions): string[] {
     if (e === null) throw new StatusError(notFound('', 'pods', name));
     if (e.item === '') throw new StatusError(notFound(GROUP, 'podmetrics', `${namespace}/${name}`));
     observe(e.timestamp);
-    return jsonResponse(objectBody('PodMetrics', output, include, e.item));
+    return bodyResponse(objectBody('PodMetrics', version, output, include, e.item), output);
   });
 
-  return Object.values(RESOURCE_PATHS);
+  return Object.values(paths);
 }

@@ -6,7 +6,7 @@
  *
  * These paths parse the stored item (the JSON list paths never do): they serve humans, not the HPA.
  */
-import { asObject } from '../../shared/metrics-api.ts';
+import { asObject, type MetricsVersion } from '../../shared/metrics-api.ts';
 import { formatCpu, formatMemory, parseBytes, parseCpuNanocores } from '../../shared/quantity.ts';
 import type { MetaVersion } from './negotiate.ts';
 import type { IncludeObject } from './query.ts';
@@ -55,18 +55,23 @@ function partialObject(item: Item, version: MetaVersion): string {
   return `{"kind":"PartialObjectMetadata","apiVersion":"meta.k8s.io/${version}","metadata":${JSON.stringify(item.metadata)}}`;
 }
 
-/** One Table row for a stored list item. */
+/** One Table row (meta.k8s.io `version`) for a stored list item served as metrics.k8s.io `objectVersion`. */
 export function tableRow(
   kind: MetricsKind,
   text: string,
   include: IncludeObject,
   version: MetaVersion,
+  objectVersion: MetricsVersion,
 ): string {
   const item = JSON.parse(text) as Item;
   const cells = [item.metadata.name, ...usageCells(item), item.window];
   // Go encodes a row without an object as `"object":null` (RawExtension has no omitempty effect).
   const object =
-    include === 'None' ? 'null' : include === 'Object' ? asObject(kind, text) : partialObject(item, version);
+    include === 'None'
+      ? 'null'
+      : include === 'Object'
+        ? asObject(kind, text, objectVersion)
+        : partialObject(item, version);
   return `{"cells":${JSON.stringify(cells)},"object":${object}}`;
 }
 

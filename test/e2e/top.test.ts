@@ -122,6 +122,18 @@ describe('after two scrape cycles', () => {
     assert.deepEqual(rows.at(-1), [BROKEN, '<unknown>', '<unknown>', '<unknown>', '<unknown>']);
   });
 
+  test('kubectl top is answered in Kubernetes protobuf, which it asks for first (as from metrics-server)', async () => {
+    const r = await c.kubectl(['top', 'pods', '-A', '-v=8']);
+    assert.equal(r.code, 0, r.stderr);
+    // kubectl logs the metrics request and the headers of its answer.
+    const at = r.stderr.search(/GET https:\/\/\S+\/apis\/metrics\.k8s\.io\/v1beta1\/pods/);
+    assert.ok(at >= 0, r.stderr);
+    const answer = r.stderr.slice(at);
+    assert.match(answer, /Request Headers:[\s\S]*?Accept: application\/vnd\.kubernetes\.protobuf, \*\/\*/);
+    assert.match(answer, /Response Headers:[\s\S]*?Content-Type: application\/vnd\.kubernetes\.protobuf/);
+    assert.ok(table(r.stdout).length > 2);
+  });
+
   test('kubectl top works the same from kubectl 1.27 to 1.33', async () => {
     for (const v of ['1.27', '1.28', '1.29', '1.30', '1.31', '1.32', '1.33']) {
       const r = await c.kubectl(['top', 'nodes', '--no-headers'], v);

@@ -11,6 +11,7 @@ import { NodeMetricsList, PodMetrics, PodMetricsList } from '../../../shared/met
 import { encodeEntry } from '../../../shared/store/entry.ts';
 import { CYCLE_FIELD, cycleChannel, keys } from '../../../shared/store/keys.ts';
 import { freePort, type RedisServer, startRedisServer } from '../../../sim/processes.ts';
+import { decodeK8sProtobuf } from '../../helpers/metrics-proto.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 import { get, startServeAsMaster } from '../../helpers/serve.ts';
 
@@ -128,7 +129,7 @@ describe('serve over HTTPS against the shared Redis', () => {
   });
 
   test('lists nodes by name, without the expired one or the one without metrics', async () => {
-    const r = await serve.get(`${V1BETA1}/nodes`, { accept: 'application/vnd.kubernetes.protobuf, */*' });
+    const r = await serve.get(`${V1BETA1}/nodes`);
     assert.equal(r.status, 200);
     assert.equal(r.headers['content-type'], 'application/json');
     const list = NodeMetricsList.parse(JSON.parse(r.body));
@@ -139,6 +140,26 @@ describe('serve over HTTPS against the shared Redis', () => {
         ['node-b', '2m'],
       ],
     );
+  });
+
+  test('answers a client-go Accept header (protobuf first) in Kubernetes protobuf, under v1 and v1beta1', async () => {
+    for (const version of ['v1', 'v1beta1']) {
+      const r = await serve.get(`/apis/metrics.k8s.io/${version}/nodes`, {
+        accept: 'application/vnd.kubernetes.protobuf, */*',
+      });
+      assert.equal(r.status, 200);
+      assert.equal(r.headers['content-type'], 'application/vnd.kubernetes.protobuf');
+      const decoded = decodeK8sProtobuf(r.bytes);
+      assert.equal(decoded.apiVersion, `metrics.k8s.io/${version}`);
+      assert.equal(decoded.kind, 'NodeMetricsList');
+      assert.deepEqual(
+        decoded.object.items?.map((i) => [i.metadata.name, i.usage?.cpu?.string]),
+        [
+          ['node-a', '1'],
+          ['node-b', '2m'],
+        ],
+      );
+    }
   });
 
   test('an expired node is not served: GET is a 404 as for a node that does not exist', async () => {

@@ -4,19 +4,20 @@ import { createApp } from '../../../functions/serve/app.ts';
 import { versionInfo } from '../../../functions/serve/discovery.ts';
 import { appWith, FakeReader, quietLog, V1BETA1 } from './fake-reader.ts';
 
-/** The documents of metrics-behaviour §1.2, written out by hand. */
-const RESOURCE_LIST =
-  '{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"metrics.k8s.io/v1beta1","resources":[' +
+/**
+ * The documents of metrics-behaviour §1.2, written out by hand, with metrics.k8s.io/v1 (Kubernetes 1.37,
+ * KEP-5207) served beside v1beta1 and preferred, as the generic apiserver lists a group's versions.
+ */
+const resourceList = (gv: string) =>
+  `{"kind":"APIResourceList","apiVersion":"v1","groupVersion":"${gv}","resources":[` +
   '{"name":"nodes","singularName":"","namespaced":false,"kind":"NodeMetrics","verbs":["get","list"]},' +
   '{"name":"pods","singularName":"","namespaced":true,"kind":"PodMetrics","verbs":["get","list"]}]}';
-const GROUP =
-  '{"kind":"APIGroup","apiVersion":"v1","name":"metrics.k8s.io",' +
-  '"versions":[{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}],' +
-  '"preferredVersion":{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}}';
-const GROUP_LIST =
-  '{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"metrics.k8s.io",' +
-  '"versions":[{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}],' +
-  '"preferredVersion":{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}}]}';
+const VERSIONS_AND_PREFERRED =
+  '"versions":[{"groupVersion":"metrics.k8s.io/v1","version":"v1"},' +
+  '{"groupVersion":"metrics.k8s.io/v1beta1","version":"v1beta1"}],' +
+  '"preferredVersion":{"groupVersion":"metrics.k8s.io/v1","version":"v1"}';
+const GROUP = `{"kind":"APIGroup","apiVersion":"v1","name":"metrics.k8s.io",${VERSIONS_AND_PREFERRED}}`;
+const GROUP_LIST = `{"kind":"APIGroupList","apiVersion":"v1","groups":[{"name":"metrics.k8s.io",${VERSIONS_AND_PREFERRED}}]}`;
 
 interface Swagger {
   swagger: string;
@@ -37,7 +38,8 @@ const KUBECTL_DISCOVERY_ACCEPT =
 
 describe('discovery', () => {
   for (const [path, body] of [
-    [V1BETA1, RESOURCE_LIST],
+    [V1BETA1, resourceList('metrics.k8s.io/v1beta1')],
+    ['/apis/metrics.k8s.io/v1', resourceList('metrics.k8s.io/v1')],
     ['/apis/metrics.k8s.io', GROUP],
     ['/apis', GROUP_LIST],
   ] as const) {
@@ -114,7 +116,7 @@ describe('the index, /version and OpenAPI', () => {
     });
   });
 
-  test('/openapi/v2 is Swagger 2.0 titled "Kubernetes metrics-server" with both kinds', async () => {
+  test('/openapi/v2 is Swagger 2.0 titled "Kubernetes metrics-server" with both kinds in both versions', async () => {
     const app = createApp({ reader: new FakeReader(), log: quietLog(), version: versionInfo('1.2.3-rc.1') });
     const r = await app.request('/openapi/v2');
     assert.equal(r.status, 200);
@@ -122,20 +124,24 @@ describe('the index, /version and OpenAPI', () => {
     assert.equal(doc.swagger, '2.0');
     assert.deepEqual(doc.info, { title: 'Kubernetes metrics-server', version: 'v1.2.3' });
     const gvks = Object.values(doc.definitions).flatMap((d) => d['x-kubernetes-group-version-kind'] ?? []);
-    for (const kind of ['NodeMetrics', 'NodeMetricsList', 'PodMetrics', 'PodMetricsList']) {
-      assert.ok(
-        gvks.some(
-          (g) => JSON.stringify(g) === JSON.stringify({ group: 'metrics.k8s.io', kind, version: 'v1beta1' }),
-        ),
-      );
+    for (const version of ['v1', 'v1beta1']) {
+      for (const kind of ['NodeMetrics', 'NodeMetricsList', 'PodMetrics', 'PodMetricsList']) {
+        assert.ok(
+          gvks.some((g) => JSON.stringify(g) === JSON.stringify({ group: 'metrics.k8s.io', kind, version })),
+          `${kind} ${version}`,
+        );
+      }
     }
-    assert.deepEqual(Object.keys(doc.paths).sort(), [
-      `${V1BETA1}/namespaces/{namespace}/pods`,
-      `${V1BETA1}/namespaces/{namespace}/pods/{name}`,
-      `${V1BETA1}/nodes`,
-      `${V1BETA1}/nodes/{name}`,
-      `${V1BETA1}/pods`,
-    ]);
+    assert.deepEqual(
+      Object.keys(doc.paths).sort(),
+      ['/apis/metrics.k8s.io/v1', V1BETA1].flatMap((base) => [
+        `${base}/namespaces/{namespace}/pods`,
+        `${base}/namespaces/{namespace}/pods/{name}`,
+        `${base}/nodes`,
+        `${base}/nodes/{name}`,
+        `${base}/pods`,
+      ]),
+    );
     // Every reference resolves.
     const text = JSON.stringify(doc);
     for (const [, name] of text.matchAll(/"#\/definitions\/([^"]+)"/g))
@@ -150,25 +156,38 @@ describe('the index, /version and OpenAPI', () => {
     assert.equal(r.status, 304);
   });
 
-  test('/openapi/v3 points at the group document, which is OpenAPI 3.0 with resolvable references', async () => {
-    const { app } = appWith();
-    const index = (await (await app.request('/openapi/v3')).json()) as {
-      paths: Record<string, { serverRelativeURL: string }>;
-    };
-    const url = index.paths['apis/metrics.k8s.io/v1beta1']?.serverRelativeURL ?? '';
-    assert.match(url, /^\/openapi\/v3\/apis\/metrics\.k8s\.io\/v1beta1\?hash=[0-9A-F]{128}$/);
-    const r = await app.request(url);
-    assert.equal(r.status, 200);
-    assert.equal(r.headers.get('cache-control'), 'public, immutable');
-    const doc = (await r.json()) as OpenApi3;
-    assert.equal(doc.openapi, '3.0.0');
-    assert.equal(doc.info.title, 'Kubernetes metrics-server');
-    const text = JSON.stringify(doc);
-    for (const [, name] of text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
-      assert.ok(name! in doc.components.schemas, name);
-    }
-    assert.ok(!text.includes('#/definitions/'));
-  });
+  for (const version of ['v1', 'v1beta1']) {
+    test(`/openapi/v3 points at the ${version} document, which is OpenAPI 3.0 with resolvable references`, async () => {
+      const { app } = appWith();
+      const index = (await (await app.request('/openapi/v3')).json()) as {
+        paths: Record<string, { serverRelativeURL: string }>;
+      };
+      assert.deepEqual(Object.keys(index.paths).sort(), [
+        'apis/metrics.k8s.io/v1',
+        'apis/metrics.k8s.io/v1beta1',
+      ]);
+      const url = index.paths[`apis/metrics.k8s.io/${version}`]?.serverRelativeURL ?? '';
+      assert.match(url, new RegExp(`^/openapi/v3/apis/metrics\\.k8s\\.io/${version}\\?hash=[0-9A-F]{128}$`));
+      const r = await app.request(url);
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get('cache-control'), 'public, immutable');
+      const doc = (await r.json()) as OpenApi3;
+      assert.equal(doc.openapi, '3.0.0');
+      assert.equal(doc.info.title, 'Kubernetes metrics-server');
+      const text = JSON.stringify(doc);
+      for (const [, name] of text.matchAll(/"#\/components\/schemas\/([^"]+)"/g)) {
+        assert.ok(name! in doc.components.schemas, name);
+      }
+      assert.ok(!text.includes('#/definitions/'));
+      // Only this version's paths and kinds.
+      assert.ok(
+        Object.keys((doc as unknown as { paths: object }).paths).every((p) =>
+          p.startsWith(`/apis/metrics.k8s.io/${version}/`),
+        ),
+      );
+      assert.ok(text.includes(`io.k8s.metrics.pkg.apis.metrics.${version}.PodMetrics"`));
+    });
+  }
 
   test('a stale OpenAPI v3 hash is redirected to the current document', async () => {
     const { app } = appWith();

@@ -7,6 +7,7 @@
 import type { Hono } from 'hono';
 import { createApp } from '../../../functions/serve/app.ts';
 import { createLogger } from '../../../shared/log.ts';
+import type { MetricsVersion } from '../../../shared/metrics-api.ts';
 import type { StoredEntry } from '../../../shared/store/entry.ts';
 import type { MetricsReader, NamespacePods } from '../../../shared/store/reader.ts';
 import { StoreUnavailableError } from '../../../shared/store/redis.ts';
@@ -132,9 +133,37 @@ export function appWith(
   return { app: createApp({ reader, log: quietLog(), ...extra }), reader };
 }
 
-export const V1BETA1 = '/apis/metrics.k8s.io/v1beta1';
+/** One served version of metrics.k8s.io, and the documents it answers with. */
+export interface ApiVersion {
+  version: MetricsVersion;
+  /** `metrics.k8s.io/<version>` */
+  groupVersion: string;
+  /** `/apis/metrics.k8s.io/<version>` */
+  base: string;
+  nodeList(...items: string[]): string;
+  podList(...items: string[]): string;
+  /** A GET's body: the stored item with kind and apiVersion in front. */
+  object(kind: 'NodeMetrics' | 'PodMetrics', item: string): string;
+}
 
-export const nodeList = (...items: string[]) =>
-  `{"kind":"NodeMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[${items.join(',')}]}`;
-export const podList = (...items: string[]) =>
-  `{"kind":"PodMetricsList","apiVersion":"metrics.k8s.io/v1beta1","metadata":{},"items":[${items.join(',')}]}`;
+function apiVersion(version: MetricsVersion): ApiVersion {
+  const gv = `metrics.k8s.io/${version}`;
+  const list = (kind: string, items: string[]) =>
+    `{"kind":"${kind}List","apiVersion":"${gv}","metadata":{},"items":[${items.join(',')}]}`;
+  return {
+    version,
+    groupVersion: gv,
+    base: `/apis/${gv}`,
+    nodeList: (...items) => list('NodeMetrics', items),
+    podList: (...items) => list('PodMetrics', items),
+    object: (kind, item) => `{"kind":"${kind}","apiVersion":"${gv}",${item.slice(1)}`,
+  };
+}
+
+/** Every served version: each route, selector and error holds under each (v1 and v1beta1 are the same objects). */
+export const API_VERSIONS: readonly ApiVersion[] = [apiVersion('v1beta1'), apiVersion('v1')];
+
+const V1BETA1_API = API_VERSIONS[0]!;
+export const V1BETA1 = V1BETA1_API.base;
+export const nodeList = V1BETA1_API.nodeList;
+export const podList = V1BETA1_API.podList;

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import type { StoredEntry } from '../../../shared/store/entry.ts';
-import { appWith, FakeReader, podList, V1BETA1, WEB_1 } from './fake-reader.ts';
+import { API_VERSIONS, appWith, FakeReader, WEB_1 } from './fake-reader.ts';
 
 class IndexedReader extends FakeReader {
   asked: string[] = [];
@@ -28,29 +28,32 @@ class IndexedReader extends FakeReader {
   }
 }
 
-const HPA = `${V1BETA1}/namespaces/default/pods?labelSelector=${encodeURIComponent('app=web,tier=front')}`;
+for (const api of API_VERSIONS) {
+  describe(`metrics.k8s.io/${api.version}`, () => {
+    const HPA = `${api.base}/namespaces/default/pods?labelSelector=${encodeURIComponent('app=web,tier=front')}`;
+    describe('the HPA query through a label index', () => {
+      test('matches each stored label set once and reads only the matches', async () => {
+        const reader = new IndexedReader(true);
+        const r = await appWith(reader).app.request(HPA);
+        assert.equal(r.status, 200);
+        assert.equal(await r.text(), api.podList(WEB_1));
+        assert.deepEqual(reader.calls, ['namespacePodsMatching default']);
+        // default holds nginx {run: nginx} and two pods labelled app=web,tier=front.
+        assert.equal(reader.asked.length, 2);
+      });
 
-describe('the HPA query through a label index', () => {
-  test('matches each stored label set once and reads only the matches', async () => {
-    const reader = new IndexedReader(true);
-    const r = await appWith(reader).app.request(HPA);
-    assert.equal(r.status, 200);
-    assert.equal(await r.text(), podList(WEB_1));
-    assert.deepEqual(reader.calls, ['namespacePodsMatching default']);
-    // default holds nginx {run: nginx} and two pods labelled app=web,tier=front.
-    assert.equal(reader.asked.length, 2);
-  });
+      test('without an index, the whole namespace is read, with the same answer', async () => {
+        const reader = new IndexedReader(false);
+        const r = await appWith(reader).app.request(HPA);
+        assert.equal(await r.text(), api.podList(WEB_1));
+        assert.deepEqual(reader.calls, ['namespacePodsMatching default', 'namespacePods default']);
+      });
 
-  test('without an index, the whole namespace is read, with the same answer', async () => {
-    const reader = new IndexedReader(false);
-    const r = await appWith(reader).app.request(HPA);
-    assert.equal(await r.text(), podList(WEB_1));
-    assert.deepEqual(reader.calls, ['namespacePodsMatching default', 'namespacePods default']);
+      test('without a label selector, the index is not used', async () => {
+        const reader = new IndexedReader(true);
+        await appWith(reader).app.request(`${api.base}/namespaces/default/pods`);
+        assert.deepEqual(reader.calls, ['namespacePods default']);
+      });
+    });
   });
-
-  test('without a label selector, the index is not used', async () => {
-    const reader = new IndexedReader(true);
-    await appWith(reader).app.request(`${V1BETA1}/namespaces/default/pods`);
-    assert.deepEqual(reader.calls, ['namespacePods default']);
-  });
-});
+}
