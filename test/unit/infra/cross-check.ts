@@ -284,6 +284,24 @@ function checkRbac(objects: Obj[], out: string[]): void {
   }
 }
 
+/** A Knative event source (PingSource, …) must deliver to an object of the build, in its namespace. */
+function checkEventSinks(objects: Obj[], out: string[]): void {
+  for (const o of objects.filter((x) => String(x.apiVersion).startsWith('sources.knative.dev/'))) {
+    const ref = o.spec?.sink?.ref;
+    if (!ref) continue; // a sink given by URI
+    const namespace = ref.namespace ?? o.metadata?.namespace ?? 'default';
+    const target = objects.find(
+      (t) =>
+        t.apiVersion === ref.apiVersion &&
+        t.kind === ref.kind &&
+        t.metadata?.name === ref.name &&
+        (t.metadata?.namespace ?? 'default') === namespace,
+    );
+    if (!target)
+      out.push(`${id(o)}: sink ${ref.apiVersion} ${ref.kind} ${namespace}/${ref.name} does not exist`);
+  }
+}
+
 /** Every cross-check; an empty list means the objects agree with each other and with the programs. */
 export function crossCheck(objects: Obj[], options: CrossCheckOptions = {}): string[] {
   const out: string[] = [];
@@ -292,6 +310,7 @@ export function crossCheck(objects: Obj[], options: CrossCheckOptions = {}): str
   checkServices(objects, pods, out);
   checkSelectors(objects, pods, out);
   checkApiServices(objects, pods, out);
+  checkEventSinks(objects, out);
   checkRbac(objects, out);
   return out;
 }

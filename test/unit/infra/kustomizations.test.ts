@@ -169,6 +169,17 @@ describe('the build checks catch what they are for', () => {
     );
   });
 
+  test('a PingSource whose sink is not in the build', async () => {
+    const b = await with_('infra/knative', (x) => {
+      const ping = x.applied.find((o) => o.kind === 'PingSource');
+      ping!.spec.sink.ref.name = 'metrics-scraper';
+    });
+    assert.match(
+      crossCheck(clusterObjects(b)).join('\n'),
+      /PingSource\/metrics-serverless\/metrics-scrape-tick: sink serving.knative.dev\/v1 Service metrics-serverless\/metrics-scraper does not exist/,
+    );
+  });
+
   test('a kind without a schema', async () => {
     await assert.rejects(
       validateObject({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' } }),
