@@ -57,7 +57,7 @@ async function startOn(db: TestDb, args: string[], o: { authRefreshMs?: number }
     throw Object.assign(err as Error, { lines });
   }
   const ca = await readFile(join(certDir, 'apiserver.crt'), 'utf8');
-  return {
+  const started: Started = {
     handle,
     lines,
     ca,
@@ -74,6 +74,14 @@ async function startOn(db: TestDb, args: string[], o: { authRefreshMs?: number }
       await rm(certDir, { recursive: true, force: true });
     },
   };
+  // serve answers from its first second, with 503s until its Redis client has connected.
+  try {
+    await waitFor('serve to be ready', 10_000, async () => (await started.get('/readyz')).status === 200);
+  } catch (err) {
+    await started.stop();
+    throw err;
+  }
+  return started;
 }
 
 let sim: Sim;
