@@ -61,7 +61,8 @@ export interface AppOptions {
    * Delegated authentication and authorization (auth/index.ts: front-proxy client certificate, client
    * CA, bearer tokens via TokenReview, SubjectAccessReview): runs before every route, /metrics included,
    * and lets only `--authorization-always-allow-paths` through anonymously. startServe always sets it;
-   * an app without it (unit tests, the Workers wrapper) serves everyone.
+   * the Workers wrapper runs the same guard in front of the app (before it opens Redis); an app without
+   * one (unit tests) serves everyone.
    */
   guard?: MiddlewareHandler;
 }

@@ -20,8 +20,7 @@ import type { Logger } from '../../shared/log.ts';
 import { parseLabelSelector } from '../../shared/selectors/index.ts';
 import type { RedisClient } from '../../shared/store/redis.ts';
 import { RedisMetricsWriter } from '../../shared/store/writer.ts';
-
-export type WorkerEnv = Record<string, string | undefined>;
+import { fileSettingProblem, type WorkerEnv } from './settings.ts';
 
 /** Workers allow 6 simultaneous outgoing connections per invocation. */
 export const WORKERS_MAX_CONNECTIONS = 6;
@@ -54,13 +53,12 @@ export function workersScrapeConfig(env: WorkerEnv): WorkersScrapeConfig {
         'nodes/proxy): Workers cannot open TLS connections to node addresses with the cluster CA',
     );
   }
-  for (const [name, set] of [
+  const file = fileSettingProblem([
     ['KUBELET_CERTIFICATE_AUTHORITY', config.kubeletCertificateAuthority !== ''],
     ['KUBELET_CLIENT_CERTIFICATE', config.kubeletClientCertificate !== ''],
     ['KUBECONFIG', config.kubeconfig !== ''],
-  ] as const) {
-    if (set) throw new WorkersScrapeError(`${name} names a file, and a Worker has no files: unset it`);
-  }
+  ]);
+  if (file !== undefined) throw new WorkersScrapeError(file);
   return { config, apiServer: apiServer.replace(/\/+$/, ''), token };
 }
 

@@ -1,12 +1,13 @@
 /**
- * JSON over HTTPS to the API server through a kubeconfig, for the three things delegated auth asks of
- * it: TokenReview, SubjectAccessReview and the extension-apiserver-authentication ConfigMap. Each call
- * has a deadline (10 s, apiserver's webhook timeout) and fails with an ApiError whose text names the
- * call and the cause, never a request body: a TokenReview carries the caller's token.
+ * JSON to the API server for the three things delegated auth asks of it: TokenReview,
+ * SubjectAccessReview and the extension-apiserver-authentication ConfigMap. Each call has a deadline
+ * (10 s, apiserver's webhook timeout) and fails with an ApiError whose text names the call and the
+ * cause, never a request body: a TokenReview carries the caller's token.
+ *
+ * Runtime-neutral: this module uses only Web APIs, so the guard, the reviews and their caches run the
+ * same on Node and on Workers. `fetchApiClient` is the client Workers use; Node's, which needs a
+ * kubeconfig's CA and client certificates (node:https), is kube-api-client.ts.
  */
-import http from 'node:http';
-import https from 'node:https';
-import type { KubeConfig } from '@kubernetes/client-node';
 
 export class ApiError extends Error {
   override name = 'ApiError';
@@ -39,56 +40,73 @@ function errorText(body: string): string {
   return line.length > 200 ? `${line.slice(0, 200)}…` : line;
 }
 
-export function apiClient(kc: KubeConfig, timeoutMs = API_TIMEOUT_MS): ApiClient {
-  const cluster = kc.getCurrentCluster();
-  if (!cluster) throw new ApiError('the kubeconfig has no current cluster', 0);
-  const server = cluster.server.replace(/\/+$/, '');
+/** `what` (e.g. `POST https://host/apis/…`) answered `status` with `text`: its JSON, or an ApiError. */
+export function apiAnswer(what: string, status: number, statusText: string, text: string): unknown {
+  if (status < 200 || status > 299) {
+    throw new ApiError(`${what}: ${status} ${statusText}: ${errorText(text)}`, status);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ApiError(`${what}: the answer is not JSON: ${errorText(text)}`, status);
+  }
+}
 
-  async function call(method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> {
-    // Per call: a token file or exec credential may have rotated (client-node caches its agent).
-    const opts: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(opts);
+export interface FetchApiClientOptions {
+  /** The API server's URL (`https://host:port`, a path prefix allowed). */
+  server: string;
+  /** Headers of every call, e.g. `authorization: Bearer <token>`. */
+  headers: Readonly<Record<string, string>>;
+  timeoutMs?: number;
+  /** The fetch to call; the global one by default. */
+  fetch?: typeof fetch;
+  /**
+   * Called with every call in flight. A review is shared by every request that needs it and may run in
+   * the background (the caches refresh ahead), so a runtime that ends a request's work with its
+   * response (Workers) must be told to keep the call alive (`ctx.waitUntil`).
+   */
+  keepAlive?: (call: Promise<unknown>) => void;
+}
+
+/** An ApiClient over `fetch`, for runtimes without node:https (Workers). */
+export function fetchApiClient(o: FetchApiClientOptions): ApiClient {
+  const server = o.server.replace(/\/+$/, '');
+  const timeoutMs = o.timeoutMs ?? API_TIMEOUT_MS;
+  const send = o.fetch ?? fetch;
+
+  async function exchange(method: 'GET' | 'POST', path: string, body: unknown): Promise<unknown> {
     const url = new URL(`${server}${path}`);
-    const payload = body === undefined ? undefined : JSON.stringify(body);
-    const headers: Record<string, string | number> = { accept: 'application/json' };
-    for (const [k, v] of Object.entries(opts.headers ?? {})) if (typeof v === 'string') headers[k] = v;
-    if (payload !== undefined) {
-      headers['content-type'] = 'application/json';
-      headers['content-length'] = Buffer.byteLength(payload);
-    }
     const what = `${method} ${url.origin}${url.pathname}`;
-    const send = url.protocol === 'http:' ? http.request : https.request;
-    return new Promise((resolve, reject) => {
-      const req = send(url, { ...opts, method, headers }, (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (err) => reject(new ApiError(`${what}: ${err.message}`, 0)));
-        res.on('end', () => {
-          clearTimeout(deadline);
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) {
-            reject(new ApiError(`${what}: ${status} ${res.statusMessage ?? ''}: ${errorText(text)}`, status));
-            return;
-          }
-          try {
-            resolve(JSON.parse(text));
-          } catch {
-            reject(new ApiError(`${what}: the answer is not JSON: ${errorText(text)}`, status));
-          }
-        });
+    const headers: Record<string, string> = { ...o.headers, accept: 'application/json' };
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    let text: string;
+    try {
+      // One deadline for the whole exchange, the body included.
+      const signal = AbortSignal.timeout(timeoutMs);
+      res = await send(url, {
+        method,
+        headers,
+        signal,
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
       });
-      // One deadline for the whole exchange, not only for idle sockets.
-      const deadline = setTimeout(() => {
-        req.destroy(new Error(`no answer within ${timeoutMs / 1000}s`));
-      }, timeoutMs);
-      req.on('error', (err) => {
-        clearTimeout(deadline);
-        reject(new ApiError(`${what}: ${err.message}`, 0));
-      });
-      req.end(payload);
-    });
+      text = await res.text();
+    } catch (err) {
+      const timedOut = err instanceof Error && err.name === 'TimeoutError';
+      const cause = timedOut
+        ? `no answer within ${timeoutMs / 1000}s`
+        : err instanceof Error
+          ? err.message
+          : String(err);
+      throw new ApiError(`${what}: ${cause}`, 0);
+    }
+    return apiAnswer(what, res.status, res.statusText, text);
   }
 
+  const call = (method: 'GET' | 'POST', path: string, body?: unknown): Promise<unknown> => {
+    const p = exchange(method, path, body);
+    o.keepAlive?.(p.catch(() => undefined));
+    return p;
+  };
   return { server, get: (path) => call('GET', path), post: (path, body) => call('POST', path, body) };
 }

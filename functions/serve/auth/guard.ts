@@ -15,12 +15,18 @@ import type { Authenticator, RequestCredentials } from './credentials.ts';
 import { headerNames, headerValues, peerCertificate } from './peer.ts';
 import { AUTHORIZATION_UNAVAILABLE, forbidden, requestInfoFailed, UNAUTHORIZED } from './status.ts';
 import { throttled } from './throttle.ts';
-import type { UserInfo } from './user.ts';
+import { ANONYMOUS, type UserInfo } from './user.ts';
 
 export interface GuardOptions {
   authenticators: readonly Authenticator[];
   authorizer: Authorizer;
   log: Logger;
+  /**
+   * The paths a request without credentials may go on to as system:anonymous; everywhere by default
+   * (authorization decides, as with apiserver's --anonymous-auth). Elsewhere it is a 401, as
+   * kube-apiserver answers when its AuthenticationConfiguration limits `anonymous` to some paths.
+   */
+  anonymousPaths?: (path: string) => boolean;
 }
 
 /** The user a request was authenticated as, for handlers that want it (`c.get('user')`). */
@@ -56,6 +62,10 @@ export function authGuard(o: GuardOptions): MiddlewareHandler<{ Variables: Guard
       return fail(UNAUTHORIZED);
     }
     const { user } = authn;
+    if (user === ANONYMOUS && o.anonymousPaths && !o.anonymousPaths(attributes.path)) {
+      log.debug(4, 'Unauthorized: no credentials', { path: attributes.path });
+      return fail(UNAUTHORIZED);
+    }
 
     let decision: { allowed: boolean; reason: string };
     try {

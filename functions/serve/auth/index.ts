@@ -6,7 +6,7 @@
  */
 import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../../shared/log.ts';
-import { type ApiClient, apiClient } from './api-client.ts';
+import type { ApiClient } from './api-client.ts';
 import {
   type AuthenticationConfig,
   AuthenticationConfigError,
@@ -20,6 +20,7 @@ import { unionPem } from './certificates.ts';
 import { clientCertificateAuthenticator } from './client-certificate.ts';
 import type { Authenticator } from './credentials.ts';
 import { authGuard } from './guard.ts';
+import { apiClient } from './kube-api-client.ts';
 import { authKubeConfig } from './kubeconfig.ts';
 import { AlwaysAllowPathError, alwaysAllowPaths } from './paths.ts';
 import { requestHeaderAuthenticator } from './request-header.ts';

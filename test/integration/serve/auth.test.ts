@@ -74,12 +74,13 @@ async function startOn(db: TestDb, args: string[], o: { authRefreshMs?: number }
       await rm(certDir, { recursive: true, force: true });
     },
   };
-  // Ready once its Redis connection is up (before that, metrics requests are a 503, as they should be).
-  await waitFor(
-    'the serve function to be ready',
-    5000,
-    async () => (await started.get('/readyz')).status === 200,
-  );
+  // serve answers from its first second, with 503s until its Redis client has connected.
+  try {
+    await waitFor('serve to be ready', 10_000, async () => (await started.get('/readyz')).status === 200);
+  } catch (err) {
+    await started.stop();
+    throw err;
+  }
   return started;
 }
 

@@ -202,7 +202,43 @@ function checkSelectors(objects: Obj[], pods: PodTemplate[], out: string[]): voi
   }
 }
 
-function checkApiServices(objects: Obj[], out: string[]): void {
+/**
+ * The aggregator dials the APIService's Service (its ClusterIP, on `service.port`, default 443) with
+ * HTTPS: that Service must select pods that run the serve function, all of them, and its port must
+ * lead to the serve function's --secure-port in each.
+ */
+function checkApiServiceBackend(objects: Obj[], pods: PodTemplate[], a: Obj, svc: Obj, out: string[]): void {
+  const ref = a.spec.service;
+  const where = `${id(a)}: Service ${ref.namespace}/${ref.name}`;
+  const port = (svc.spec.ports ?? []).find((p: Obj) => p.port === (ref.port ?? 443));
+  if (!port) {
+    out.push(`${where} has no port ${ref.port ?? 443}`);
+    return;
+  }
+  const selected = pods.filter(
+    (p) =>
+      p.namespace === (svc.metadata.namespace ?? 'default') && matches(svc.spec.selector ?? {}, p.labels),
+  );
+  if (selected.length === 0) out.push(`${where} selects no pods: the APIService has no endpoints`);
+  const target = port.targetPort ?? port.port;
+  for (const pod of selected) {
+    const serve = (pod.spec.containers ?? []).find((c: Obj) => programOf(String(c.image)) === 'serve');
+    if (!serve) {
+      out.push(`${where} selects ${pod.owner}, which does not run the serve function`);
+      continue;
+    }
+    const p = programConfig(objects, pod, serve);
+    if (p === null || typeof p === 'string') continue; // checkContainer reports it
+    const secure = listening(p).secure;
+    const reached = declaredPort(serve, target);
+    if (reached !== secure)
+      out.push(
+        `${where} port ${port.port} → ${target} reaches ${reached ?? 'no port'} of ${pod.owner}, whose serve function listens for HTTPS on ${secure}`,
+      );
+  }
+}
+
+function checkApiServices(objects: Obj[], pods: PodTemplate[], out: string[]): void {
   for (const a of objects.filter((o) => o.kind === 'APIService')) {
     const spec = a.spec;
     if (a.metadata.name !== `${spec.version}.${spec.group}`)
@@ -217,9 +253,11 @@ function checkApiServices(objects: Obj[], out: string[]): void {
     }
     if (svc.spec.clusterIP === 'None')
       out.push(`${id(a)}: Service ${ref.name} is headless: the aggregator refuses it`);
-    const port = ref.port ?? 443;
-    if (!svc.spec.ports?.some((p: Obj) => p.port === port))
-      out.push(`${id(a)}: Service ${ref.name} has no port ${port}`);
+    if (svc.spec.type === 'ExternalName')
+      out.push(
+        `${id(a)}: Service ${ref.name} is an ExternalName: the aggregator would dial ${svc.spec.externalName}`,
+      );
+    checkApiServiceBackend(objects, pods, a, svc, out);
   }
 }
 
@@ -246,6 +284,24 @@ function checkRbac(objects: Obj[], out: string[]): void {
   }
 }
 
+/** A Knative event source (PingSource, …) must deliver to an object of the build, in its namespace. */
+function checkEventSinks(objects: Obj[], out: string[]): void {
+  for (const o of objects.filter((x) => String(x.apiVersion).startsWith('sources.knative.dev/'))) {
+    const ref = o.spec?.sink?.ref;
+    if (!ref) continue; // a sink given by URI
+    const namespace = ref.namespace ?? o.metadata?.namespace ?? 'default';
+    const target = objects.find(
+      (t) =>
+        t.apiVersion === ref.apiVersion &&
+        t.kind === ref.kind &&
+        t.metadata?.name === ref.name &&
+        (t.metadata?.namespace ?? 'default') === namespace,
+    );
+    if (!target)
+      out.push(`${id(o)}: sink ${ref.apiVersion} ${ref.kind} ${namespace}/${ref.name} does not exist`);
+  }
+}
+
 /** Every cross-check; an empty list means the objects agree with each other and with the programs. */
 export function crossCheck(objects: Obj[], options: CrossCheckOptions = {}): string[] {
   const out: string[] = [];
@@ -253,7 +309,8 @@ export function crossCheck(objects: Obj[], options: CrossCheckOptions = {}): str
   for (const pod of pods) checkPod(objects, pod, options, out);
   checkServices(objects, pods, out);
   checkSelectors(objects, pods, out);
-  checkApiServices(objects, out);
+  checkApiServices(objects, pods, out);
+  checkEventSinks(objects, out);
   checkRbac(objects, out);
   return out;
 }

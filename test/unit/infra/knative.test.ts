@@ -6,19 +6,11 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { nameCollisions, validateObject } from './builds.ts';
 import { type CaOverlay, caBundleOverlay } from './ca-overlay.ts';
 import { cronProblem } from './cron.ts';
 import { crossCheck, listening, programConfig } from './cross-check.ts';
-import {
-  get,
-  id,
-  kustomize,
-  type Obj,
-  podTemplates,
-  unknownFields,
-  validateBuiltin,
-  validateSchema,
-} from './manifests.ts';
+import { get, id, kustomize, type Obj, podTemplates } from './manifests.ts';
 
 const NS = 'metrics-serverless';
 
@@ -90,20 +82,7 @@ function knativeProblems(ksvc: Obj): string[] {
 }
 
 async function validateAll(objects: Obj[]): Promise<void> {
-  for (const o of objects) {
-    if (String(o.apiVersion).includes('knative.dev')) {
-      await validateSchema(o);
-      if (o.kind === 'Service') {
-        const { containerConcurrency: _c, timeoutSeconds: _t, ...pod } = o.spec.template.spec;
-        const unknown = [
-          ...unknownFields(o.metadata, 'V1ObjectMeta', '.metadata'),
-          ...unknownFields(o.spec.template.metadata, 'V1ObjectMeta', '.spec.template.metadata'),
-          ...unknownFields(pod, 'V1PodSpec', '.spec.template.spec'),
-        ];
-        assert.deepEqual(unknown, [], `${id(o)} has unknown fields`);
-      }
-    } else await validateBuiltin(o);
-  }
+  for (const o of objects) await validateObject(o);
 }
 
 function programOfKsvc(objects: Obj[], name: string) {
@@ -148,7 +127,7 @@ describe('kubectl apply -k infra/knative', () => {
   });
 
   test("the APIService's TLS Service selects the revision pods and reaches serve's undeclared TLS port", () => {
-    const svc = get(objects, 'Service', 'metrics-serve', NS);
+    const svc = get(objects, 'Service', 'metrics-serve-tls', NS);
     assert.equal(svc.apiVersion, 'v1');
     assert.deepEqual(svc.spec.selector, { 'serving.knative.dev/service': 'metrics-serve' });
     const p = programOfKsvc(objects, 'metrics-serve');
@@ -159,7 +138,7 @@ describe('kubectl apply -k infra/knative', () => {
     );
     assert.equal(ksvc?.spec.template.spec.containers[0].ports[0].containerPort, listening(p).plain);
     const api = get(objects, 'APIService', 'v1beta1.metrics.k8s.io');
-    assert.deepEqual(api.spec.service, { name: 'metrics-serve', namespace: NS, port: 443 });
+    assert.deepEqual(api.spec.service, { name: 'metrics-serve-tls', namespace: NS, port: 443 });
   });
 
   test('a PingSource POSTs to the scraper every minute, and the resolution is one tick', () => {
@@ -232,13 +211,17 @@ describe('kubectl apply -k infra/knative/overlays/loop-15s (sub-minute resolutio
 describe('Knative with the ca-bundle component (an overlay of infra/knative/base)', () => {
   let overlay: CaOverlay;
   before(async () => {
-    overlay = await caBundleOverlay('infra/knative/base', NS, `metrics-serve.${NS}.svc`);
+    overlay = await caBundleOverlay('infra/knative/base', NS, `metrics-serve-tls.${NS}.svc`);
   });
   after(() => overlay?.cleanup());
 
   test('the Knative Service mounts the certificate and serves it; the APIService carries the CA', async () => {
     await validateAll(overlay.objects);
     assert.deepEqual(crossCheck(overlay.objects, {}), []);
+    assert.deepEqual(
+      nameCollisions({ dir: 'ca-bundle overlay', applied: overlay.objects, functions: [] }),
+      [],
+    );
     const p = programOfKsvc(overlay.objects, 'metrics-serve');
     assert.ok(p.program === 'serve');
     assert.equal(p.config.tlsCertFile, '/etc/metrics-serve/tls/tls.crt');

@@ -5,11 +5,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { X509Certificate } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { after, before, describe, test } from 'node:test';
 import { parseHostPort } from '../../../shared/config/index.ts';
+import { nameCollisions } from './builds.ts';
 import { type CaOverlay, caBundleOverlay } from './ca-overlay.ts';
 import { allows, crossCheck, listening, programConfig } from './cross-check.ts';
-import { get, kustomize, type Obj, podTemplates, validateBuiltin } from './manifests.ts';
+import { get, kustomize, type Obj, podTemplates, repoPath, validateBuiltin } from './manifests.ts';
 
 const NS = 'metrics-serverless';
 
@@ -130,7 +132,7 @@ for (const variant of ['infra/kubernetes', 'infra/kubernetes/overlays/redis-sent
       assert.equal(c.readinessProbe.httpGet.path, '/readyz');
       assert.equal(c.livenessProbe.httpGet.path, '/livez');
       assert.equal(port(c.readinessProbe.httpGet.port), listening(p).plain);
-      const svc = get(objects, 'Service', 'metrics-serve', NS);
+      const svc = get(objects, 'Service', 'metrics-serve-tls', NS);
       assert.deepEqual(
         svc.spec.ports.map((x: Obj) => [x.port, x.appProtocol]),
         [[443, 'https']],
@@ -147,7 +149,7 @@ for (const variant of ['infra/kubernetes', 'infra/kubernetes/overlays/redis-sent
 
     test('the v1beta1.metrics.k8s.io APIService points at the TLS Service, trusting it one explicit way', () => {
       const a = get(objects, 'APIService', 'v1beta1.metrics.k8s.io');
-      assert.deepEqual(a.spec.service, { name: 'metrics-serve', namespace: NS, port: 443 });
+      assert.deepEqual(a.spec.service, { name: 'metrics-serve-tls', namespace: NS, port: 443 });
       assert.equal(a.spec.group, 'metrics.k8s.io');
       assert.equal(a.spec.version, 'v1beta1');
       // The quick start is metrics-server's insecure default, and says so in the file.
@@ -230,7 +232,7 @@ describe('the ca-bundle path: the aggregator verifies the serve function with yo
   let overlay: CaOverlay;
   let objects: Obj[] = [];
   before(async () => {
-    overlay = await caBundleOverlay('infra/kubernetes/base', NS, `metrics-serve.${NS}.svc`);
+    overlay = await caBundleOverlay('infra/kubernetes/base', NS, `metrics-serve-tls.${NS}.svc`);
     objects = overlay.objects;
   });
   after(() => overlay?.cleanup());
@@ -238,6 +240,22 @@ describe('the ca-bundle path: the aggregator verifies the serve function with yo
   test('renders valid objects that agree with each other and with the serve function', async () => {
     for (const o of objects) await validateBuiltin(o);
     assert.deepEqual(crossCheck(objects), []);
+    assert.deepEqual(nameCollisions({ dir: 'ca-bundle overlay', applied: objects, functions: [] }), []);
+  });
+
+  test('docs/deploy.md and the component tell users to make the certificate for the name the aggregator dials', () => {
+    const a = get(objects, 'APIService', 'v1beta1.metrics.k8s.io');
+    const serverName = `${a.spec.service.name}.${a.spec.service.namespace}.svc`;
+    const docs = readFileSync(repoPath('docs/deploy.md'), 'utf8');
+    assert.deepEqual(
+      [...docs.matchAll(/subjectAltName=DNS:(\S+)/g)].map((m) => m[1]),
+      [serverName],
+    );
+    const component = readFileSync(
+      repoPath('infra/kubernetes/components/ca-bundle/kustomization.yaml'),
+      'utf8',
+    );
+    assert.ok(component.includes(`with the DNS name ${serverName}`));
   });
 
   test("the APIService's caBundle is the CA, and it is not told to skip verification", () => {
@@ -288,11 +306,16 @@ describe('the cross-checks catch what they are for', () => {
 
   test('a Service selector that matches no pod, and a binding to a missing ServiceAccount', () => {
     const bad = mutated((o) => {
-      get(o, 'Service', 'metrics-serve', NS).spec.selector = { 'app.kubernetes.io/name': 'metrics-server' };
+      get(o, 'Service', 'metrics-serve-tls', NS).spec.selector = {
+        'app.kubernetes.io/name': 'metrics-server',
+      };
       get(o, 'ClusterRoleBinding', 'metrics-serverless:scrape').subjects[0].name = 'metrics-scraper';
     });
     const problems = crossCheck(bad).join('\n');
-    assert.match(problems, /Service\/metrics-serverless\/metrics-serve: selector .* matches no pod template/);
+    assert.match(
+      problems,
+      /Service\/metrics-serverless\/metrics-serve-tls: selector .* matches no pod template/,
+    );
     assert.match(problems, /subject ServiceAccount metrics-serverless\/metrics-scraper does not exist/);
   });
 

@@ -8,7 +8,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { Ajv } from 'ajv';
 import { loadKubeConfig } from '../../../shared/kube.ts';
 import { cronProblem } from './cron.ts';
 import { crossCheck, listening, programConfig } from './cross-check.ts';
@@ -22,127 +21,15 @@ import {
   repoPath,
   validateBuiltin,
 } from './manifests.ts';
-
-const FN_NS = 'openfaas-fn';
-const SECRETS_DIR = '/var/openfaas/secrets';
-
-/**
- * The openfaas.com/v1 Function CRD's openAPIV3Schema (openfaas/faas-netes,
- * artifacts/crds/openfaas.com_functions.yaml: the spec's fields, their types, `name` and `image`
- * required), written out here because no npm package ships it. The API server prunes or, with strict
- * field validation, rejects fields the schema does not declare: additionalProperties false says that.
- */
-const resources = {
-  type: 'object',
-  additionalProperties: false,
-  properties: { cpu: { type: 'string' }, memory: { type: 'string' } },
-};
-const stringMap = { type: 'object', additionalProperties: { type: 'string' } };
-const FUNCTION_SCHEMA = {
-  type: 'object',
-  required: ['spec'],
-  additionalProperties: false,
-  properties: {
-    apiVersion: { const: 'openfaas.com/v1' },
-    kind: { const: 'Function' },
-    metadata: { type: 'object' },
-    spec: {
-      type: 'object',
-      required: ['image', 'name'],
-      additionalProperties: false,
-      properties: {
-        annotations: stringMap,
-        constraints: { type: 'array', items: { type: 'string' } },
-        environment: stringMap,
-        handler: { type: 'string' },
-        image: { type: 'string' },
-        labels: stringMap,
-        limits: resources,
-        name: { type: 'string' },
-        readOnlyRootFilesystem: { type: 'boolean' },
-        requests: resources,
-        secrets: { type: 'array', items: { type: 'string' } },
-      },
-    },
-  },
-};
-
-const validateFunction = new Ajv({ allErrors: true }).compile(FUNCTION_SCHEMA);
-
-/** What `faas-cli generate` makes of a stack.yml function. */
-function generate(name: string, f: Obj): Obj {
-  const spec: Obj = { name, image: f.image };
-  for (const [from, to] of [
-    ['labels', 'labels'],
-    ['annotations', 'annotations'],
-    ['environment', 'environment'],
-    ['secrets', 'secrets'],
-    ['requests', 'requests'],
-    ['limits', 'limits'],
-    ['readonly_root_filesystem', 'readOnlyRootFilesystem'],
-    ['constraints', 'constraints'],
-  ] as const) {
-    if (f[from] !== undefined) spec[to] = f[from];
-  }
-  return { apiVersion: 'openfaas.com/v1', kind: 'Function', metadata: { name, namespace: FN_NS }, spec };
-}
-
-/**
- * The Deployment faas-netes makes of a Function (openfaas/faas-netes pkg/handlers/deploy.go): pods
- * labelled faas_function=<name>, the environment as given, port 8080, HTTP probes of /_/health on 8080
- * (httpProbe, the chart default), every key of the secrets projected under /var/openfaas/secrets, and
- * a writable /tmp emptyDir when the root filesystem is read-only.
- */
-function faasNetesDeployment(fn: Obj): Obj {
-  const s = fn.spec;
-  const probe = { httpGet: { path: '/_/health', port: 8080 } };
-  const volumes: Obj[] = [];
-  const mounts: Obj[] = [];
-  if (s.secrets?.length) {
-    volumes.push({
-      name: `${s.name}-projected-secrets`,
-      projected: { sources: s.secrets.map((n: string) => ({ secret: { name: n } })) },
-    });
-    mounts.push({ name: `${s.name}-projected-secrets`, mountPath: SECRETS_DIR, readOnly: true });
-  }
-  if (s.readOnlyRootFilesystem) {
-    volumes.push({ name: 'temp', emptyDir: {} });
-    mounts.push({ name: 'temp', mountPath: '/tmp' });
-  }
-  return {
-    apiVersion: 'apps/v1',
-    kind: 'Deployment',
-    metadata: { name: s.name, namespace: FN_NS },
-    spec: {
-      replicas: Number(s.labels?.['com.openfaas.scale.min'] ?? 1),
-      selector: { matchLabels: { faas_function: s.name } },
-      template: {
-        metadata: { labels: { ...s.labels, faas_function: s.name } },
-        spec: {
-          containers: [
-            {
-              name: s.name,
-              image: s.image,
-              env: Object.entries(s.environment ?? {}).map(([name, value]) => ({ name, value })),
-              ports: [{ name: 'http', containerPort: 8080, protocol: 'TCP' }],
-              livenessProbe: probe,
-              readinessProbe: probe,
-              securityContext: { readOnlyRootFilesystem: Boolean(s.readOnlyRootFilesystem) },
-              volumeMounts: mounts,
-            },
-          ],
-          volumes,
-        },
-      },
-    },
-  };
-}
-
-/** The keys a Secret shows as files: its data, or what Kubernetes puts in a ServiceAccount token. */
-function secretKeys(secret: Obj): string[] {
-  if (secret.type === 'kubernetes.io/service-account-token') return ['token', 'ca.crt', 'namespace'];
-  return [...Object.keys(secret.data ?? {}), ...Object.keys(secret.stringData ?? {})];
-}
+import {
+  FN_NS,
+  faasNetesDeployment,
+  faasNetesService,
+  SECRETS_DIR,
+  secretKeys,
+  stackFunctions,
+  validateFunction,
+} from './openfaas.ts';
 
 describe('OpenFaaS: stack.yml, its Function objects and kubectl apply -k infra/openfaas', () => {
   const stack = readYaml('infra/openfaas/stack.yml')[0]!;
@@ -151,7 +38,7 @@ describe('OpenFaaS: stack.yml, its Function objects and kubectl apply -k infra/o
   let all: Obj[] = [];
   before(async () => {
     objects = await kustomize('infra/openfaas');
-    all = [...objects, ...functions.map(faasNetesDeployment)];
+    all = [...objects, ...functions.flatMap((f) => [faasNetesDeployment(f), faasNetesService(f)])];
   });
 
   test('stack.yml declares both functions with lang dockerfile, as DNS-1035 names', () => {
@@ -169,10 +56,7 @@ describe('OpenFaaS: stack.yml, its Function objects and kubectl apply -k infra/o
   });
 
   test('functions.yaml is what faas-cli generate makes of stack.yml', () => {
-    assert.deepEqual(
-      functions,
-      Object.entries<Obj>(stack.functions).map(([name, f]) => generate(name, f)),
-    );
+    assert.deepEqual(functions, stackFunctions(stack));
   });
 
   test('every Function is valid against the Function CRD schema', () => {

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
+import { WorkersAuthError, workersAuthSettings } from '../../../infra/workers/auth.ts';
 import { WorkersScrapeError, workersScrapeConfig } from '../../../infra/workers/scrape.ts';
 import { cronProblem } from './cron.ts';
 
@@ -46,6 +47,64 @@ describe('the Workers scraper settings', () => {
 
   test('a bad flag value stops it as it stops the Node scraper', () => {
     assert.throws(() => workersScrapeConfig({ ...ok, METRIC_RESOLUTION: '1s' }), /--metric-resolution/);
+  });
+});
+
+describe("the Workers serve handler's authentication settings", () => {
+  const auth = { KUBE_API_SERVER: 'https://k8s.example.com/', KUBE_AUTH_TOKEN: 'review-token' };
+
+  test('an API server and the Worker’s own token: delegated, with anonymous requests only on health', () => {
+    assert.deepEqual(workersAuthSettings(auth), {
+      mode: 'delegated',
+      apiServer: 'https://k8s.example.com',
+      token: 'review-token',
+      alwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
+    });
+    const s = workersAuthSettings({ ...auth, AUTHORIZATION_ALWAYS_ALLOW_PATHS: '/healthz' });
+    assert.ok(s.mode === 'delegated' && s.alwaysAllowPaths.join() === '/healthz');
+  });
+
+  test('the scraper’s KUBE_TOKEN is not taken for reviews: KUBE_AUTH_TOKEN is its own identity', () => {
+    assert.throws(
+      () => workersAuthSettings({ KUBE_API_SERVER: auth.KUBE_API_SERVER, KUBE_TOKEN: 'scraper-token' }),
+      (err: unknown) => err instanceof WorkersAuthError && /the secret KUBE_AUTH_TOKEN/.test(err.message),
+    );
+  });
+
+  test('plain http only to a loopback API server (local development); a bad URL or flag value by name', () => {
+    assert.equal(
+      workersAuthSettings({ ...auth, KUBE_API_SERVER: 'http://127.0.0.1:6443' }).mode,
+      'delegated',
+    );
+    assert.throws(
+      () => workersAuthSettings({ ...auth, KUBE_API_SERVER: 'http://10.0.0.1:6443' }),
+      /is not https:\/\//,
+    );
+    assert.throws(
+      () => workersAuthSettings({ ...auth, KUBE_API_SERVER: 'k8s:6443' }),
+      /is not a URL|is not https/,
+    );
+    assert.throws(
+      () => workersAuthSettings({ ...auth, AUTHORIZATION_ALWAYS_ALLOW_PATHS: 'healthz' }),
+      /--authorization-always-allow-paths/,
+    );
+  });
+
+  test('INSECURE_DISABLE_AUTHENTICATION=true turns it off, needing nothing else; false is the default', () => {
+    assert.deepEqual(workersAuthSettings({ INSECURE_DISABLE_AUTHENTICATION: 'true' }), { mode: 'disabled' });
+    assert.throws(() => workersAuthSettings({ INSECURE_DISABLE_AUTHENTICATION: 'false' }), WorkersAuthError);
+    assert.throws(
+      () => workersAuthSettings({ INSECURE_DISABLE_AUTHENTICATION: '1' }),
+      /must be true or false/,
+    );
+  });
+
+  test('settings that name files, or need client certificates a Worker never sees, are refused', () => {
+    for (const name of ['KUBECONFIG', 'AUTHENTICATION_KUBECONFIG', 'REQUESTHEADER_CLIENT_CA_FILE'])
+      assert.throws(
+        () => workersAuthSettings({ ...auth, [name]: '/etc/x' }),
+        new RegExp(`${name} names a file`),
+      );
   });
 });
 

@@ -60,7 +60,11 @@ interface Setup {
 }
 
 function setup(
-  o: { allowedNames?: string[]; allow?: (spec: Record<string, unknown>) => boolean } = {},
+  o: {
+    allowedNames?: string[];
+    allow?: (spec: Record<string, unknown>) => boolean;
+    anonymousPaths?: (path: string) => boolean;
+  } = {},
 ): Setup {
   const api = new FakeApi(sarAnswer(o.allow ?? (() => true)));
   const lines: string[] = [];
@@ -83,6 +87,7 @@ function setup(
       alwaysAllowed: alwaysAllowPaths(['/healthz', '/readyz', '/livez']),
     }),
     log,
+    ...(o.anonymousPaths ? { anonymousPaths: o.anonymousPaths } : {}),
   });
   const app = createApp({ reader: new FakeReader(), log, guard });
   return { app, api, lines };
@@ -264,6 +269,24 @@ describe('anonymous callers and the always-allow paths', () => {
     });
     assert.equal(r.status, 200);
     assert.equal(s.api.calls.length, 0);
+  });
+});
+
+describe('anonymous requests limited to some paths (what the Worker does)', () => {
+  const health = alwaysAllowPaths(['/healthz', '/readyz', '/livez']);
+
+  test('without credentials, a path outside them is 401 before any review; health still answers', async () => {
+    const s = setup({ allow: () => true, anonymousPaths: health });
+    const r = await call(s, NODES);
+    assert.equal(r.status, 401);
+    assert.equal(JSON.parse(r.body).reason, 'Unauthorized');
+    assert.equal(s.api.calls.length, 0);
+    assert.deepEqual(await call(s, '/healthz'), { status: 200, body: 'ok' });
+  });
+
+  test('with credentials, the request is authorized as before', async () => {
+    const s = setup({ allow: (spec) => spec.user === 'alice', anonymousPaths: health });
+    assert.equal((await call(s, NODES, { cert: alice })).status, 200);
   });
 });
 
