@@ -229,8 +229,10 @@ describe('Knative with the ca-bundle component (an overlay of infra/knative/base
       (o) => o.apiVersion === 'serving.knative.dev/v1' && o.metadata.name === 'metrics-serve',
     );
     assert.deepEqual(knativeProblems(ksvc!), []);
-    const a = get(overlay.objects, 'APIService', 'v1beta1.metrics.k8s.io');
-    assert.equal(Buffer.from(a.spec.caBundle, 'base64').toString(), overlay.caPem);
-    assert.equal(a.spec.insecureSkipTLSVerify, undefined);
+    for (const name of ['v1beta1.metrics.k8s.io', 'v1.metrics.k8s.io']) {
+      const a = get(overlay.objects, 'APIService', name);
+      assert.equal(Buffer.from(a.spec.caBundle, 'base64').toString(), overlay.caPem, name);
+      assert.equal(a.spec.insecureSkipTLSVerify, undefined, name);
+    }
   });
 });

@@ -258,10 +258,12 @@ describe('the ca-bundle path: the aggregator verifies the serve function with yo
     assert.ok(component.includes(`with the DNS name ${serverName}`));
   });
 
-  test("the APIService's caBundle is the CA, and it is not told to skip verification", () => {
-    const a = get(objects, 'APIService', 'v1beta1.metrics.k8s.io');
-    assert.equal(a.spec.insecureSkipTLSVerify, undefined);
-    assert.equal(Buffer.from(a.spec.caBundle, 'base64').toString(), overlay.caPem);
+  test("both APIServices' caBundle is the CA, and neither is told to skip verification", () => {
+    for (const name of ['v1beta1.metrics.k8s.io', 'v1.metrics.k8s.io']) {
+      const a = get(objects, 'APIService', name);
+      assert.equal(a.spec.insecureSkipTLSVerify, undefined, name);
+      assert.equal(Buffer.from(a.spec.caBundle, 'base64').toString(), overlay.caPem, name);
+    }
   });
 
   test('serve presents the mounted certificate, which that CA verifies for the name the aggregator dials', () => {

@@ -75,6 +75,21 @@ describe('the entry points: what `kubectl apply -k` (and faas-cli) send to a clu
       test('the objects agree with each other and with the programs; an APIService reaches the serve pods’ TLS port', () => {
         assert.deepEqual(crossCheck(clusterObjects(build)), []);
       });
+
+      test('metrics.k8s.io is registered in v1beta1 and in v1 (preferred), both to the same Service, trusted alike', () => {
+        const services = build.applied.filter((o) => o.kind === 'APIService');
+        const byVersion = new Map(services.map((a) => [a.spec.version as string, a]));
+        assert.deepEqual([...byVersion.keys()].sort(), ['v1', 'v1beta1']);
+        const [v1, v1beta1] = [byVersion.get('v1')!, byVersion.get('v1beta1')!];
+        for (const a of [v1, v1beta1]) {
+          assert.equal(a.metadata.name, `${a.spec.version}.metrics.k8s.io`);
+          assert.equal(a.spec.group, 'metrics.k8s.io');
+        }
+        const { version: _v1, versionPriority: p1, ...rest1 } = v1.spec;
+        const { version: _v2, versionPriority: p2, ...rest2 } = v1beta1.spec;
+        assert.deepEqual(rest1, rest2, 'service, trust and group priority');
+        assert.ok(p1 > p2, 'v1 has the higher versionPriority');
+      });
     });
   }
 });
