@@ -4,10 +4,16 @@
  */
 import { hostPort } from './checks.ts';
 import { GENERAL, type Rule } from './program.ts';
-import { type Check, duration, integer, list, oneOf, string } from './spec.ts';
+import { boolean, type Check, duration, integer, list, oneOf, string } from './spec.ts';
 
 export const REDIS = 'Redis';
 export const LOGGING = 'Logging';
+
+export const version = boolean('version', {
+  section: GENERAL,
+  env: false, // a VERSION variable is too common to mean "print the version and exit"
+  help: 'Show version and exit.',
+});
 
 export const kubeconfig = string('kubeconfig', {
   section: GENERAL,
@@ -110,7 +116,8 @@ export const verbosity = integer('v', {
 export const logFormat = oneOf('log-format', ['text', 'json'], {
   section: LOGGING,
   default: 'text',
-  help: 'Sets the log format. Permitted formats: "text", "json".',
+  aliases: ['logging-format'], // component-base's name, which metrics-server's arguments use
+  help: 'Sets the log format. Permitted formats: "text", "json". Also --logging-format, as in metrics-server.',
 });
 
 export const loggingFlags = [verbosity, logFormat] as const;

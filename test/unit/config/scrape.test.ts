@@ -19,6 +19,7 @@ function failure(argv: string[], env: Record<string, string> = {}): string {
 describe('given no flags, the scraper', () => {
   test('uses the defaults of DESIGN.md and metrics-server', () => {
     assert.deepEqual(loadScrapeConfig([], {}), {
+      version: false,
       kubeconfig: '',
       metricResolutionMs: 60_000,
       redisUrl: 'redis://127.0.0.1:6379',
