@@ -1,25 +1,44 @@
 /**
  * The start of every program (scrape, serve, the demo): configuration from flags and environment,
- * `--help`, one clear line and exit 2 for a bad value, the logger, and a clean stop on SIGTERM/SIGINT.
+ * `--help` and `--version`, one clear line and exit 2 for a bad value, the logger, an info line for
+ * each flag accepted but not used here, and a clean stop on SIGTERM/SIGINT.
  */
-import { type AnyFlag, ConfigError, helpText, type Program } from './config/index.ts';
+import { readFileSync } from 'node:fs';
+import { type AnyFlag, ConfigError, helpText, type Notice, type Program } from './config/index.ts';
 import { createLogger, type LogFormat, type Logger } from './log.ts';
 
 interface Loaded {
   help: boolean;
+  version?: boolean;
   v: number;
   logFormat: LogFormat;
 }
 
-/** Loads the configuration or ends the process: help → stdout, exit 0; bad flag → stderr, exit 2. */
+/** This project's version, as package.json gives it. */
+export function projectVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version?: string;
+  };
+  return pkg.version ?? '0.0.0';
+}
+
+/**
+ * Loads the configuration or ends the process: help → stdout, exit 0; --version → stdout, exit 0;
+ * bad flag → stderr, exit 2.
+ */
 export function startProgram<F extends readonly AnyFlag[], C extends Loaded>(
   name: string,
   program: Program<F>,
-  load: (argv: readonly string[], env: Readonly<Record<string, string | undefined>>) => C,
+  load: (
+    argv: readonly string[],
+    env: Readonly<Record<string, string | undefined>>,
+    onNotice: (notice: Notice) => void,
+  ) => C,
 ): { config: C; log: Logger } {
   let config: C;
+  const notices: Notice[] = [];
   try {
-    config = load(process.argv.slice(2), process.env);
+    config = load(process.argv.slice(2), process.env, (n) => notices.push(n));
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`error: ${err.message}\n`);
@@ -31,7 +50,13 @@ export function startProgram<F extends readonly AnyFlag[], C extends Loaded>(
     process.stdout.write(helpText(program, name));
     process.exit(0);
   }
-  return { config, log: createLogger({ verbosity: config.v, format: config.logFormat }) };
+  if (config.version) {
+    process.stdout.write(`v${projectVersion()}\n`);
+    process.exit(0);
+  }
+  const log = createLogger({ verbosity: config.v, format: config.logFormat });
+  for (const n of notices) log.info(n.message, n.fields);
+  return { config, log };
 }
 
 /**

@@ -3,12 +3,13 @@
  * `redis-server`, and the project's own programs run as child processes exactly as deployed.
  */
 import { type ChildProcess, execFile, spawn, spawnSync } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
+import { Redis, type RedisOptions } from 'ioredis';
 
 /** A port free on 127.0.0.1 right now (the caller binds it next). */
 export function freePort(): Promise<number> {
@@ -44,18 +45,19 @@ export async function waitFor<T>(
   }
 }
 
-/** Whether a Redis server answers PING at `url` within about a second. */
-export async function redisAnswers(url: string): Promise<boolean> {
+/** `fn` on a one-shot client of `url` (no retries, a 1 s connect timeout); false when anything fails. */
+async function ask<T>(url: string, options: RedisOptions, fn: (r: Redis) => Promise<T>): Promise<T | false> {
   const r = new Redis(url, {
     lazyConnect: true,
     maxRetriesPerRequest: 0,
     retryStrategy: () => null,
     connectTimeout: 1000,
+    ...options,
   });
   r.on('error', () => {});
   try {
     await r.connect();
-    return (await r.ping()) === 'PONG';
+    return await fn(r);
   } catch {
     return false;
   } finally {
@@ -63,29 +65,118 @@ export async function redisAnswers(url: string): Promise<boolean> {
   }
 }
 
+/** Whether a Redis server answers PING at `url` (with these options: login, TLS) within about a second. */
+export async function redisAnswers(url: string, options: RedisOptions = {}): Promise<boolean> {
+  return (await ask(url, options, (r) => r.ping())) === 'PONG';
+}
+
+/** A temporary folder and the servers started in it; `stop` ends them all and removes it. */
+async function serverGroup(prefix: string) {
+  const dir = await mkdtemp(join(tmpdir(), prefix));
+  const servers: RedisServer[] = [];
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+    await rm(dir, { recursive: true, force: true });
+  };
+  return { dir, servers, stop };
+}
+
 export function redisServerInstalled(): boolean {
   return spawnSync('redis-server', ['--version'], { stdio: 'ignore' }).status === 0;
 }
 
 export interface RedisServer {
+  /** redis:// (or rediss:// with TLS) and the port, without credentials */
   url: string;
   port: number;
+  /** How this helper's own clients log in and speak TLS to it (ioredis options). */
+  clientOptions: RedisOptions;
   /** Stops it (SIGKILL when `hard`, as a crash would) and waits for the exit. */
   stop(hard?: boolean): Promise<void>;
 }
 
-/** A private, memory-only redis-server on 127.0.0.1 (a free port unless given). */
-export async function startRedisServer(opts: { port?: number; args?: string[] } = {}): Promise<RedisServer> {
-  const port = opts.port ?? (await freePort());
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...(opts.args ?? [])],
-    { stdio: 'ignore' },
-  );
+/** Files of a TLS-only server: its certificate and key, and the CA its clients' certificates are checked against. */
+export interface RedisTlsFiles {
+  caFile: string;
+  certFile: string;
+  keyFile: string;
+  /** tls-auth-clients: `yes` (redis-server's default) asks every client for a certificate */
+  authClients?: 'yes' | 'optional' | 'no';
+  /** the name the certificate is for, when it does not name 127.0.0.1: what this helper's clients verify */
+  serverName?: string;
+}
+
+export interface RedisServerOptions {
+  port?: number;
+  args?: string[];
+  /** requirepass: the default user's password */
+  password?: string;
+  /** an ACL user allowed everything; the default user is then turned off */
+  user?: { name: string; password: string };
+  /** TLS only: the plain port is closed */
+  tls?: RedisTlsFiles;
+}
+
+/** redis-server's arguments, and the ioredis options that satisfy them, for the helper's own probes. */
+function securedServer(port: number, o: Omit<RedisServerOptions, 'port' | 'args'>) {
+  const args: string[] = [];
+  const client: RedisOptions = {};
+  if (o.password !== undefined) {
+    args.push('--requirepass', o.password);
+    client.password = o.password;
+  }
+  if (o.user !== undefined) {
+    args.push(
+      '--user',
+      o.user.name,
+      'on',
+      `>${o.user.password}`,
+      '~*',
+      '&*',
+      '+@all',
+      '--user',
+      'default',
+      'off',
+    );
+    Object.assign(client, { username: o.user.name, password: o.user.password });
+  }
+  if (o.tls !== undefined) {
+    const t = o.tls;
+    args.push(
+      '--port',
+      '0',
+      '--tls-port',
+      String(port),
+      '--tls-cert-file',
+      t.certFile,
+      '--tls-key-file',
+      t.keyFile,
+    );
+    args.push('--tls-ca-cert-file', t.caFile, '--tls-auth-clients', t.authClients ?? 'no');
+    client.tls = {
+      ca: readFileSync(t.caFile, 'utf8'),
+      cert: readFileSync(t.certFile, 'utf8'),
+      key: readFileSync(t.keyFile, 'utf8'),
+      ...(t.serverName ? { servername: t.serverName } : {}),
+    };
+  } else {
+    args.push('--port', String(port));
+  }
+  return { args, client, url: `${o.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}` };
+}
+
+/** Runs redis-server with `argv` until `ready` holds; the handle stops it. */
+async function spawnRedis(
+  argv: string[],
+  port: number,
+  url: string,
+  clientOptions: RedisOptions,
+  ready: () => Promise<boolean>,
+): Promise<RedisServer> {
+  const child = spawn('redis-server', argv, { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `redis://127.0.0.1:${port}`;
   try {
-    await waitFor(`redis-server on port ${port}`, 5000, () => redisAnswers(url), 25);
+    await waitFor(`redis-server on port ${port}`, 5000, ready, 25);
   } catch (err) {
     child.kill('SIGKILL');
     throw err;
@@ -93,11 +184,92 @@ export async function startRedisServer(opts: { port?: number; args?: string[] } 
   return {
     url,
     port,
+    clientOptions,
     async stop(hard = false) {
       if (child.exitCode === null && child.signalCode === null) child.kill(hard ? 'SIGKILL' : 'SIGTERM');
       await exited;
     },
   };
+}
+
+/**
+ * A private, memory-only redis-server on 127.0.0.1 (a free port unless given), optionally with a
+ * password, an ACL user, TLS.
+ */
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
+  const port = opts.port ?? (await freePort());
+  const { args, client, url } = securedServer(port, opts);
+  const argv = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args, ...(opts.args ?? [])];
+  return spawnRedis(argv, port, url, client, () => redisAnswers(url, client));
+}
+
+export interface RedisSentinels {
+  /** the master name they monitor */
+  name: string;
+  /** as --redis-sentinels takes them */
+  sentinels: { host: string; port: number }[];
+  servers: RedisServer[];
+  /** Stops every Sentinel and removes their folder. */
+  stop(): Promise<void>;
+}
+
+export interface RedisSentinelOptions {
+  count?: number;
+  name?: string;
+  /** how the Sentinels log in to the master (sentinel auth-user / auth-pass) */
+  masterAuth?: { username?: string; password: string };
+  /** the Sentinels' own requirepass (and the one they use with each other) */
+  password?: string;
+  /** TLS only, to clients and to the master alike */
+  tls?: RedisTlsFiles;
+}
+
+/**
+ * `count` Sentinels (`redis-server FILE --sentinel`) on free loopback ports, monitoring `master`;
+ * resolves once each names the master.
+ */
+export async function startRedisSentinels(
+  master: { host: string; port: number },
+  o: RedisSentinelOptions = {},
+): Promise<RedisSentinels> {
+  const name = o.name ?? 'mymaster';
+  const count = o.count ?? 1;
+  const { dir, servers, stop } = await serverGroup('ms-redis-sentinel-');
+  try {
+    for (let i = 0; i < count; i++) {
+      const port = await freePort();
+      const { client, url } = securedServer(port, {
+        ...(o.password ? { password: o.password } : {}),
+        ...(o.tls ? { tls: o.tls } : {}),
+      });
+      const conf = [
+        o.tls
+          ? `port 0\ntls-port ${port}\ntls-cert-file ${o.tls.certFile}\ntls-key-file ${o.tls.keyFile}\n` +
+            `tls-ca-cert-file ${o.tls.caFile}\ntls-auth-clients ${o.tls.authClients ?? 'no'}\ntls-replication yes`
+          : `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${name} ${master.host} ${master.port} ${Math.floor(count / 2) + 1}`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 5000`,
+        ...(o.masterAuth?.username ? [`sentinel auth-user ${name} ${o.masterAuth.username}`] : []),
+        ...(o.masterAuth ? [`sentinel auth-pass ${name} ${o.masterAuth.password}`] : []),
+        ...(o.password ? [`requirepass ${o.password}`, `sentinel sentinel-pass ${o.password}`] : []),
+      ].join('\n');
+      const file = join(dir, `sentinel-${i}.conf`);
+      await writeFile(file, `${conf}\n`);
+      const named = async () =>
+        (await ask(url, client, async (r) => {
+          const at = (await r.call('SENTINEL', 'get-master-addr-by-name', name)) as string[] | null;
+          return at?.[1] === String(master.port);
+        })) === true;
+      servers.push(await spawnRedis([file, '--sentinel'], port, url, client, named));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { name, sentinels: servers.map((s) => ({ host: '127.0.0.1', port: s.port })), servers, stop };
 }
 
 export interface RedisCluster {
@@ -110,19 +282,19 @@ export interface RedisCluster {
 
 /**
  * A private Redis Cluster of `masters` memory-only masters (no replicas) on free loopback ports, its
- * slots assigned by `redis-cli --cluster create`; resolves once every node reports `cluster_state:ok`.
+ * slots assigned by `redis-cli --cluster create`, each secured as `o` says (its cluster bus over TLS
+ * too); resolves once every node reports `cluster_state:ok`.
  */
-export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
-  const dir = await mkdtemp(join(tmpdir(), 'ms-redis-cluster-'));
-  const servers: RedisServer[] = [];
-  const stop = async () => {
-    await Promise.all(servers.map((s) => s.stop()));
-    await rm(dir, { recursive: true, force: true });
-  };
+export async function startRedisCluster(
+  masters = 3,
+  o: Omit<RedisServerOptions, 'port' | 'args'> = {},
+): Promise<RedisCluster> {
+  const { dir, servers, stop } = await serverGroup('ms-redis-cluster-');
   try {
     for (let i = 0; i < masters; i++) {
       servers.push(
         await startRedisServer({
+          ...o,
           args: [
             '--cluster-enabled',
             'yes',
@@ -130,31 +302,48 @@ export async function startRedisCluster(masters = 3): Promise<RedisCluster> {
             join(dir, `nodes-${i}.conf`),
             '--dir',
             dir,
+            // A free bus port of its own: the default, port + 10000, may be taken (another test's, an ephemeral one).
+            '--cluster-port',
+            String(await freePort()),
+            ...(o.tls ? ['--tls-cluster', 'yes'] : []),
           ],
         }),
       );
     }
     const addresses = servers.map((s) => `127.0.0.1:${s.port}`);
+    const login = o.user
+      ? ['--user', o.user.name, '--pass', o.user.password]
+      : o.password !== undefined
+        ? ['-a', o.password]
+        : [];
+    const tls = o.tls
+      ? ['--tls', '--cacert', o.tls.caFile, '--cert', o.tls.certFile, '--key', o.tls.keyFile]
+      : [];
     await new Promise<void>((resolve, reject) => {
       execFile(
         'redis-cli',
-        ['--cluster', 'create', ...addresses, '--cluster-replicas', '0', '--cluster-yes'],
+        [
+          ...login,
+          '--no-auth-warning',
+          ...tls,
+          '--cluster',
+          'create',
+          ...addresses,
+          '--cluster-replicas',
+          '0',
+          '--cluster-yes',
+        ],
         { timeout: 20_000 },
         (err, _stdout, stderr) =>
           err ? reject(new Error(`redis-cli --cluster create: ${stderr || err.message}`)) : resolve(),
       );
     });
     for (const s of servers) {
-      await waitFor(`cluster_state:ok on port ${s.port}`, 10_000, async () => {
-        const r = new Redis(s.url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
-        r.on('error', () => {});
-        try {
-          await r.connect();
-          return String(await r.call('CLUSTER', 'INFO')).includes('cluster_state:ok');
-        } finally {
-          r.disconnect();
-        }
-      });
+      await waitFor(`cluster_state:ok on port ${s.port}`, 10_000, () =>
+        ask(s.url, s.clientOptions, async (r) =>
+          String(await r.call('CLUSTER', 'INFO')).includes('cluster_state:ok'),
+        ),
+      );
     }
   } catch (err) {
     await stop();

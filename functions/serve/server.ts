@@ -20,7 +20,7 @@ import { createApp, createProbeApp } from './app.ts';
 import { startAuth } from './auth/index.ts';
 import { versionInfo } from './discovery.ts';
 import { StoreProbe } from './health.ts';
-import { servingCertificate } from './tls.ts';
+import { servingCertificate, servingTlsPolicy } from './tls.ts';
 
 export interface ServeHandle {
   /** `https://<host>:<port>` of the metrics API. */
@@ -90,6 +90,8 @@ async function quit(redis: RedisClient): Promise<void> {
 
 export async function startServe(config: ServeConfig, o: ServeOptions): Promise<ServeHandle> {
   const { log } = o;
+  const redisAt = redisTarget(config); // first: a bad Redis credential file stops the start here
+  const tlsPolicy = servingTlsPolicy(config, log);
   const tls = await servingCertificate(config, log);
   // Before anything listens: a serve function that cannot authenticate must not start.
   const auth = await startAuth(config, {
@@ -100,7 +102,7 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
     throw err;
   });
 
-  const redis = createRedis(redisTarget(config), { commandTimeoutMs: COMMAND_TIMEOUT_MS, log });
+  const redis = createRedis(redisAt, { commandTimeoutMs: COMMAND_TIMEOUT_MS, log });
   const reader = new RedisMetricsReader(redis);
   const unwatch = reader.watchCycles(log);
   const store = new StoreProbe(() => reader.ping(), { log });
@@ -137,13 +139,20 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
       fetch: app.fetch,
       createServer: createHttpsServer,
       // Every client is asked for a certificate and admitted either way: the guard decides per request.
-      serverOptions: { cert: tls.certPem, key: tls.keyPem, keepAlive: true, ...auth.tlsOptions() },
+      serverOptions: {
+        cert: tls.certPem,
+        key: tls.keyPem,
+        keepAlive: true,
+        ...tlsPolicy,
+        ...auth.tlsOptions(),
+      },
     }) as Server;
     // A reloaded CA applies to new connections; the guard re-checks every request against it anyway.
     auth.onTlsChange(({ ca }) =>
       (https as unknown as TlsServer).setSecureContext({
         cert: tls.certPem,
         key: tls.keyPem,
+        ...tlsPolicy,
         ...(ca ? { ca } : {}),
       }),
     );

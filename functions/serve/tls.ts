@@ -8,7 +8,13 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError } from '../../shared/config/index.ts';
+import {
+  ConfigError,
+  isInsecureCipherSuite,
+  type TlsPolicy,
+  type TlsVersionName,
+  tlsPolicy,
+} from '../../shared/config/index.ts';
 import type { Logger } from '../../shared/log.ts';
 import { selfSignedServingCertificate } from '../../shared/pki.ts';
 
@@ -78,4 +84,19 @@ export async function servingCertificate(flags: TlsFlags, log: Logger): Promise<
   }
   log.info('Generated self-signed cert', { certFile, hosts });
   return { certPem, keyPem, certFile, cleanup };
+}
+
+/**
+ * --tls-min-version and --tls-cipher-suites as Node's server options: to be given to the server and to
+ * every setSecureContext, since a new context would otherwise fall back to Node's defaults. Insecure
+ * suites are served, with kube-apiserver's warning.
+ */
+export function servingTlsPolicy(
+  flags: { tlsMinVersion: TlsVersionName; tlsCipherSuites: readonly string[] },
+  log: Logger,
+): TlsPolicy {
+  for (const suite of flags.tlsCipherSuites.filter(isInsecureCipherSuite)) {
+    log.warn('Use of insecure cipher detected', { cipher: suite });
+  }
+  return tlsPolicy(flags.tlsMinVersion, flags.tlsCipherSuites);
 }

@@ -4,10 +4,16 @@
  */
 import { hostPort } from './checks.ts';
 import { GENERAL, type Rule } from './program.ts';
-import { type Check, duration, integer, list, oneOf, string } from './spec.ts';
+import { boolean, type Check, duration, integer, list, oneOf, string } from './spec.ts';
 
 export const REDIS = 'Redis';
 export const LOGGING = 'Logging';
+
+export const version = boolean('version', {
+  section: GENERAL,
+  env: false, // a VERSION variable is too common to mean "print the version and exit"
+  help: 'Show version and exit.',
+});
 
 export const kubeconfig = string('kubeconfig', {
   section: GENERAL,
@@ -69,10 +75,77 @@ export const redisClusterNodes = list('redis-cluster-nodes', {
   help: 'Comma-separated host:port list of Redis Cluster nodes to start from, instead of --redis-url.',
 });
 
-export const redisFlags = [redisUrl, redisSentinels, redisSentinelName, redisClusterNodes] as const;
+export const redisUsername = string('redis-username', {
+  section: REDIS,
+  help: 'The Redis ACL user (Redis 6 and later) for every data connection, in every mode (one server, Sentinel, Cluster); needs --redis-password-file.',
+});
+
+export const redisPasswordFile = string('redis-password-file', {
+  section: REDIS,
+  help: "File holding the Redis password (a mounted Secret; one trailing newline is dropped), for --redis-username or the server's requirepass, in every mode. A password is never taken from a flag's value.",
+});
+
+export const redisSentinelUsername = string('redis-sentinel-username', {
+  section: REDIS,
+  help: "The Sentinels' own ACL user, when they require one; needs --redis-sentinel-password-file.",
+});
+
+export const redisSentinelPasswordFile = string('redis-sentinel-password-file', {
+  section: REDIS,
+  help: "File holding the Sentinels' own password (their requirepass), when they require one; the master's is --redis-password-file.",
+});
+
+export const redisTls = boolean('redis-tls', {
+  section: REDIS,
+  help: 'Use TLS for every Redis connection, Sentinels and Cluster nodes included; a rediss:// --redis-url does the same for one server.',
+});
+
+export const redisTlsCaFile = string('redis-tls-ca-file', {
+  section: REDIS,
+  help: "File of the CA certificates that sign Redis' serving certificates (defaults to Node's trusted roots).",
+});
+
+export const redisTlsCertFile = string('redis-tls-cert-file', {
+  section: REDIS,
+  help: 'Client certificate for Redis servers that ask for one (tls-auth-clients); needs --redis-tls-key-file.',
+});
+
+export const redisTlsKeyFile = string('redis-tls-key-file', {
+  section: REDIS,
+  help: 'Private key of --redis-tls-cert-file.',
+});
+
+export const redisTlsServerName = string('redis-tls-server-name', {
+  section: REDIS,
+  help: "The name to send (SNI) and to verify Redis' certificates against, instead of the address connected to; for servers that share one certificate name.",
+});
+
+export const redisTlsInsecureSkipVerify = boolean('redis-tls-insecure-skip-verify', {
+  section: REDIS,
+  help: "Do not verify Redis' serving certificates: the connection is encrypted but not authenticated. For testing only.",
+});
+
+export const redisFlags = [
+  redisUrl,
+  redisSentinels,
+  redisSentinelName,
+  redisClusterNodes,
+  redisUsername,
+  redisPasswordFile,
+  redisSentinelUsername,
+  redisSentinelPasswordFile,
+  redisTls,
+  redisTlsCaFile,
+  redisTlsCertFile,
+  redisTlsKeyFile,
+  redisTlsServerName,
+  redisTlsInsecureSkipVerify,
+] as const;
+
+type RedisRule = Rule<typeof redisFlags>;
 
 /** One Redis mode: a server (--redis-url), Sentinel, or Cluster. */
-export const redisRules: readonly Rule<typeof redisFlags>[] = [
+const modeRules: readonly RedisRule[] = [
   (c, x) =>
     c.redisSentinels.length > 0 && c.redisSentinelName === ''
       ? `${x.ref('redis-sentinels')} requires --redis-sentinel-name`
@@ -95,9 +168,77 @@ export const redisRules: readonly Rule<typeof redisFlags>[] = [
           : undefined;
     return other === undefined
       ? undefined
-      : `cannot use both ${x.ref('redis-url')} and ${x.ref(other)}: choose one Redis mode`;
+      : `cannot use both ${x.ref('redis-url')} and ${x.ref(other)}: choose one Redis mode (credentials: --redis-username, --redis-password-file)`;
   },
 ];
+
+/** Credentials: a user needs a password; each is given once; Sentinel's own only with Sentinels. */
+const credentialRules: readonly RedisRule[] = [
+  (c, x) =>
+    c.redisUsername !== '' && c.redisPasswordFile === ''
+      ? `${x.ref('redis-username')} requires --redis-password-file`
+      : undefined,
+  (c, x) =>
+    c.redisSentinelUsername !== '' && c.redisSentinelPasswordFile === ''
+      ? `${x.ref('redis-sentinel-username')} requires --redis-sentinel-password-file`
+      : undefined,
+  (c, x) => {
+    const given = c.redisSentinelUsername !== '' ? 'redis-sentinel-username' : 'redis-sentinel-password-file';
+    return (c.redisSentinelUsername !== '' || c.redisSentinelPasswordFile !== '') &&
+      c.redisSentinels.length === 0
+      ? `${x.ref(given)} requires --redis-sentinels`
+      : undefined;
+  },
+  (c, x) => {
+    const u = new URL(c.redisUrl); // checked by redisUrlCheck
+    const twice =
+      u.password !== '' && c.redisPasswordFile !== ''
+        ? 'redis-password-file'
+        : u.username !== '' && c.redisUsername !== ''
+          ? 'redis-username'
+          : undefined;
+    return twice === undefined
+      ? undefined
+      : `${x.ref('redis-url')} has credentials and ${x.ref(twice)} is given too: give them once`;
+  },
+];
+
+/** TLS: the options need TLS, and do not contradict each other. */
+const tlsRules: readonly RedisRule[] = [
+  (c, x) =>
+    c.redisTls && x.source('redis-url') !== 'default' && c.redisUrl.startsWith('redis:')
+      ? `${x.ref('redis-tls')} contradicts ${x.ref('redis-url')} (redis://): use a rediss:// URL`
+      : undefined,
+  (c, x) => {
+    if (c.redisTls || c.redisUrl.startsWith('rediss:')) return undefined;
+    const option = (
+      [
+        'redis-tls-ca-file',
+        'redis-tls-cert-file',
+        'redis-tls-key-file',
+        'redis-tls-server-name',
+        'redis-tls-insecure-skip-verify',
+      ] as const
+    ).find((f) => x.source(f) !== 'default');
+    return option === undefined
+      ? undefined
+      : `${x.ref(option)} needs TLS: add --redis-tls (or use a rediss:// --redis-url)`;
+  },
+  (c, x) =>
+    c.redisTlsCaFile !== '' && c.redisTlsInsecureSkipVerify
+      ? `cannot use both ${x.ref('redis-tls-ca-file')} and ${x.ref('redis-tls-insecure-skip-verify')}`
+      : undefined,
+  (c, x) =>
+    c.redisTlsCertFile !== '' && c.redisTlsKeyFile === ''
+      ? `${x.ref('redis-tls-cert-file')} requires --redis-tls-key-file`
+      : undefined,
+  (c, x) =>
+    c.redisTlsKeyFile !== '' && c.redisTlsCertFile === ''
+      ? `${x.ref('redis-tls-key-file')} requires --redis-tls-cert-file`
+      : undefined,
+];
+
+export const redisRules: readonly RedisRule[] = [...modeRules, ...credentialRules, ...tlsRules];
 
 export const verbosity = integer('v', {
   section: LOGGING,
@@ -110,7 +251,8 @@ export const verbosity = integer('v', {
 export const logFormat = oneOf('log-format', ['text', 'json'], {
   section: LOGGING,
   default: 'text',
-  help: 'Sets the log format. Permitted formats: "text", "json".',
+  aliases: ['logging-format'], // component-base's name, which metrics-server's arguments use
+  help: 'Sets the log format. Permitted formats: "text", "json". Also --logging-format, as in metrics-server.',
 });
 
 export const loggingFlags = [verbosity, logFormat] as const;

@@ -9,6 +9,7 @@ export * from './checks.ts';
 export * from './flags.ts';
 export * from './help.ts';
 export * from './load.ts';
+export { METRICS_SERVER_FLAGS, metricsServer } from './metrics-server.ts';
 export * from './program.ts';
 export {
   ADDRESS_TYPES,
@@ -19,3 +20,4 @@ export {
 } from './scrape.ts';
 export { loadServeConfig, type ServeConfig, serveSpec } from './serve.ts';
 export * from './spec.ts';
+export * from './tls.ts';

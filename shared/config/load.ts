@@ -8,7 +8,7 @@
  * Secrets as volumes), and a Redis URL with a password should not sit in the environment.
  */
 import { readFileSync } from 'node:fs';
-import { helpFlag, type Program, type RuleContext } from './program.ts';
+import { type ForeignFlag, helpFlag, type Program, type RuleContext } from './program.ts';
 import { type AnyFlag, type ConfigOf, InvalidValue, type Source } from './spec.ts';
 
 /** A bad flag, environment variable or combination: the program prints `error: <message>` and exits 2. */
@@ -19,15 +19,18 @@ export class ConfigError extends Error {
 interface Given {
   text: string;
   source: Source;
+  /** The name it was given under on the command line (an alias, or a short flag's long name). */
+  name?: string;
   /** The file it was read from, when it came from `<NAME>_FILE`. */
   file?: string;
 }
 
 /** Where a value came from, for messages: `--name (NAME)` on the command line, or the variable. */
-function where(f: AnyFlag, g: Pick<Given, 'source' | 'file'>): string {
+function where(f: AnyFlag, g: Pick<Given, 'source' | 'file' | 'name'>): string {
   if (g.source === 'env' && g.file !== undefined) return `--${f.name} from file ${g.file} (${f.env}_FILE)`;
   if (g.source === 'env') return `--${f.name} from environment variable ${f.env}`;
-  return f.env === undefined ? `--${f.name}` : `--${f.name} (${f.env})`;
+  const name = g.name ?? f.name;
+  return f.env === undefined || name !== f.name ? `--${name}` : `--${name} (${f.env})`;
 }
 
 /** The flag's value from NAME, or from the file NAME_FILE names; undefined when neither is set. */
@@ -78,40 +81,125 @@ function suggestion(name: string, flags: readonly AnyFlag[]): string {
   return best === undefined ? '' : ` (did you mean --${best.name}?)`;
 }
 
-/** Reads argv into raw texts per flag. Reports the first problem, unless --help is anywhere. */
-function scan(
-  flags: readonly AnyFlag[],
-  argv: readonly string[],
-): { given: Map<AnyFlag, string>; help: boolean } {
-  const byName = new Map(flags.map((f) => [f.name, f]));
-  const byShort = new Map(flags.flatMap((f) => (f.short === undefined ? [] : [[f.short, f] as const])));
-  const given = new Map<AnyFlag, string>();
+/** Something to say once the logger exists: a flag accepted without being used here, and why. */
+export interface Notice {
+  message: string;
+  fields: Record<string, string>;
+}
+
+/** What a name on the command line stands for in this program. */
+type Resolved =
+  | { kind: 'own'; flag: AnyFlag }
+  | { kind: 'sibling'; flag: AnyFlag; owners: string }
+  | { kind: 'foreign'; entry: ForeignFlag; predecessor: string }
+  | undefined;
+
+/** What the command line of a program is made of. */
+type CommandLine = Pick<Program<readonly AnyFlag[]>, 'flags' | 'siblings' | 'replaces'>;
+
+/** Own flags by every name (aliases too), then siblings' flags this program lacks, then the predecessor's. */
+function resolver(program: CommandLine): {
+  long: (name: string) => Resolved;
+  short: (letter: string) => Resolved;
+} {
+  const own = new Map<string, AnyFlag>();
+  const ownShort = new Map<string, AnyFlag>();
+  for (const f of program.flags) {
+    for (const n of [f.name, ...f.aliases]) own.set(n, f);
+    if (f.short !== undefined) ownShort.set(f.short, f);
+  }
+  const sibling = new Map<string, { flag: AnyFlag; owners: string[] }>();
+  const siblingShort = new Map<string, { flag: AnyFlag; owners: string[] }>();
+  const add = <K>(map: Map<K, { flag: AnyFlag; owners: string[] }>, key: K, flag: AnyFlag, owner: string) => {
+    const seen = map.get(key);
+    if (seen === undefined) map.set(key, { flag, owners: [owner] });
+    else if (!seen.owners.includes(owner)) seen.owners.push(owner);
+  };
+  for (const [owner, s] of Object.entries(program.siblings())) {
+    for (const f of s.flags) {
+      if (f === helpFlag) continue;
+      for (const n of [f.name, ...f.aliases]) if (!own.has(n)) add(sibling, n, f, owner);
+      if (f.short !== undefined && !ownShort.has(f.short)) add(siblingShort, f.short, f, owner);
+    }
+  }
+  const predecessor = program.replaces;
+  const foreign = new Map((predecessor?.flags ?? []).map((e) => [e.name, e]));
+  const fromSibling = (s: { flag: AnyFlag; owners: string[] } | undefined): Resolved =>
+    s === undefined ? undefined : { kind: 'sibling', flag: s.flag, owners: s.owners.join(',') };
+  return {
+    long: (name) => {
+      const f = own.get(name);
+      if (f !== undefined) return { kind: 'own', flag: f };
+      const s = fromSibling(sibling.get(name));
+      if (s !== undefined) return s;
+      const entry = foreign.get(name);
+      // An entry without a reason names a flag some program here declares; this one does not.
+      return entry?.refused !== undefined && predecessor !== undefined
+        ? { kind: 'foreign', entry, predecessor: predecessor.name }
+        : undefined;
+    },
+    short: (letter) => {
+      const f = ownShort.get(letter);
+      return f !== undefined ? { kind: 'own', flag: f } : fromSibling(siblingShort.get(letter));
+    },
+  };
+}
+
+const booleanText = (t: string): string => {
+  const v = t.toLowerCase();
+  return v === '1' ? 'true' : v === '0' ? 'false' : v;
+};
+
+interface Scanned {
+  given: Map<AnyFlag, { text: string; name: string }>;
+  help: boolean;
+  notices: Notice[];
+}
+
+/**
+ * Reads argv into raw texts per flag. A sibling's flag is checked with its own parser and noted; a
+ * predecessor's flag is refused with its reason, unless its value states what happens here anyway.
+ * Reports the first problem, unless --help is anywhere.
+ */
+function scan(program: CommandLine, argv: readonly string[]): Scanned {
+  const { flags } = program;
+  const resolve = resolver(program);
+  const given = new Map<AnyFlag, { text: string; name: string }>();
+  const notices: Notice[] = [];
+  const noted = new Set<string>();
   let problem: string | undefined;
   let help = false;
   let previous: AnyFlag | undefined;
   const fail = (message: string) => {
     problem ??= message;
   };
+  const note = (key: string, n: Notice) => {
+    if (!noted.has(key)) notices.push(n);
+    noted.add(key);
+  };
 
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
-    let flag: AnyFlag | undefined;
+    let found: Resolved;
+    let name = '';
     let inline: string | undefined;
     if (arg.startsWith('--') && arg.length > 2) {
       const eq = arg.indexOf('=');
-      const name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
+      name = eq < 0 ? arg.slice(2) : arg.slice(2, eq);
       inline = eq < 0 ? undefined : arg.slice(eq + 1);
-      flag = byName.get(name);
-      if (flag === undefined) fail(`unknown flag --${name}${suggestion(name, flags)}`);
+      found = resolve.long(name);
+      if (found === undefined) fail(`unknown flag --${name}${suggestion(name, flags)}`);
     } else if (arg.startsWith('-') && arg.length > 1 && arg !== '--') {
       const rest = arg.slice(2);
-      flag = byShort.get(arg[1]!);
+      found = resolve.short(arg[1]!);
+      const flag = found?.kind === 'foreign' ? undefined : found?.flag;
       if (flag === undefined || (flag.boolean && rest !== '' && !rest.startsWith('='))) {
-        const name = arg.slice(1).split('=')[0]!;
-        fail(`unknown flag -${name}${suggestion(name, flags)}`);
-        flag = undefined;
-      } else if (rest !== '') {
-        inline = rest.startsWith('=') ? rest.slice(1) : rest; // -v=2 and -v2, as pflag allows
+        const shortName = arg.slice(1).split('=')[0]!;
+        fail(`unknown flag -${shortName}${suggestion(shortName, flags)}`);
+        found = undefined;
+      } else {
+        name = flag.name;
+        if (rest !== '') inline = rest.startsWith('=') ? rest.slice(1) : rest; // -v=2 and -v2, as pflag allows
       }
     } else {
       const after = previous?.boolean
@@ -119,36 +207,73 @@ function scan(
         : ': this program takes flags only';
       fail(`unexpected argument ${JSON.stringify(arg)}${after}`);
     }
-    previous = flag;
-    if (flag === undefined) continue;
+    previous = found?.kind === 'foreign' ? undefined : found?.flag;
+    if (found === undefined) continue;
 
+    if (found.kind === 'foreign') {
+      const { entry, predecessor } = found;
+      if (entry.harmless !== undefined && booleanText(inline ?? 'true') === entry.harmless) {
+        note(`--${name}`, {
+          message: `A ${predecessor} flag that states what happens here anyway; ignored`,
+          fields: { flag: `--${name}=${entry.harmless}`, why: entry.refused! },
+        });
+      } else {
+        fail(`--${name} is a ${predecessor} flag that has no meaning here: ${entry.refused}`);
+      }
+      continue;
+    }
+
+    const flag = found.flag;
     let text: string;
     if (flag.boolean) text = inline ?? 'true';
     else if (inline !== undefined) text = inline;
     else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) text = argv[++i]!;
     else {
-      fail(`missing value for --${flag.name}: expected ${flag.expects}`);
+      fail(`missing value for --${name}: expected ${flag.expects}`);
       continue;
     }
+
+    if (found.kind === 'sibling') {
+      try {
+        flag.parse(text);
+      } catch (err) {
+        if (!(err instanceof InvalidValue)) throw err;
+        fail(
+          `invalid value ${JSON.stringify(flag.echo(text))} for --${name} (a flag of the ${found.owners} function): ${err.message}`,
+        );
+        continue;
+      }
+      note(`--${flag.name}`, {
+        message: 'Flag used by another function; ignored here',
+        fields: { flag: `--${name}`, usedBy: found.owners },
+      });
+      continue;
+    }
+
     if (flag === helpFlag) help ||= text === 'true' || text === '1';
     const before = given.get(flag);
-    given.set(flag, flag.repeatable && before !== undefined ? `${before},${text}` : text);
+    given.set(flag, {
+      text: flag.repeatable && before !== undefined ? `${before.text},${text}` : text,
+      name,
+    });
   }
   if (problem !== undefined && !help) throw new ConfigError(problem);
-  return { given, help };
+  return { given, help, notices };
 }
 
 /**
  * Parses argv (without node and the script) and env into the program's typed config, or throws a
  * ConfigError with one line. With `-h`/`--help` it returns the defaults and `help: true` without
- * validating anything else, so help always works.
+ * validating anything else, so help always works. Flags accepted but not used here are passed to
+ * `onNotice` once the whole configuration is valid, for the program to log.
  */
 export function loadConfig<F extends readonly AnyFlag[]>(
   program: Program<F>,
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  onNotice?: (notice: Notice) => void,
 ): ConfigOf<[...F, typeof helpFlag]> {
-  const { given, help } = scan(program.flags, argv);
+  const { given, help, notices } = scan(program, argv);
   const raw = new Map<string, Given>();
   const config: Record<string, unknown> = {};
   for (const f of program.flags) {
@@ -156,7 +281,7 @@ export function loadConfig<F extends readonly AnyFlag[]>(
     const fromEnv = fromFlag !== undefined || help ? undefined : fromEnvironment(f, env);
     const g: Given =
       fromFlag !== undefined
-        ? { text: fromFlag, source: 'flag' }
+        ? { text: fromFlag.text, name: fromFlag.name, source: 'flag' }
         : fromEnv !== undefined
           ? { ...fromEnv, source: 'env' }
           : { text: f.default, source: 'default' };
@@ -193,5 +318,6 @@ export function loadConfig<F extends readonly AnyFlag[]>(
     const problem = rule(typed as unknown as ConfigOf<F>, ctx);
     if (problem !== undefined) throw new ConfigError(problem);
   }
+  for (const n of notices) onNotice?.(n);
   return typed;
 }

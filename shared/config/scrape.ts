@@ -1,9 +1,11 @@
 /** The scraper's flags (metrics-server's kubelet client flags, plus how it is triggered) and their rules. */
 import { parseLabelSelector, SelectorError } from '../selectors/index.ts';
 import { ipAddress } from './checks.ts';
-import { kubeconfig, loggingFlags, metricResolution, redisFlags, redisRules } from './flags.ts';
-import { loadConfig } from './load.ts';
-import { type ConfigFor, defineProgram } from './program.ts';
+import { kubeconfig, loggingFlags, metricResolution, redisFlags, redisRules, version } from './flags.ts';
+import { loadConfig, type Notice } from './load.ts';
+import { metricsServer } from './metrics-server.ts';
+import { type ConfigFor, defineProgram, type Siblings } from './program.ts';
+import { serveSpec } from './serve.ts';
 import { boolean, type Check, duration, integer, listOf, oneOf, port, quantity, string } from './spec.ts';
 
 const TRIGGER = 'Trigger';
@@ -25,7 +27,11 @@ const labelSelector: Check<string> = (v) => {
 
 export const scrapeSpec = defineProgram({
   description: 'scrape: reads every kubelet and writes node, pod and container usage to Redis.',
+  // With serve, it replaces metrics-server: one argument list carries over to both.
+  siblings: (): Siblings => ({ serve: serveSpec }),
+  replaces: metricsServer,
   flags: [
+    version,
     kubeconfig,
     metricResolution,
     ...redisFlags,
@@ -142,10 +148,14 @@ export type ScrapeConfig = ConfigFor<typeof scrapeSpec>;
 
 export type AddressType = (typeof ADDRESS_TYPES)[number];
 
-/** The scraper's configuration from argv (without node and the script) and the environment; throws ConfigError. */
+/**
+ * The scraper's configuration from argv (without node and the script) and the environment; throws
+ * ConfigError. Flags accepted but not used here go to `onNotice`.
+ */
 export function loadScrapeConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  onNotice?: (notice: Notice) => void,
 ): ScrapeConfig {
-  return loadConfig(scrapeSpec, argv, env);
+  return loadConfig(scrapeSpec, argv, env, onNotice);
 }

@@ -1,10 +1,13 @@
 /** The serve function's flags: metrics-server's secure serving, delegated authentication and authorization. */
 
 import { ipAddress } from './checks.ts';
-import { kubeconfig, loggingFlags, metricResolution, redisFlags, redisRules } from './flags.ts';
-import { loadConfig } from './load.ts';
-import { type ConfigFor, defineProgram } from './program.ts';
-import { type Check, list, port, string } from './spec.ts';
+import { kubeconfig, loggingFlags, metricResolution, redisFlags, redisRules, version } from './flags.ts';
+import { loadConfig, type Notice } from './load.ts';
+import { metricsServer } from './metrics-server.ts';
+import { type ConfigFor, defineProgram, type Siblings } from './program.ts';
+import { scrapeSpec } from './scrape.ts';
+import { type Check, duration, list, oneOf, port, string } from './spec.ts';
+import { cipherSuite, TLS_VERSION_NAMES } from './tls.ts';
 
 const SERVING = 'Secure serving';
 const AUTHN = 'Authentication';
@@ -20,7 +23,11 @@ const absolutePath: Check<string> = (v) => {
 export const serveSpec = defineProgram({
   description:
     'serve: answers metrics.k8s.io (kubectl top, the HPA) over HTTPS from what the scraper wrote to Redis.',
+  // With scrape, it replaces metrics-server: one argument list carries over to both.
+  siblings: (): Siblings => ({ scrape: scrapeSpec }),
+  replaces: metricsServer,
   flags: [
+    version,
     kubeconfig,
     metricResolution,
     ...redisFlags,
@@ -54,6 +61,16 @@ export const serveSpec = defineProgram({
       section: SERVING,
       help: 'The directory where the self-signed certificate is written (defaults to a new temporary folder). If --tls-cert-file and --tls-private-key-file are provided, this flag will be ignored.',
     }),
+    oneOf('tls-min-version', TLS_VERSION_NAMES, {
+      section: SERVING,
+      default: 'VersionTLS12',
+      help: 'Minimum TLS version supported. Possible values: VersionTLS10, VersionTLS11, VersionTLS12, VersionTLS13',
+    }),
+    list('tls-cipher-suites', {
+      section: SERVING,
+      item: cipherSuite,
+      help: "Comma-separated list of cipher suites for the server, by Go's names (TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, …). They choose what TLS 1.0–1.2 may negotiate; TLS 1.3's suites are always on, as in Go. If omitted, the default suites are used.",
+    }),
     string('authentication-kubeconfig', {
       section: AUTHN,
       help: "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create tokenreviews.authentication.k8s.io (defaults to --kubeconfig).",
@@ -65,6 +82,11 @@ export const serveSpec = defineProgram({
     string('requestheader-client-ca-file', {
       section: AUTHN,
       help: 'Root certificate bundle to use to verify client certificates on incoming requests before trusting usernames in headers specified by --requestheader-username-headers (defaults to the one in kube-system/extension-apiserver-authentication).',
+    }),
+    duration('authentication-token-webhook-cache-ttl', {
+      section: AUTHN,
+      default: '10s',
+      help: 'The duration to cache responses from the webhook token authenticator.',
     }),
     list('requestheader-allowed-names', {
       section: AUTHN,
@@ -95,6 +117,16 @@ export const serveSpec = defineProgram({
       section: AUTHZ,
       help: "kubeconfig file pointing at the 'core' kubernetes server with enough rights to create subjectaccessreviews.authorization.k8s.io (defaults to --kubeconfig).",
     }),
+    duration('authorization-webhook-cache-authorized-ttl', {
+      section: AUTHZ,
+      default: '10s',
+      help: "The duration to cache 'authorized' responses from the webhook authorizer.",
+    }),
+    duration('authorization-webhook-cache-unauthorized-ttl', {
+      section: AUTHZ,
+      default: '10s',
+      help: "The duration to cache 'unauthorized' responses from the webhook authorizer.",
+    }),
     ...loggingFlags,
   ],
   rules: [
@@ -115,12 +147,14 @@ export type ServeConfig = ConfigFor<typeof serveSpec>;
 /**
  * The serve function's configuration from argv (without node and the script) and the environment;
  * throws ConfigError. --authentication-kubeconfig and --authorization-kubeconfig fall back to --kubeconfig.
+ * Flags accepted but not used here go to `onNotice`.
  */
 export function loadServeConfig(
   argv: readonly string[],
   env: Readonly<Record<string, string | undefined>>,
+  onNotice?: (notice: Notice) => void,
 ): ServeConfig {
-  const c = loadConfig(serveSpec, argv, env);
+  const c = loadConfig(serveSpec, argv, env, onNotice);
   return {
     ...c,
     authenticationKubeconfig: c.authenticationKubeconfig || c.kubeconfig,

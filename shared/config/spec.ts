@@ -25,6 +25,8 @@ export interface Flag<N extends string = string, K extends string = string, T = 
   readonly key: K;
   /** one letter for `-x`, if any */
   readonly short: string | undefined;
+  /** other names the command line accepts for it (another program's name for the same setting) */
+  readonly aliases: readonly string[];
   /** the environment variable, or undefined when the flag is not read from the environment */
   readonly env: string | undefined;
   readonly section: string;
@@ -60,6 +62,8 @@ interface Common<T> {
   section: string;
   help: string;
   short?: string;
+  /** Other command-line names (not environment variables), e.g. component-base's `--logging-format`. */
+  aliases?: readonly string[];
   /** false: not read from the environment (only --help) */
   env?: false;
   check?: Check<T>;
@@ -88,6 +92,7 @@ function define<const N extends string, K extends string, T>(
     name,
     key,
     short: o.short,
+    aliases: o.aliases ?? [],
     env: o.env === false ? undefined : envName(name),
     section: o.section,
     help: o.help,

@@ -1,19 +1,39 @@
 /**
  * Connecting to Redis: one server, Sentinel or Cluster, with options that fail fast. A request that
  * cannot reach Redis must fail within about a second (serve answers 503), never queue for minutes; and
- * both functions must reconnect by themselves when Redis comes back.
+ * both functions must reconnect by themselves when Redis comes back. Credentials and TLS apply to
+ * every mode alike: the data connections (the server, Sentinel's master, every Cluster node) log in
+ * with `auth`; Sentinels with their own `sentinelAuth`; every connection speaks TLS when `tls` is set.
  */
 
+import { readFileSync } from 'node:fs';
+import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { parseHostPort } from '../config/checks.ts';
+import { ConfigError } from '../config/load.ts';
 import type { Logger } from '../log.ts';
 
 export type RedisClient = Redis | Cluster;
 
-export type RedisTarget =
-  | { mode: 'single'; url: string }
-  | { mode: 'sentinel'; sentinels: HostPort[]; name: string; url?: string }
-  | { mode: 'cluster'; nodes: HostPort[]; url?: string };
+/** An ACL user (or none: the default user) and its password. */
+export interface Credentials {
+  username?: string;
+  password: string;
+}
+
+interface Secured {
+  /** For every data connection; one server's URL may carry its own instead. */
+  auth?: Credentials;
+  /** TLS for every connection, as Node's options; one server's rediss:// URL asks for it too. */
+  tls?: ConnectionOptions;
+}
+
+export type RedisTarget = Secured &
+  (
+    | { mode: 'single'; url: string }
+    | { mode: 'sentinel'; sentinels: HostPort[]; name: string; sentinelAuth?: Credentials }
+    | { mode: 'cluster'; nodes: HostPort[] }
+  );
 
 export interface HostPort {
   host: string;
@@ -35,16 +55,32 @@ export interface ConnectOptions {
   log?: Logger;
 }
 
+/** Redis (or a Sentinel) refused the credentials, or asked for some: retrying will not help by itself. */
+export function isAuthError(err: Error): boolean {
+  const cause = (err as { lastNodeError?: Error }).lastNodeError ?? err;
+  return /\b(WRONGPASS|NOAUTH|NOPERM)\b|invalid password|called without any password configured/i.test(
+    cause.message,
+  );
+}
+
 /**
  * ioredis reports every failed reconnect attempt; one warning per outage is enough (the rest at --v=4),
- * and one line when the connection is back.
+ * and one line when the connection is back. A refused login says so and which flags give credentials.
  */
 function outageLog(log: Logger): { onError: (err: Error) => void; onReady: () => void } {
   let down = false;
   return {
     onError: (err) => {
-      if (down) log.debug(4, 'Redis connection error', { err: err.message });
-      else log.warn('Redis connection failed; retrying', { err: err.message });
+      const cause = (err as { lastNodeError?: Error }).lastNodeError ?? err;
+      const message = cause === err ? err.message : `${err.message}: ${cause.message}`;
+      if (down) log.debug(4, 'Redis connection error', { err: message });
+      else if (isAuthError(err)) {
+        // ioredis names the Sentinels when it is they that refused ("All sentinels are unreachable … NOAUTH").
+        const flags = /sentinels/i.test(message)
+          ? '--redis-sentinel-username, --redis-sentinel-password-file'
+          : '--redis-username, --redis-password-file';
+        log.warn('Redis refused the credentials; retrying', { err: message, flags });
+      } else log.warn('Redis connection failed; retrying', { err: message });
       down = true;
     },
     onReady: () => {
@@ -83,31 +119,41 @@ export function urlOptions(url: string): RedisOptions {
   };
 }
 
+/** ioredis' login options for a user and password. */
+const login = (c: Credentials | undefined): RedisOptions =>
+  c === undefined ? {} : { ...(c.username ? { username: c.username } : {}), password: c.password };
+
 export function createRedis(target: RedisTarget, o: ConnectOptions): RedisClient {
   const base = baseOptions(o);
+  const tls = target.tls === undefined ? {} : { tls: target.tls };
   let client: RedisClient;
   switch (target.mode) {
     case 'single':
-      client = new Redis({ ...base, ...urlOptions(target.url) });
+      client = new Redis({ ...base, ...urlOptions(target.url), ...login(target.auth), ...tls });
       break;
     case 'sentinel': {
-      const { host: _h, port: _p, ...auth } = target.url ? urlOptions(target.url) : {};
+      const sentinel = login(target.sentinelAuth);
       client = new Redis({
         ...base,
-        ...auth,
+        ...login(target.auth),
         sentinels: target.sentinels,
         name: target.name,
         role: 'master',
+        ...(sentinel.username ? { sentinelUsername: sentinel.username } : {}),
+        ...(sentinel.password ? { sentinelPassword: sentinel.password } : {}),
+        // TLS to the Sentinels and to the master they name alike.
+        ...(target.tls === undefined
+          ? {}
+          : { tls: target.tls, sentinelTLS: target.tls, enableTLSForSentinelMode: true }),
       });
       break;
     }
     case 'cluster': {
-      const { host: _h, port: _p, db: _d, ...auth } = target.url ? urlOptions(target.url) : {};
       client = new Cluster(target.nodes, {
         enableOfflineQueue: false,
         enableAutoPipelining: true,
         scaleReads: 'master',
-        redisOptions: { ...base, ...auth },
+        redisOptions: { ...base, ...login(target.auth), ...tls },
         clusterRetryStrategy: (times) => Math.min(times * 100, 1000),
       });
       break;
@@ -125,24 +171,29 @@ export function databaseOf(client: RedisClient): number {
   return client.isCluster ? 0 : ((client as Redis).options.db ?? 0);
 }
 
-/** Connects a lazyConnect client, waiting until it is ready (commands before that would fail). */
+/**
+ * Connects a lazyConnect client, waiting until it is ready (commands before that would fail), or
+ * failing with the first error: in Sentinel mode ioredis' own connect() never settles while no Sentinel
+ * answers (or all refuse the login), and a `--once` run must not wait for ever. The client keeps
+ * retrying by itself either way.
+ */
 export async function connect(client: RedisClient): Promise<void> {
   if (client.status === 'ready') return;
-  if (client.status === 'wait' || client.status === 'end') {
-    await client.connect();
-    return;
-  }
   await new Promise<void>((resolve, reject) => {
-    const ready = () => {
-      client.off('end', ended);
-      resolve();
-    };
-    const ended = () => {
+    const settle = (err?: Error) => {
       client.off('ready', ready);
-      reject(new Error('connection closed'));
+      client.off('error', failed);
+      client.off('end', ended);
+      if (err) reject(err);
+      else resolve();
     };
+    const ready = () => settle();
+    const failed = (err: Error) => settle(err);
+    const ended = () => settle(new Error('connection closed'));
     client.once('ready', ready);
+    client.once('error', failed);
     client.once('end', ended);
+    if (client.status === 'wait' || client.status === 'end') client.connect().catch(failed);
   });
 }
 
@@ -155,29 +206,89 @@ export async function guarded<T>(op: () => Promise<T>): Promise<T> {
   }
 }
 
-/** The Redis mode the flags chose (the config rules already made sure only one was). */
-export function redisTarget(c: {
+/** The Redis flags, as both functions' configurations have them. */
+export interface RedisFlags {
   redisUrl: string;
   redisSentinels: readonly string[];
   redisSentinelName: string;
   redisClusterNodes: readonly string[];
-}): RedisTarget {
+  redisUsername: string;
+  redisPasswordFile: string;
+  redisSentinelUsername: string;
+  redisSentinelPasswordFile: string;
+  redisTls: boolean;
+  redisTlsCaFile: string;
+  redisTlsCertFile: string;
+  redisTlsKeyFile: string;
+  redisTlsServerName: string;
+  redisTlsInsecureSkipVerify: boolean;
+}
+
+/** A file a flag names, read at start: an unreadable one stops the program with one line naming the flag. */
+function readFlagFile(flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      `cannot read --${flag} ${path}: ${err instanceof Error ? err.message : String(err)}`,
+    );
+  }
+}
+
+/** A password file: a Secret's value, with the one trailing newline an editor or `echo` adds dropped. */
+function readPassword(flag: string, path: string): string {
+  const password = readFlagFile(flag, path).replace(/\r?\n$/, '');
+  if (password === '') throw new ConfigError(`--${flag} ${path} is empty`);
+  return password;
+}
+
+function credentials(username: string, passwordFlag: string, passwordFile: string): Credentials | undefined {
+  if (passwordFile === '') return undefined;
+  const password = readPassword(passwordFlag, passwordFile);
+  return username === '' ? { password } : { username, password };
+}
+
+function tlsOptions(c: RedisFlags): ConnectionOptions | undefined {
+  if (!c.redisTls && !c.redisUrl.startsWith('rediss:')) return undefined;
+  return {
+    ...(c.redisTlsCaFile ? { ca: readFlagFile('redis-tls-ca-file', c.redisTlsCaFile) } : {}),
+    ...(c.redisTlsCertFile ? { cert: readFlagFile('redis-tls-cert-file', c.redisTlsCertFile) } : {}),
+    ...(c.redisTlsKeyFile ? { key: readFlagFile('redis-tls-key-file', c.redisTlsKeyFile) } : {}),
+    ...(c.redisTlsServerName ? { servername: c.redisTlsServerName } : {}),
+    ...(c.redisTlsInsecureSkipVerify ? { rejectUnauthorized: false } : {}),
+  };
+}
+
+/**
+ * The Redis mode the flags chose (the config rules already made sure only one was), with the
+ * credentials and TLS files read now: throws ConfigError naming the flag of a file that cannot be read.
+ */
+export function redisTarget(c: RedisFlags): RedisTarget {
   const hostPorts = (list: readonly string[]) =>
     list.map((text) => {
       const hp = parseHostPort(text);
       if (!hp) throw new Error(`not host:port: ${text}`);
       return hp;
     });
+  const auth = credentials(c.redisUsername, 'redis-password-file', c.redisPasswordFile);
+  const tls = tlsOptions(c);
+  const secured = { ...(auth ? { auth } : {}), ...(tls ? { tls } : {}) };
   if (c.redisSentinels.length > 0) {
+    const sentinelAuth = credentials(
+      c.redisSentinelUsername,
+      'redis-sentinel-password-file',
+      c.redisSentinelPasswordFile,
+    );
     return {
       mode: 'sentinel',
       sentinels: hostPorts(c.redisSentinels),
       name: c.redisSentinelName,
-      url: c.redisUrl,
+      ...(sentinelAuth ? { sentinelAuth } : {}),
+      ...secured,
     };
   }
   if (c.redisClusterNodes.length > 0) {
-    return { mode: 'cluster', nodes: hostPorts(c.redisClusterNodes), url: c.redisUrl };
+    return { mode: 'cluster', nodes: hostPorts(c.redisClusterNodes), ...secured };
   }
-  return { mode: 'single', url: c.redisUrl };
+  return { mode: 'single', url: c.redisUrl, ...secured };
 }

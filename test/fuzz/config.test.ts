@@ -11,11 +11,15 @@ import {
   envName,
   loadScrapeConfig,
   loadServeConfig,
+  METRICS_SERVER_FLAGS,
   scrapeSpec,
   serveSpec,
 } from '../../shared/config/index.ts';
 
-const flagNames = [...scrapeSpec.flags, ...serveSpec.flags].map((f) => f.name);
+// Each program's own flags, its sibling's (accepted and noted) and metrics-server's (refused or noted).
+const flagNames = [
+  ...new Set([...scrapeSpec.flags, ...serveSpec.flags, ...METRICS_SERVER_FLAGS].map((f) => f.name)),
+];
 const VALUES = [
   '',
   '0',

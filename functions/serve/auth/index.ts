@@ -32,6 +32,10 @@ export interface AuthFlags extends AuthenticationFlags {
   authenticationKubeconfig: string;
   authorizationKubeconfig: string;
   authorizationAlwaysAllowPaths: readonly string[];
+  /** How long TokenReview and SubjectAccessReview answers are kept (apiserver's flags; 0: not kept). */
+  authenticationTokenWebhookCacheTtlMs: number;
+  authorizationWebhookCacheAuthorizedTtlMs: number;
+  authorizationWebhookCacheUnauthorizedTtlMs: number;
 }
 
 /** What the TLS server needs: ask every client for a certificate, verify it against both CAs, admit all. */
@@ -122,8 +126,17 @@ export async function startAuth(flags: AuthFlags, o: StartAuthOptions): Promise<
     requestHeaderAuthenticator(() => current.requestHeader),
     clientCertificateAuthenticator(() => current.clientCa),
   ];
-  if (authnApi !== null) authenticators.push(tokenReviewAuthenticator({ api: authnApi, log }));
-  const authorizer = delegatingAuthorizer({ api: authzApi, alwaysAllowed });
+  if (authnApi !== null) {
+    authenticators.push(
+      tokenReviewAuthenticator({ api: authnApi, log, ttlMs: flags.authenticationTokenWebhookCacheTtlMs }),
+    );
+  }
+  const authorizer = delegatingAuthorizer({
+    api: authzApi,
+    alwaysAllowed,
+    allowTtlMs: flags.authorizationWebhookCacheAuthorizedTtlMs,
+    denyTtlMs: flags.authorizationWebhookCacheUnauthorizedTtlMs,
+  });
   const guard: MiddlewareHandler = authGuard({ authenticators, authorizer, log });
 
   const tlsOptions = (): ClientCertificateOptions => {

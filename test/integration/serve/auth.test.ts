@@ -172,6 +172,58 @@ describe('trust from kube-system/extension-apiserver-authentication', () => {
   });
 });
 
+describe("the review caches' time-to-live flags (apiserver's names)", () => {
+  const reviewsOf = (kind: string, since: number) =>
+    sim
+      .reviews()
+      .slice(since)
+      .filter((r) => r.kind === kind).length;
+
+  /** Three requests as the viewer (allowed) and three as nobody (denied): the reviews each cost. */
+  async function count(args: string[]) {
+    const serve = await startOn(db, [`--kubeconfig=${file('serve.kubeconfig')}`, ...args]);
+    try {
+      // /readyz needs no review: wait for Redis, so that every counted request is answered.
+      await waitFor('serve to be ready', 5000, async () => (await serve.get('/readyz')).status === 200);
+      let since = sim.reviews().length;
+      const headers = { authorization: `Bearer ${sim.tokens.viewer}` };
+      for (let i = 0; i < 3; i++) assert.equal((await serve.get(NODES, { headers })).status, 200);
+      const tokens = reviewsOf('TokenReview', since);
+      const allowed = reviewsOf('SubjectAccessReview', since);
+      since = sim.reviews().length;
+      const nobody = { 'X-Remote-User': 'nobody' };
+      for (let i = 0; i < 3; i++) {
+        assert.equal((await serve.get(NODES, { cert: sim.frontProxyClient, headers: nobody })).status, 403);
+      }
+      return { tokens, allowed, denied: reviewsOf('SubjectAccessReview', since) };
+    } finally {
+      await serve.stop();
+    }
+  }
+
+  test('by default every answer is kept (10 s): one review of each kind for three requests', async () => {
+    assert.deepEqual(await count([]), { tokens: 1, allowed: 1, denied: 1 });
+  });
+
+  test('0s keeps no token review and no allowing answer; denials are still kept', async () => {
+    assert.deepEqual(
+      await count([
+        '--authentication-token-webhook-cache-ttl=0s',
+        '--authorization-webhook-cache-authorized-ttl=0s',
+      ]),
+      { tokens: 3, allowed: 3, denied: 1 },
+    );
+  });
+
+  test('--authorization-webhook-cache-unauthorized-ttl=0s keeps no denial, and allowing answers are still kept', async () => {
+    assert.deepEqual(await count(['--authorization-webhook-cache-unauthorized-ttl=0s']), {
+      tokens: 1,
+      allowed: 1,
+      denied: 3,
+    });
+  });
+});
+
 describe('a serve function that may not read the ConfigMap', () => {
   test('does not start, and says which RoleBinding fixes it', async () => {
     await assert.rejects(startOn(db, [`--kubeconfig=${file('nobody.kubeconfig')}`]), (e: Error) => {

@@ -22,6 +22,16 @@ const common: Row[] = [
   ['redis-sentinels', 'REDIS_SENTINELS', undefined],
   ['redis-sentinel-name', 'REDIS_SENTINEL_NAME', undefined],
   ['redis-cluster-nodes', 'REDIS_CLUSTER_NODES', undefined],
+  ['redis-username', 'REDIS_USERNAME', undefined],
+  ['redis-password-file', 'REDIS_PASSWORD_FILE', undefined],
+  ['redis-sentinel-username', 'REDIS_SENTINEL_USERNAME', undefined],
+  ['redis-sentinel-password-file', 'REDIS_SENTINEL_PASSWORD_FILE', undefined],
+  ['redis-tls', 'REDIS_TLS', undefined],
+  ['redis-tls-ca-file', 'REDIS_TLS_CA_FILE', undefined],
+  ['redis-tls-cert-file', 'REDIS_TLS_CERT_FILE', undefined],
+  ['redis-tls-key-file', 'REDIS_TLS_KEY_FILE', undefined],
+  ['redis-tls-server-name', 'REDIS_TLS_SERVER_NAME', undefined],
+  ['redis-tls-insecure-skip-verify', 'REDIS_TLS_INSECURE_SKIP_VERIFY', undefined],
   ['v', 'V', undefined],
   ['log-format', 'LOG_FORMAT', '"text"'],
 ];
@@ -59,8 +69,11 @@ const serve: Row[] = [
   ['tls-cert-file', 'TLS_CERT_FILE', undefined],
   ['tls-private-key-file', 'TLS_PRIVATE_KEY_FILE', undefined],
   ['cert-dir', 'CERT_DIR', undefined],
+  ['tls-min-version', 'TLS_MIN_VERSION', '"VersionTLS12"'],
+  ['tls-cipher-suites', 'TLS_CIPHER_SUITES', undefined],
   ['client-ca-file', 'CLIENT_CA_FILE', undefined],
   ['requestheader-client-ca-file', 'REQUESTHEADER_CLIENT_CA_FILE', undefined],
+  ['authentication-token-webhook-cache-ttl', 'AUTHENTICATION_TOKEN_WEBHOOK_CACHE_TTL', '10s'],
   ['requestheader-allowed-names', 'REQUESTHEADER_ALLOWED_NAMES', undefined],
   ['requestheader-username-headers', 'REQUESTHEADER_USERNAME_HEADERS', '[X-Remote-User]'],
   ['requestheader-group-headers', 'REQUESTHEADER_GROUP_HEADERS', '[X-Remote-Group]'],
@@ -68,6 +81,8 @@ const serve: Row[] = [
   ['authorization-always-allow-paths', 'AUTHORIZATION_ALWAYS_ALLOW_PATHS', '[/healthz,/readyz,/livez]'],
   ['authentication-kubeconfig', 'AUTHENTICATION_KUBECONFIG', undefined],
   ['authorization-kubeconfig', 'AUTHORIZATION_KUBECONFIG', undefined],
+  ['authorization-webhook-cache-authorized-ttl', 'AUTHORIZATION_WEBHOOK_CACHE_AUTHORIZED_TTL', '10s'],
+  ['authorization-webhook-cache-unauthorized-ttl', 'AUTHORIZATION_WEBHOOK_CACHE_UNAUTHORIZED_TTL', '10s'],
 ];
 
 const cases = [
@@ -91,10 +106,17 @@ for (const { name, spec, rows, load } of cases) {
       }
     });
 
-    test('lists nothing the program does not declare, and -h/--help without a variable', () => {
+    test('lists nothing the program does not declare, and -h/--help and --version without a variable', () => {
       const listed = lines.filter((l) => /^ {2}(?:-\w, | {4})--/.test(l));
-      assert.equal(listed.length, rows.length + 1);
+      assert.equal(listed.length, rows.length + 2);
       assert.match(lineOf('help') ?? '', /^ {2}-h, --help +Show this help and exit\.$/);
+      assert.match(lineOf('version') ?? '', /^ {6}--version +Show version and exit\.$/);
+    });
+
+    test("ends with the sibling's flags being accepted, and metrics-server's others refused", () => {
+      const sibling = name === 'scrape' ? 'serve' : 'scrape';
+      assert.ok(text.includes(`The flags of the ${sibling} function are accepted too, and ignored here`));
+      assert.ok(text.endsWith('(docs/configuration.md: "Coming from metrics-server").\n'));
     });
 
     test('shows each flag’s type as pflag does', () => {

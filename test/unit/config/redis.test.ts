@@ -103,16 +103,122 @@ for (const [name, load] of Object.entries(programs)) {
       );
       assert.equal(
         failure(['--redis-url=redis://r', '--redis-sentinels=s:26379', '--redis-sentinel-name=m']),
-        'cannot use both --redis-url and --redis-sentinels: choose one Redis mode',
+        'cannot use both --redis-url and --redis-sentinels: choose one Redis mode (credentials: --redis-username, --redis-password-file)',
       );
       assert.equal(
         failure(['--redis-cluster-nodes=c:7000'], { REDIS_URL: 'redis://r' }),
-        'cannot use both --redis-url from environment variable REDIS_URL and --redis-cluster-nodes: choose one Redis mode',
+        'cannot use both --redis-url from environment variable REDIS_URL and --redis-cluster-nodes: choose one Redis mode (credentials: --redis-username, --redis-password-file)',
       );
     });
 
     test('the default --redis-url does not count as a choice', () => {
       assert.deepEqual(load(['--redis-cluster-nodes=c:7000'], {}).redisClusterNodes, ['c:7000']);
+    });
+  });
+
+  describe(`${name}: credentials, in every mode`, () => {
+    test('a user and a password file with one server, Sentinel or Cluster', () => {
+      const login = ['--redis-username=app', '--redis-password-file=/secrets/redis-password'];
+      for (const mode of [
+        [],
+        ['--redis-sentinels=s:26379', '--redis-sentinel-name=m'],
+        ['--redis-cluster-nodes=c:7000'],
+      ]) {
+        const c = load([...mode, ...login], {});
+        assert.equal(c.redisUsername, 'app');
+        assert.equal(c.redisPasswordFile, '/secrets/redis-password');
+      }
+      assert.equal(
+        load([], { REDIS_PASSWORD_FILE: '/var/openfaas/secrets/redis' }).redisPasswordFile,
+        '/var/openfaas/secrets/redis',
+      );
+    });
+
+    test('a user needs a password; there is no flag that takes a password itself', () => {
+      assert.equal(failure(['--redis-username=app']), '--redis-username requires --redis-password-file');
+      assert.match(
+        failure(['--redis-password=hunter2']),
+        /^unknown flag --redis-password \(did you mean --redis-password-file\?\)$/,
+      );
+    });
+
+    test('credentials are given once: in the URL or by the flags', () => {
+      assert.equal(
+        failure(['--redis-url=redis://:secret@r', '--redis-password-file=/p']),
+        '--redis-url has credentials and --redis-password-file is given too: give them once',
+      );
+      assert.equal(
+        failure(['--redis-username=app', '--redis-password-file=/p'], { REDIS_URL: 'redis://app@r' }),
+        '--redis-url from environment variable REDIS_URL has credentials and --redis-username is given too: give them once',
+      );
+    });
+
+    test("the Sentinels' own credentials need Sentinels, and a Sentinel user its password", () => {
+      assert.equal(
+        failure(['--redis-sentinel-password-file=/p']),
+        '--redis-sentinel-password-file requires --redis-sentinels',
+      );
+      assert.equal(
+        failure([
+          '--redis-sentinels=s:26379',
+          '--redis-sentinel-name=m',
+          '--redis-sentinel-username=sentinel',
+        ]),
+        '--redis-sentinel-username requires --redis-sentinel-password-file',
+      );
+      const c = load(
+        [
+          '--redis-sentinels=s:26379',
+          '--redis-sentinel-name=m',
+          '--redis-sentinel-username=s',
+          '--redis-sentinel-password-file=/sp',
+        ],
+        {},
+      );
+      assert.equal(c.redisSentinelPasswordFile, '/sp');
+    });
+  });
+
+  describe(`${name}: TLS, in every mode`, () => {
+    test('--redis-tls for Sentinel and Cluster; rediss:// or --redis-tls for one server', () => {
+      assert.equal(load(['--redis-cluster-nodes=c:7000', '--redis-tls'], {}).redisTls, true);
+      assert.equal(load(['--redis-tls', '--redis-tls-ca-file=/ca.crt'], {}).redisTlsCaFile, '/ca.crt');
+      assert.equal(
+        load(['--redis-url=rediss://r', '--redis-tls-server-name=redis.internal'], {}).redisTlsServerName,
+        'redis.internal',
+      );
+    });
+
+    test('TLS options without TLS are refused, naming how to turn it on', () => {
+      for (const option of [
+        '--redis-tls-ca-file=/ca.crt',
+        '--redis-tls-server-name=r',
+        '--redis-tls-insecure-skip-verify',
+      ]) {
+        assert.equal(
+          failure([option]),
+          `${option.split('=')[0]} needs TLS: add --redis-tls (or use a rediss:// --redis-url)`,
+        );
+      }
+      assert.equal(
+        failure(['--redis-url=redis://r', '--redis-tls']),
+        '--redis-tls contradicts --redis-url (redis://): use a rediss:// URL',
+      );
+    });
+
+    test('a CA and skipping verification contradict; a certificate needs its key and the key its certificate', () => {
+      assert.equal(
+        failure(['--redis-tls', '--redis-tls-ca-file=/ca', '--redis-tls-insecure-skip-verify']),
+        'cannot use both --redis-tls-ca-file and --redis-tls-insecure-skip-verify',
+      );
+      assert.equal(
+        failure(['--redis-tls', '--redis-tls-cert-file=/c']),
+        '--redis-tls-cert-file requires --redis-tls-key-file',
+      );
+      assert.equal(
+        failure(['--redis-tls', '--redis-tls-key-file=/k']),
+        '--redis-tls-key-file requires --redis-tls-cert-file',
+      );
     });
   });
 }

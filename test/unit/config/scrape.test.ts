@@ -19,12 +19,23 @@ function failure(argv: string[], env: Record<string, string> = {}): string {
 describe('given no flags, the scraper', () => {
   test('uses the defaults of DESIGN.md and metrics-server', () => {
     assert.deepEqual(loadScrapeConfig([], {}), {
+      version: false,
       kubeconfig: '',
       metricResolutionMs: 60_000,
       redisUrl: 'redis://127.0.0.1:6379',
       redisSentinels: [],
       redisSentinelName: '',
       redisClusterNodes: [],
+      redisUsername: '',
+      redisPasswordFile: '',
+      redisSentinelUsername: '',
+      redisSentinelPasswordFile: '',
+      redisTls: false,
+      redisTlsCaFile: '',
+      redisTlsCertFile: '',
+      redisTlsKeyFile: '',
+      redisTlsServerName: '',
+      redisTlsInsecureSkipVerify: false,
       once: false,
       loop: false,
       port: 8080,

@@ -16,27 +16,43 @@ function failure(argv: string[], env: Record<string, string> = {}): string {
 describe('given no flags, the serve function', () => {
   test('uses the defaults of DESIGN.md and metrics-server', () => {
     assert.deepEqual(loadServeConfig([], {}), {
+      version: false,
       kubeconfig: '',
       metricResolutionMs: 60_000,
       redisUrl: 'redis://127.0.0.1:6379',
       redisSentinels: [],
       redisSentinelName: '',
       redisClusterNodes: [],
+      redisUsername: '',
+      redisPasswordFile: '',
+      redisSentinelUsername: '',
+      redisSentinelPasswordFile: '',
+      redisTls: false,
+      redisTlsCaFile: '',
+      redisTlsCertFile: '',
+      redisTlsKeyFile: '',
+      redisTlsServerName: '',
+      redisTlsInsecureSkipVerify: false,
       securePort: 10250,
       bindAddress: '0.0.0.0',
       port: 0,
       tlsCertFile: '',
       tlsPrivateKeyFile: '',
       certDir: '',
+      tlsMinVersion: 'VersionTLS12',
+      tlsCipherSuites: [],
       authenticationKubeconfig: '',
       clientCaFile: '',
       requestheaderClientCaFile: '',
+      authenticationTokenWebhookCacheTtlMs: 10_000,
       requestheaderAllowedNames: [],
       requestheaderUsernameHeaders: ['X-Remote-User'],
       requestheaderGroupHeaders: ['X-Remote-Group'],
       requestheaderExtraHeadersPrefix: ['X-Remote-Extra-'],
       authorizationAlwaysAllowPaths: ['/healthz', '/readyz', '/livez'],
       authorizationKubeconfig: '',
+      authorizationWebhookCacheAuthorizedTtlMs: 10_000,
+      authorizationWebhookCacheUnauthorizedTtlMs: 10_000,
       v: 0,
       logFormat: 'text',
       help: false,
@@ -130,7 +146,15 @@ describe('delegated authentication and authorization', () => {
     );
   });
 
-  test('scraper-only flags are unknown here', () => {
-    assert.equal(failure(['--kubelet-insecure-tls']), 'unknown flag --kubelet-insecure-tls');
+  test("the scraper's flags are accepted and left to it; a flag neither knows is unknown", () => {
+    const notices: unknown[] = [];
+    loadServeConfig(['--kubelet-insecure-tls'], {}, (n) => notices.push(n));
+    assert.deepEqual(notices, [
+      {
+        message: 'Flag used by another function; ignored here',
+        fields: { flag: '--kubelet-insecure-tls', usedBy: 'scrape' },
+      },
+    ]);
+    assert.equal(failure(['--kubelet-insecure-tsl']), 'unknown flag --kubelet-insecure-tsl');
   });
 });
