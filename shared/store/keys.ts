@@ -28,14 +28,16 @@
  *                                   gauges (HSET): `total:<success>`, `tick:b:<i>|sum|count`, `points:<type>`
  *   ms:{scrape}:stats:kubelet hash  per node: `b:<i>:<node>`, `sum:<node>`, `count:<node>`, `last:<node>`
  *
- * Nothing outlives its node. The served hashes and the namespaces index are rebuilt from each cycle's
- * lists, so a node and its pods leave them at the first cycle that no longer lists them. What the scraper
- * keeps per node beyond one cycle (its state key, its statistics fields, its kubelet's TLS session field)
- * is registered in ms:{scrape}:nodes in the same transaction that writes it; each cycle reads that hash
- * beside the node list and forgets every registered node the list no longer has (state key, statistics
- * fields, then its registration), and every session field whose `host:port` no listed node uses. So
- * within one cycle of a node leaving the API server's list nothing in Redis names it, however many
- * nodes come and go (the state key's own TTL, 3 resolutions, covers a scraper that dies in between).
+ * Nothing outlives its node. The served hashes, label indexes and the namespaces index are rebuilt from
+ * each cycle's lists, so a node and its pods leave them at the first cycle that no longer lists them.
+ * What the scraper keeps per node beyond one cycle is tied to ms:{scrape}:nodes: each cycle's record
+ * (RedisMetricsWriter.recordCycle) registers every listed node there in the same transactions that add
+ * its statistics fields and its kubelet's TLS session field (so no other cycle's forgetting can fall in
+ * between), after the cycle wrote its state key. Each cycle reads that hash beside the node list, and its
+ * record forgets every registered node the list no longer has (state key, then statistics fields and
+ * registration together) and every session field whose `host:port` no listed node uses. So one cycle
+ * after a node leaves the API server's list nothing in Redis names it, however many nodes come and go; a
+ * record that fails is retried by the next cycle, and a state key also expires by itself (3 resolutions).
  *
  * Names from the cluster only ever appear as hash fields, or inside a key after `encodeName`, which
  * escapes everything but [a-z0-9.-]: no name can add a `{`, `}`, `*`, `:` or whitespace to a key, so a

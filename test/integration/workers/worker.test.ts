@@ -128,13 +128,14 @@ describe('the Worker in local workerd (wrangler dev), against the real Redis', {
   let api: Server;
   let dev: ChildProcess;
   let base = '';
+  let apiPort = 0;
   let output = '';
   const seen: IncomingMessage[] = [];
 
   before(async () => {
     db = await leaseTestDb();
     api = apiServer(seen);
-    const apiPort = await listen(api);
+    apiPort = await listen(api);
     const port = await freePort();
     // detached: wrangler starts workerd; the whole process group is stopped in after().
     dev = spawn(
@@ -252,5 +253,7 @@ describe('the Worker in local workerd (wrangler dev), against the real Redis', {
     assert.ok(await db.redis.hget(keys.pods(POD.namespace), POD.name), 'the pod is in the served hash');
     assert.ok(await db.redis.get(keys.state(NODE)), "the node's sample is kept for the next rate");
     assert.ok(await db.redis.get(keys.scrapeLock), 'the cycle took the lock for its resolution');
+    // Registered with its kubelet's endpoint, the API server (the node proxy): forgotten once it leaves.
+    assert.deepEqual(await db.redis.hgetall(keys.scrapeNodes), { [NODE]: `127.0.0.1:${apiPort}` });
   });
 });
