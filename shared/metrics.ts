@@ -6,7 +6,10 @@
  * cycle (`statsWrite`, written by the store), and every serve replica (and the scraper's own /metrics)
  * renders it from there (`scrapeMetricFamilies`). Counters and histogram buckets are HINCRBY'd, so they
  * only ever grow, whichever scraper instance ran the cycle and whichever replica answers; gauges are
- * the last cycle's values. Freshness is the serve replica's own histogram, observed per returned object.
+ * the last cycle's values. Per-node series (the kubelet request histogram, the last-request gauge) live
+ * only as long as their node is in the cluster: the store forgets a node's fields (`nodeStatsFields`) at
+ * the first cycle that no longer lists it. Freshness is the serve replica's own histogram, observed per
+ * returned object.
  */
 import { collectDefaultMetrics, exponentialBuckets, type Metric, Registry } from 'prom-client';
 
@@ -70,8 +73,24 @@ export interface HashUpdate {
 export interface StatsWrite {
   /** ms:{scrape}:stats */
   stats: HashUpdate;
-  /** ms:{scrape}:stats:kubelet */
-  kubelet: HashUpdate;
+  /**
+   * ms:{scrape}:stats:kubelet, node by node: the store writes each node's fields together with the
+   * node's registration, so that whatever names a node is forgotten when the node leaves the cluster.
+   */
+  kubelet: Map<string, HashUpdate>;
+}
+
+const bucketField = (le: string, node: string) => `b:${le}:${node}`;
+
+/** Every field ms:{scrape}:stats:kubelet can hold for a node: what goes when the node leaves. */
+export function nodeStatsFields(node: string): string[] {
+  return [
+    ...DEFAULT_BUCKETS.map((b) => bucketField(String(b), node)),
+    bucketField('+Inf', node),
+    `sum:${node}`,
+    `count:${node}`,
+    `last:${node}`,
+  ];
 }
 
 /**
@@ -80,16 +99,21 @@ export interface StatsWrite {
  */
 export function statsWrite(c: CycleFigures): StatsWrite {
   const stats: HashUpdate = { incr: [], incrFloat: [], set: [] };
-  const kubelet: HashUpdate = { incr: [], incrFloat: [], set: [] };
+  const kubelet = new Map<string, HashUpdate>();
   let ok = 0;
   let failed = 0;
   for (const r of c.requests) {
     if (r.success) ok++;
     else failed++;
-    kubelet.incr.push([`b:${bucketFor(DEFAULT_BUCKETS, r.durationSeconds)}:${r.node}`, 1]);
-    kubelet.incr.push([`count:${r.node}`, 1]);
-    kubelet.incrFloat.push([`sum:${r.node}`, r.durationSeconds]);
-    kubelet.set.push([`last:${r.node}`, String(r.startedAt)]);
+    let u = kubelet.get(r.node);
+    if (u === undefined) {
+      u = { incr: [], incrFloat: [], set: [] };
+      kubelet.set(r.node, u);
+    }
+    u.incr.push([bucketField(bucketFor(DEFAULT_BUCKETS, r.durationSeconds), r.node), 1]);
+    u.incr.push([`count:${r.node}`, 1]);
+    u.incrFloat.push([`sum:${r.node}`, r.durationSeconds]);
+    u.set.push([`last:${r.node}`, String(r.startedAt)]);
   }
   if (ok > 0) stats.incr.push(['total:true', ok]);
   if (failed > 0) stats.incr.push(['total:false', failed]);

@@ -134,8 +134,21 @@ export async function startKubelets(opts: KubeletFleetOptions): Promise<KubeletF
     opts.cluster.setKubeletPort(k.nodeName, k.port);
     if (opts.cluster.node(k.nodeName)!.fault.kind === 'refuse') k.applyFault('refuse');
   }
+  const closing = new Set<Promise<void>>();
   const unsubscribe = opts.cluster.onChange((e) => {
     if (e.type === 'FAULT') kubelets.get(e.name)?.applyFault(e.fault.kind);
+    if (e.type === 'DELETED' && e.kind === 'Node') {
+      // The node left the cluster: its kubelet stops answering (connections refused, open ones closed)
+      // and the fleet keeps nothing of it.
+      const k = kubelets.get(e.name);
+      if (!k) return;
+      kubelets.delete(e.name);
+      ports.delete(e.name);
+      history.delete(e.name);
+      list.splice(list.indexOf(k), 1);
+      const closed = k.close().finally(() => closing.delete(closed));
+      closing.add(closed);
+    }
   });
 
   return {
@@ -147,7 +160,7 @@ export async function startKubelets(opts: KubeletFleetOptions): Promise<KubeletF
     },
     close: async () => {
       unsubscribe();
-      await Promise.all(list.map((k) => k.close()));
+      await Promise.all([...list.map((k) => k.close()), ...closing]);
     },
   };
 }
@@ -348,7 +361,13 @@ class Kubelet {
     endpoint: 'resource' | 'summary',
     onlyCpuAndMemory: boolean,
   ): void {
-    const fault = this.#opts.cluster.node(this.nodeName)!.fault;
+    const node = this.#opts.cluster.node(this.nodeName);
+    if (!node) {
+      // Removed from the cluster while this request was on its way: the kubelet is gone.
+      req.socket.destroy();
+      return;
+    }
+    const fault = node.fault;
     const now = this.#now();
     const recordAs = (status: number, samples?: () => [string, ServedSample][]) =>
       this.#record(this.nodeName, lazyRecord(now, req.url ?? '', status, fault.kind, samples));

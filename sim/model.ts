@@ -198,10 +198,18 @@ export interface AddPodSpec {
 
 export type LabelTarget = { node: string } | { namespace: string; pod: string };
 
+/**
+ * A change to the cluster, announced to `onChange` listeners synchronously, after the model has changed
+ * (so a list made in the listener already reflects it), in the order the changes happened: what a watch
+ * layer turns into watch events. A DELETED event carries the object as it was last, with the
+ * resourceVersion of its deletion (as kube-apiserver's DELETED watch events do): the model no longer has it.
+ */
 export type ClusterEvent =
-  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; kind: 'Pod'; namespace: string; name: string }
+  | { type: 'ADDED' | 'MODIFIED'; kind: 'Pod'; namespace: string; name: string }
+  | { type: 'DELETED'; kind: 'Pod'; namespace: string; name: string; object: SimPod }
   | { type: 'ADDED' | 'MODIFIED'; kind: 'Namespace'; name: string }
   | { type: 'MODIFIED'; kind: 'Node'; name: string }
+  | { type: 'DELETED'; kind: 'Node'; name: string; object: SimNode }
   | { type: 'FAULT'; kind: 'Node'; name: string; fault: KubeletFault };
 
 export interface SimClusterOptions {
@@ -557,9 +565,27 @@ export class SimCluster {
     }
     this.#pods.delete(podKey(namespace, name));
     this.#sortedPodKeys = undefined;
-    this.resourceVersion++;
+    pod.resourceVersion = ++this.resourceVersion;
     this.#touchNode(pod.nodeName);
-    this.#emit({ type: 'DELETED', kind: 'Pod', namespace, name });
+    this.#emit({ type: 'DELETED', kind: 'Pod', namespace, name, object: pod });
+  }
+
+  /**
+   * The node leaves the cluster (a scale-down, a reclaimed spot instance): every pod bound to it is
+   * deleted (one DELETED event each), then the node (DELETED), and its kubelet stops answering: the
+   * fleet closes its listener and connections on that event.
+   */
+  removeNode(name: string, nowMs: number = this.now()): void {
+    const node = this.#nodeByName.get(name);
+    if (!node) throw new Error(`removeNode: nodes "${name}" not found`);
+    for (const pod of [...this.podsOnNode(name)]) this.deletePod(pod.namespace, pod.name, nowMs);
+    this.#nodes.splice(this.#nodes.indexOf(node), 1);
+    this.#nodeByName.delete(name);
+    this.#podsByNode.delete(name);
+    this.#viewCache.delete(name);
+    this.#nodeVersion.delete(name);
+    node.resourceVersion = ++this.resourceVersion;
+    this.#emit({ type: 'DELETED', kind: 'Node', name, object: node });
   }
 
   setPodPhase(namespace: string, name: string, phase: PodPhase, nowMs: number = this.now()): void {

@@ -4,11 +4,15 @@
  * node's two-point state, and stream its new state and served entries to Redis as soon as it is done
  * (staging hashes private to the cycle, renamed over the served ones at the end). A node that fails is
  * logged with its cause and keeps its previous points until they expire; every other node is served.
+ * Then the cycle's record: its figures and new TLS sessions, every listed node registered with them,
+ * and whatever was kept for nodes the list no longer has forgotten (shared/store/keys.ts).
  */
 import type { NodeObject, PodMeta } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
-import type { CycleStaging, CycleStart, StagingOptions } from '../../shared/store/writer.ts';
+import type { StatsWrite } from '../../shared/metrics.ts';
+import type { CycleRecord, CycleStaging, CycleStart, StagingOptions } from '../../shared/store/writer.ts';
 import type { MetricsBatch } from './decode/batch.ts';
+import { departures } from './departures.ts';
 import { KubeletError } from './kubelet.ts';
 import { CycleRender } from './render.ts';
 import { decodeState, encodeState } from './state.ts';
@@ -17,9 +21,20 @@ import { advanceNode } from './storage.ts';
 /** The narrow interfaces the cycle needs, so it is tested beside small fakes of each. */
 export interface CycleDeps {
   api: { listNodes(): Promise<NodeObject[]>; listRunningPods(): Promise<PodMeta[]> };
-  kubelet: { scrape(node: NodeObject): Promise<MetricsBatch> };
+  kubelet: {
+    scrape(node: NodeObject): Promise<MetricsBatch>;
+    /** The `host:port` of the node's kubelet ('' without a usable address). */
+    endpoint(node: NodeObject): string;
+    /** Forgets every kubelet outside these (sessions, connections): nodes that left. */
+    retain?(endpoints: ReadonlySet<string>): void;
+    /** TLS sessions kubelets issued since the last call (`host:port` → session). */
+    takeNewSessions?(): [string, Buffer][];
+  };
   store: {
     acquireCycle(resolutionMs: number, toleranceMs: number, holder: string): Promise<CycleStart>;
+    /** The nodes the scraper keeps anything for, each with its kubelet's `host:port`. */
+    readKnownNodes(): Promise<Map<string, string>>;
+    recordCycle(r: CycleRecord): Promise<void>;
     readState(node: string): Promise<string | null>;
     readStates(nodes: string[]): Promise<(string | null)[]>;
     readNamespaces(): Promise<string[]>;
@@ -27,6 +42,8 @@ export interface CycleDeps {
       o: StagingOptions,
     ): Pick<CycleStaging, 'setState' | 'podEntry' | 'nodeEntry' | 'flushIfFull' | 'finish' | 'abandon'>;
   };
+  /** The cycle's own figures, for the scraper's /metrics (omitted: none are stored). */
+  figures?(cycle: CycleResult): StatsWrite;
   log: Logger;
 }
 
@@ -58,6 +75,9 @@ export interface CycleResult {
   points: { nodes: number; pods: number; containers: number };
   durationMs: number;
 }
+
+/** Kubelets' TLS sessions outlive a process by this much in Redis (a kubelet's tickets expire anyway). */
+const TLS_SESSIONS_TTL_MS = 24 * 3600_000;
 
 /** Kept states are read and rendered this many nodes at a time. */
 const KEPT_BATCH = 500;
@@ -137,11 +157,12 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
     throw new Error(`listing pods: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   });
   pods.catch(() => undefined); // awaited below; a failure of the other reads must not leave it unobserved
-  const [nodes, previousNamespaces] = await Promise.all([
+  const [nodes, previousNamespaces, known] = await Promise.all([
     deps.api.listNodes().catch((err: unknown) => {
       throw new Error(`listing nodes: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
     }),
     store.readNamespaces(),
+    store.readKnownNodes(),
   ]);
   const selected = cfg.nodeSelector ? nodes.filter((n) => cfg.nodeSelector!.matches(n.labels)) : nodes;
   const isSelected = new Set(selected);
@@ -235,7 +256,46 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
     containers: rendered.points.containers,
     duration: `${Math.round(durationMs)}ms`,
   });
+  await record(deps, nodes, known, result);
   return result;
+}
+
+/**
+ * What the cycle leaves beside the served hashes, tied to its node list: every listed node registered
+ * with its kubelet's `host:port`, together with its figures and new TLS session; registered nodes the
+ * list no longer has forgotten (state, statistics, registration), and sessions no listed node's kubelet
+ * uses; the kubelet client's own sessions and connections likewise. Worth keeping, never worth failing
+ * the cycle for: what is not forgotten now is by the next cycle.
+ */
+async function record(
+  deps: CycleDeps,
+  nodes: NodeObject[],
+  known: Map<string, string>,
+  result: CycleResult,
+): Promise<void> {
+  const { kubelet, log } = deps;
+  const endpoints = new Map(nodes.map((n) => [n.name, kubelet.endpoint(n)]));
+  const { departed, staleEndpoints } = departures(known, endpoints);
+  kubelet.retain?.(new Set(endpoints.values()));
+  try {
+    await deps.store.recordCycle({
+      stats: deps.figures?.(result),
+      endpoints,
+      sessions: kubelet.takeNewSessions?.() ?? [],
+      sessionsTtlMs: TLS_SESSIONS_TTL_MS,
+      departed,
+      staleEndpoints,
+    });
+  } catch (err) {
+    log.warn("Could not store the cycle's figures and TLS sessions, or forget nodes that left", {
+      err: err instanceof Error ? err.message : String(err),
+      departed: departed.length,
+    });
+    return;
+  }
+  for (const node of departed) {
+    log.info('Node left the cluster: its state, TLS session and statistics are forgotten', { node });
+  }
 }
 
 /** metrics-server's contract for --once: success when at least one node was scraped, or there are none. */

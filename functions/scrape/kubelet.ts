@@ -153,7 +153,8 @@ export class KubeletClient {
   #sessions = new Map<string, Buffer>();
   /** Sessions issued since the last `takeNewSessions`. */
   #fresh = new Map<string, Buffer>();
-  #seen = new WeakSet<Socket>();
+  /** The kubelet (`host:port`) of every connection the client opened. */
+  #endpointOf = new WeakMap<Socket, string>();
   #observe: ((o: RequestObservation) => void) | null = null;
 
   /** @param apiServer the API server URL, for --kubelet-via=proxy */
@@ -187,6 +188,32 @@ export class KubeletClient {
     const out = [...this.#fresh];
     this.#fresh.clear();
     return out;
+  }
+
+  /** The `host:port` that `node`'s requests go to (and its TLS session is kept for); '' without an address. */
+  endpoint(node: NodeObject): string {
+    try {
+      return kubeletUrl(node, this.#o, this.#apiServer).host;
+    } catch {
+      return '';
+    }
+  }
+
+  /**
+   * Forgets every kubelet outside `endpoints` (the cycle's nodes): its sessions and its kept-alive
+   * connections, so that a long-lived scraper holds nothing for nodes that left the cluster.
+   */
+  retain(endpoints: ReadonlySet<string>): void {
+    for (const e of this.#sessions.keys()) if (!endpoints.has(e)) this.#sessions.delete(e);
+    for (const e of this.#fresh.keys()) if (!endpoints.has(e)) this.#fresh.delete(e);
+    for (const pool of [this.#agent.freeSockets, this.#agent.sockets]) {
+      for (const sockets of Object.values(pool)) {
+        for (const socket of sockets ?? []) {
+          const e = this.#endpointOf.get(socket as Socket);
+          if (e !== undefined && !endpoints.has(e)) socket.destroy();
+        }
+      }
+    }
   }
 
   /** Credentials for the next requests (set each cycle: a kubeconfig's bearer token may rotate). */
@@ -296,8 +323,8 @@ export class KubeletClient {
    * request that opened the socket (its response, body and promise would otherwise stay alive with it).
    */
   #watchSessions(socket: TLSSocket, hostPort: string): void {
-    if (this.#seen.has(socket)) return;
-    this.#seen.add(socket);
+    if (this.#endpointOf.has(socket)) return;
+    this.#endpointOf.set(socket, hostPort);
     socket.on('session', (ticket: Buffer) => {
       const session = compact(ticket);
       this.#sessions.set(hostPort, session);

@@ -25,9 +25,6 @@ export interface Scraper {
   close(): Promise<void>;
 }
 
-/** Kubelets' TLS sessions outlive a process by this much in Redis (a kubelet's tickets expire anyway). */
-const TLS_SESSIONS_TTL_MS = 24 * 3600_000;
-
 export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   const kc = loadKubeConfig(config.kubeconfig);
   const api = new KubeApi(kc);
@@ -112,8 +109,19 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
         }
       }
       requests = [];
-      const result = await runCycle(
-        { api, kubelet: client, store, log },
+      // The cycle's own figures go with its record (runCycle), each node's with its registration.
+      const figures = (r: CycleResult) => {
+        const stats = statsWrite({
+          requests,
+          tickSeconds: r.durationMs / 1000,
+          resolutionSeconds: config.metricResolutionMs / 1000,
+          points: r.points,
+        });
+        requests = [];
+        return stats;
+      };
+      return runCycle(
+        { api, kubelet: client, store, figures, log },
         {
           resolutionMs: config.metricResolutionMs,
           kubeletTimeoutMs: config.kubeletRequestTimeoutMs,
@@ -122,25 +130,6 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
           holder,
         },
       );
-      if (result.ran) {
-        // The cycle's own figures and new TLS sessions: worth keeping, never worth failing the cycle for.
-        const figures = statsWrite({
-          requests,
-          tickSeconds: result.durationMs / 1000,
-          resolutionSeconds: config.metricResolutionMs / 1000,
-          points: result.points,
-        });
-        requests = [];
-        await Promise.all([
-          store.writeScrapeStats(figures),
-          store.writeTlsSessions(client.takeNewSessions(), TLS_SESSIONS_TTL_MS),
-        ]).catch((err: unknown) =>
-          log.warn("Could not store the cycle's metrics or TLS sessions", {
-            err: err instanceof Error ? err.message : String(err),
-          }),
-        );
-      }
-      return result;
     },
     async metrics() {
       // Before the first cycle the client has not connected yet; a Redis that is down only leaves the

@@ -141,6 +141,8 @@ export function fetchKubelets(c: WorkersScrapeConfig) {
     maxBytes: c.config.kubeletMaxResponseSizeBytes,
   };
   return {
+    /** Every node's kubelet is reached at the API server (the node proxy). */
+    endpoint: (node: NodeObject) => kubeletUrl(node, o, c.apiServer).host,
     async scrape(node: NodeObject) {
       const requestTime = Date.now();
       let body: string;

@@ -21,10 +21,23 @@
  *   ms:scrape:lock           string `<cycle start ms> <holder>`: one cycle per resolution across instances
  *   ms:{scrape}:tls          hash   kubelet `host:port` → its last TLS session, so a fresh scraper process
  *                                   resumes sessions instead of a full handshake with every kubelet
+ *   ms:{scrape}:nodes        hash   node name → its kubelet's `host:port` ('' without a usable address):
+ *                                   every node the scraper keeps anything for (below)
  * The scraper's own metrics (shared/metrics.ts), for every serve replica's /metrics:
  *   ms:{scrape}:stats        hash   counters and the tick histogram (HINCRBY: monotonic across instances),
  *                                   gauges (HSET): `total:<success>`, `tick:b:<i>|sum|count`, `points:<type>`
  *   ms:{scrape}:stats:kubelet hash  per node: `b:<i>:<node>`, `sum:<node>`, `count:<node>`, `last:<node>`
+ *
+ * Nothing outlives its node. The served hashes, label indexes and the namespaces index are rebuilt from
+ * each cycle's lists, so a node and its pods leave them at the first cycle that no longer lists them.
+ * What the scraper keeps per node beyond one cycle is tied to ms:{scrape}:nodes: each cycle's record
+ * (RedisMetricsWriter.recordCycle) registers every listed node there in the same transactions that add
+ * its statistics fields and its kubelet's TLS session field (so no other cycle's forgetting can fall in
+ * between), after the cycle wrote its state key. Each cycle reads that hash beside the node list, and its
+ * record forgets every registered node the list no longer has (state key, then statistics fields and
+ * registration together) and every session field whose `host:port` no listed node uses. So one cycle
+ * after a node leaves the API server's list nothing in Redis names it, however many nodes come and go; a
+ * record that fails is retried by the next cycle, and a state key also expires by itself (3 resolutions).
  *
  * Names from the cluster only ever appear as hash fields, or inside a key after `encodeName`, which
  * escapes everything but [a-z0-9.-]: no name can add a `{`, `}`, `*`, `:` or whitespace to a key, so a
@@ -65,6 +78,8 @@ export const keys = {
   scrapeStats: `${PREFIX}{scrape}:stats`,
   scrapeKubeletStats: `${PREFIX}{scrape}:stats:kubelet`,
   tlsSessions: `${PREFIX}{scrape}:tls`,
+  /** Every node the scraper keeps anything for → its kubelet's `host:port` (the TLS session's field). */
+  scrapeNodes: `${PREFIX}{scrape}:nodes`,
   /**
    * Where the cycle that started at `cycle` (ms) builds a served hash before renaming it over `key`:
    * same hash tag, same slot; private to that cycle, so overlapping cycles never write the same one.

@@ -6,7 +6,7 @@
  * one, never a mix.
  */
 import type { ChainableCommander } from 'ioredis';
-import type { HashUpdate, StatsWrite } from '../metrics.ts';
+import { type HashUpdate, nodeStatsFields, type StatsWrite } from '../metrics.ts';
 import { CYCLE_FIELD, cycleChannel, keys } from './keys.ts';
 import { databaseOf, guarded, type RedisClient } from './redis.ts';
 
@@ -30,6 +30,22 @@ export interface CycleWrite {
   stateTtlMs: number;
   /** Names the cycle in each namespace's pods hash and label index (CYCLE_FIELD); its start time. */
   cycle?: number;
+}
+
+/** What the scraper records after a cycle, beside the served hashes (RedisMetricsWriter.recordCycle). */
+export interface CycleRecord {
+  /** The cycle's figures (shared/metrics.ts); omitted, none are stored. */
+  stats?: StatsWrite | undefined;
+  /** Every node the cycle listed → its kubelet's `host:port` ('' without a usable address). */
+  endpoints: ReadonlyMap<string, string>;
+  /** Sessions kubelets issued since the last record (`host:port` → session)… */
+  sessions?: [string, Buffer][];
+  /** …and how long the sessions hash lives after this save (a kubelet's tickets expire anyway). */
+  sessionsTtlMs?: number;
+  /** Registered nodes the cycle's list no longer has: their state, statistics and registration go. */
+  departed?: string[];
+  /** Session fields of kubelets no listed node uses any more. */
+  staleEndpoints?: string[];
 }
 
 export interface CycleStart {
@@ -77,6 +93,10 @@ return 1
 
 /** Commands per pipeline (HSET fields count one each): bounds each round trip's size. */
 const PIPELINE_COMMANDS = 4000;
+/** Commands per transaction: Redis runs each at once, so it is kept to about a millisecond's work. */
+const TRANSACTION_COMMANDS = 1000;
+/** Listed nodes per transaction of a cycle's record (a few commands each). */
+const NODES_PER_TRANSACTION = 250;
 
 /**
  * A cycle's streamed writes are sent once this many HSET fields or SETs are buffered… (a node's pods
@@ -120,15 +140,18 @@ interface Group {
 
 /**
  * Sends groups in pipelines of at most PIPELINE_COMMANDS (in Cluster mode one pipeline per group, so
- * each touches one slot), all at once: on one connection they still reach Redis in order.
+ * each touches one slot), all at once: on one connection they still reach Redis in order. With
+ * `transaction`, every group is applied whole or not at all (MULTI/EXEC, at most TRANSACTION_COMMANDS
+ * each, so that no transaction holds Redis up for long); all groups must then share one slot.
  */
-async function runGroups(redis: RedisClient, groups: Group[]): Promise<void> {
+async function runGroups(redis: RedisClient, groups: Group[], transaction = false): Promise<void> {
   const pipelines: ChainableCommander[] = [];
   let current: ChainableCommander | null = null;
   let weight = 0;
+  const limit = transaction ? TRANSACTION_COMMANDS : PIPELINE_COMMANDS;
   for (const g of groups) {
-    if (current === null || redis.isCluster || weight + g.weight > PIPELINE_COMMANDS) {
-      current = redis.pipeline();
+    if (current === null || (redis.isCluster && !transaction) || weight + g.weight > limit) {
+      current = transaction ? redis.multi() : redis.pipeline();
       pipelines.push(current);
       weight = 0;
     }
@@ -137,7 +160,8 @@ async function runGroups(redis: RedisClient, groups: Group[]): Promise<void> {
   }
   const results = await Promise.all(pipelines.map((p) => p.exec()));
   for (const result of results) {
-    for (const [err] of result ?? []) if (err) throw err;
+    if (result === null) throw new Error('a Redis transaction was aborted');
+    for (const [err] of result) if (err) throw err;
   }
 }
 
@@ -449,34 +473,95 @@ export class RedisMetricsWriter {
     });
   }
 
-  /** Saves sessions kubelets issued; the hash lives `ttlMs` after the last save (tickets expire anyway). */
-  writeTlsSessions(sessions: [string, Buffer][], ttlMs: number): Promise<void> {
-    if (sessions.length === 0) return Promise.resolve();
-    return guarded(async () => {
-      const p = this.#redis.pipeline();
-      hsetChunks(p, keys.tlsSessions, sessions.flat());
-      p.pexpire(keys.tlsSessions, ttlMs);
-      await this.#exec(p);
-    });
+  /** Every node the scraper keeps anything for, and its kubelet's `host:port` (keys.scrapeNodes). */
+  readKnownNodes(): Promise<Map<string, string>> {
+    return guarded(async () => new Map(Object.entries(await this.#redis.hgetall(keys.scrapeNodes))));
   }
 
-  /** Adds a cycle's figures to the scraper's stored metrics (shared/metrics.ts). */
-  writeScrapeStats(w: StatsWrite): Promise<void> {
+  /**
+   * What a cycle leaves beside the served hashes: every listed node registered (keys.scrapeNodes) in
+   * one transaction with its figures and its kubelet's new TLS session, and departed nodes forgotten: a
+   * departed node's state key first, then its statistics fields with its registration (one transaction),
+   * so a failure anywhere leaves it registered, to be forgotten by the next cycle.
+   */
+  recordCycle(r: CycleRecord): Promise<void> {
     return guarded(async () => {
-      // Both keys share the {scrape} hash tag: one pipeline, one Cluster slot.
-      const p = this.#redis.pipeline();
-      const update = (key: string, u: HashUpdate) => {
+      const departed = r.departed ?? [];
+      // Each state key has a slot of its own: not part of the transactions below.
+      await Promise.all(departed.map((node) => this.#redis.del(keys.state(node))));
+      const groups: Group[] = [];
+      const increment = (p: ChainableCommander, key: string, u: HashUpdate) => {
         for (const [field, by] of u.incr) p.hincrby(key, field, by);
         for (const [field, by] of u.incrFloat) p.hincrbyfloat(key, field, by);
-        hsetChunks(p, key, u.set.flat());
       };
-      update(keys.scrapeStats, w.stats);
-      update(keys.scrapeKubeletStats, w.kubelet);
-      await this.#exec(p);
-    });
-  }
+      const stats = r.stats;
+      if (stats) {
+        const { incr, incrFloat, set } = stats.stats;
+        groups.push({
+          weight: incr.length + incrFloat.length + set.length,
+          add: (p) => {
+            increment(p, keys.scrapeStats, stats.stats);
+            hsetChunks(p, keys.scrapeStats, set.flat());
+          },
+        });
+      }
 
-  async #exec(p: ChainableCommander): Promise<void> {
-    for (const [err] of (await p.exec()) ?? []) if (err) throw err;
+      // Nodes a transaction's worth at a time, their registrations and assignments one HSET each. A
+      // session is kept only for a listed node's kubelet, and goes with the first node that uses it.
+      const sessions = new Map(r.sessions ?? []);
+      const listed = [...r.endpoints];
+      for (let i = 0; i < listed.length; i += NODES_PER_TRANSACTION) {
+        const registry: string[] = [];
+        const set: string[] = [];
+        const tls: (string | Buffer)[] = [];
+        const increments: HashUpdate[] = [];
+        let weight = 3;
+        for (const [node, endpoint] of listed.slice(i, i + NODES_PER_TRANSACTION)) {
+          registry.push(node, endpoint);
+          const u = stats?.kubelet.get(node);
+          if (u) {
+            increments.push(u);
+            for (const [field, value] of u.set) set.push(field, value);
+            weight += u.incr.length + u.incrFloat.length;
+          }
+          const session = sessions.get(endpoint);
+          if (session) {
+            sessions.delete(endpoint);
+            tls.push(endpoint, session);
+          }
+        }
+        groups.push({
+          weight,
+          add: (p) => {
+            p.hset(keys.scrapeNodes, ...registry);
+            for (const u of increments) increment(p, keys.scrapeKubeletStats, u);
+            if (set.length > 0) p.hset(keys.scrapeKubeletStats, ...set);
+            if (tls.length > 0) p.hset(keys.tlsSessions, ...tls);
+          },
+        });
+      }
+      if ((r.sessions ?? []).length > 0) {
+        const ttl = r.sessionsTtlMs ?? 0;
+        groups.push({ weight: 1, add: (p) => p.pexpire(keys.tlsSessions, ttl) });
+      }
+      for (const node of departed) {
+        const fields = nodeStatsFields(node);
+        groups.push({
+          weight: fields.length + 1,
+          add: (p) => {
+            p.hdel(keys.scrapeKubeletStats, ...fields);
+            p.hdel(keys.scrapeNodes, node);
+          },
+        });
+      }
+      const stale = r.staleEndpoints ?? [];
+      for (let i = 0; i < stale.length; i += TRANSACTION_COMMANDS) {
+        const some = stale.slice(i, i + TRANSACTION_COMMANDS);
+        groups.push({ weight: some.length, add: (p) => p.hdel(keys.tlsSessions, ...some) });
+      }
+      // All on the {scrape} slot, in transactions: another instance's cycle forgetting a node can never
+      // fall between the node's registration and the fields it registers.
+      await runGroups(this.#redis, groups, true);
+    });
   }
 }

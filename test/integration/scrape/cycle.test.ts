@@ -8,11 +8,12 @@ import { type CycleDeps, runCycle } from '../../../functions/scrape/cycle.ts';
 import type { ContainerSample, MetricsBatch } from '../../../functions/scrape/decode/batch.ts';
 import type { NodeObject, PodMeta } from '../../../shared/kube.ts';
 import { createLogger } from '../../../shared/log.ts';
+import { type RequestFigure, statsWrite } from '../../../shared/metrics.ts';
 import { NodeMetrics, PodMetrics } from '../../../shared/metrics-api.ts';
 import { keys } from '../../../shared/store/keys.ts';
 import { RedisMetricsReader } from '../../../shared/store/reader.ts';
 import { RedisMetricsWriter } from '../../../shared/store/writer.ts';
-import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+import { leaseTestDb, storedParts, type TestDb, whereNamed } from '../../helpers/redis.ts';
 
 const RESOLUTION = 15_000;
 const LONG_AGO_NS = (Date.now() - 3_600_000) * 1e6;
@@ -60,6 +61,18 @@ class FakeCluster {
     return { node: { timestamp: ts, cpu: 1_000_000_000 * seconds + 5, memory: 1 << 30 }, pods, dropped: [] };
   }
 
+  /** Where each node's kubelet is (by name, as with --kubelet-preferred-address-types=Hostname). */
+  endpoint(node: string) {
+    return this.ports.has(node) ? `${node}.nodes.sim:${this.ports.get(node)}` : `${node}.nodes.sim:10250`;
+  }
+
+  ports = new Map<string, number>();
+  /** Kubelets that issued a TLS session not yet handed out (takeNewSessions). */
+  newSessions = new Map<string, Buffer>();
+  requests: RequestFigure[] = [];
+  /** The kubelets the client was last told to keep (all others it forgets). */
+  retained: string[] = [];
+
   deps(writer: RedisMetricsWriter, lines: string[]): CycleDeps {
     return {
       api: {
@@ -71,11 +84,33 @@ class FakeCluster {
         scrape: async (node) => {
           this.scrapes.push(node.name);
           const err = this.failing.get(node.name);
+          this.requests.push({ node: node.name, durationSeconds: 0.01, startedAt: 1, success: !err });
           if (err) throw err;
+          const endpoint = this.endpoint(node.name);
+          this.newSessions.set(endpoint, Buffer.from(`session of ${endpoint}`));
           return this.batch(node.name);
+        },
+        endpoint: (node) => this.endpoint(node.name),
+        retain: (endpoints) => {
+          this.retained = [...endpoints];
+        },
+        takeNewSessions: () => {
+          const out = [...this.newSessions];
+          this.newSessions.clear();
+          return out;
         },
       },
       store: writer,
+      figures: (r) => {
+        const stats = statsWrite({
+          requests: this.requests,
+          tickSeconds: r.durationMs / 1000,
+          resolutionSeconds: RESOLUTION / 1000,
+          points: r.points,
+        });
+        this.requests = [];
+        return stats;
+      },
       log: createLogger({ write: (l) => lines.push(l) }),
     };
   }
@@ -402,5 +437,159 @@ describe('one cycle per resolution', () => {
     const [started, holder] = (await db.redis.get(keys.scrapeLock))!.split(' ');
     await db.redis.set(keys.scrapeLock, `${Number(started) - RESOLUTION} ${holder}`, 'PX', 30_000);
     assert.equal((await runCycle(deps, cfg)).ran, true);
+  });
+});
+
+describe('nodes that leave the cluster', () => {
+  const names = ['node-b', 'db-0', 'kube-proxy-b', 'node-b.nodes.sim'];
+  /** node-b and its pods leave the API server's lists. */
+  const removeNodeB = (cluster: FakeCluster) => {
+    cluster.nodes = cluster.nodes.filter((n) => n.name !== 'node-b');
+    cluster.pods = cluster.pods.filter((p) => p.node !== 'node-b');
+  };
+
+  test('a node the list no longer has is forgotten by the next cycle: nothing names it or its pods; the others keep theirs', async () => {
+    const cluster = twoNodeCluster();
+    await nextCycle(cluster);
+    await nextCycle(cluster);
+    const kept = await whereNamed(db.redis, names);
+    for (const where of [keys.state('node-b'), keys.scrapeNodes, keys.scrapeKubeletStats, keys.tlsSessions]) {
+      assert.ok(
+        kept.some((w) => w.endsWith(` of ${where}`)),
+        `before it leaves, ${where} names node-b: ${kept.join('; ')}`,
+      );
+    }
+
+    removeNodeB(cluster);
+    const lines: string[] = [];
+    await nextCycle(cluster, lines);
+    assert.deepEqual(await whereNamed(db.redis, names), []);
+    assert.ok(lines.some((l) => l.includes('"Node left the cluster') && l.includes('node="node-b"')));
+    assert.deepEqual(cluster.retained, ['node-a.nodes.sim:10250'], 'the kubelet client forgets node-b too');
+    // node-a keeps everything.
+    assert.equal(await db.redis.exists(keys.state('node-a')), 1);
+    assert.deepEqual(await db.redis.hgetall(keys.scrapeNodes), { 'node-a': 'node-a.nodes.sim:10250' });
+    assert.deepEqual(await db.redis.hkeys(keys.tlsSessions), ['node-a.nodes.sim:10250']);
+    assert.equal(await db.redis.hget(keys.scrapeKubeletStats, 'count:node-a'), '3');
+    assert.equal(PodMetrics.parse(JSON.parse((await reader.pod('default', 'web-1'))!.item)).window, '15s');
+  });
+
+  test("a kubelet that moves leaves no session at its old address; one other listed nodes' kubelets use stays", async () => {
+    const cluster = twoNodeCluster();
+    await nextCycle(cluster);
+    cluster.ports.set('node-a', 10251);
+    await nextCycle(cluster);
+    assert.deepEqual((await db.redis.hkeys(keys.tlsSessions)).sort(), [
+      'node-a.nodes.sim:10251',
+      'node-b.nodes.sim:10250',
+    ]);
+
+    // Through the node proxy every node's kubelet is the API server: its session is not node-b's alone.
+    await db.redis.flushdb();
+    const proxied = twoNodeCluster();
+    proxied.endpoint = () => '127.0.0.1:6443';
+    await nextCycle(proxied);
+    removeNodeB(proxied);
+    await nextCycle(proxied);
+    assert.deepEqual(await db.redis.hkeys(keys.tlsSessions), ['127.0.0.1:6443']);
+    assert.deepEqual(await db.redis.hgetall(keys.scrapeNodes), { 'node-a': '127.0.0.1:6443' });
+  });
+
+  test('what a failed record could not forget, the next cycle forgets', async () => {
+    const cluster = twoNodeCluster();
+    await nextCycle(cluster);
+    removeNodeB(cluster);
+    let failures = 1;
+    const store = new Proxy(writer, {
+      get(target, key) {
+        if (key === 'recordCycle' && failures-- > 0) {
+          return async () => {
+            throw new Error('READONLY You can not write against a read only replica.');
+          };
+        }
+        const v = Reflect.get(target, key);
+        return typeof v === 'function' ? v.bind(target) : v;
+      },
+    });
+    const lines: string[] = [];
+    await db.redis.del(keys.scrapeLock);
+    const r = await runCycle({ ...cluster.deps(writer, lines), store }, cfg);
+    assert.equal(r.ran, true, 'the cycle itself is not failed by its record');
+    assert.ok(lines.some((l) => l.includes('"Could not store') && l.includes('READONLY')));
+    assert.notDeepEqual(await whereNamed(db.redis, names), []);
+
+    await nextCycle(cluster);
+    assert.deepEqual(await whereNamed(db.redis, names), []);
+  });
+
+  test("a slower, older cycle's record naming a node after it was forgotten registers it again: the next cycle forgets it", async () => {
+    const cluster = twoNodeCluster();
+    await nextCycle(cluster);
+    removeNodeB(cluster);
+    await nextCycle(cluster);
+    assert.deepEqual(await whereNamed(db.redis, names), []);
+
+    // The record of a cycle that listed node-b, finishing late (cycles of two instances can overlap).
+    await writer.recordCycle({
+      endpoints: new Map([['node-b', 'node-b.nodes.sim:10250']]),
+      stats: statsWrite({
+        requests: [{ node: 'node-b', durationSeconds: 2, startedAt: 1, success: true }],
+        tickSeconds: 20,
+        resolutionSeconds: 15,
+        points: { nodes: 2, containers: 3 },
+      }),
+      sessions: [['node-b.nodes.sim:10250', Buffer.from('late session')]],
+      sessionsTtlMs: 60_000,
+    });
+    assert.equal(await db.redis.hget(keys.scrapeNodes, 'node-b'), 'node-b.nodes.sim:10250');
+
+    await nextCycle(cluster);
+    assert.deepEqual(await whereNamed(db.redis, names), []);
+  });
+
+  test('two hundred nodes coming and going leave Redis no larger than the nodes listed need', async () => {
+    const cluster = new FakeCluster();
+    const name = (i: number) => `spot-${String(i).padStart(3, '0')}`;
+    const add = (i: number) => {
+      cluster.addNode(name(i));
+      cluster.pods.push({
+        namespace: `team-${i % 5}`,
+        name: `job-${name(i)}`,
+        labels: { team: String(i % 5) },
+        node: name(i),
+        containers: { main: { cpuPerSecondNs: 1e7, memory: 1 << 20 } },
+      });
+    };
+    const remove = (n: string) => {
+      cluster.nodes = cluster.nodes.filter((x) => x.name !== n);
+      cluster.pods = cluster.pods.filter((p) => p.node !== n);
+    };
+    let next = 0;
+    for (; next < 10; next++) add(next);
+    const sizes: { parts: number; bytes: number }[] = [];
+    for (let c = 0; c < 40; c++) {
+      await nextCycle(cluster);
+      const listed = new Set(cluster.nodes.map((n) => n.name));
+      const gone = Array.from({ length: next }, (_, i) => name(i)).filter((n) => !listed.has(n));
+      assert.deepEqual(await whereNamed(db.redis, gone), [], `cycle ${c}`);
+      // Beside what names nodes and pods, only the scraper's global figures (their buckets fill up).
+      const parts = (await storedParts(db.redis)).filter((p) => p.key !== keys.scrapeStats);
+      sizes.push({ parts: parts.length, bytes: parts.reduce((sum, p) => sum + p.bytes.length, 0) });
+      // Five nodes leave, five new ones come (spot instances).
+      for (const n of [...listed].slice(0, 5)) remove(n);
+      for (let k = 0; k < 5; k++) add(next++);
+    }
+    assert.ok(next >= 200, `${next} node names`);
+    // From the third cycle on every window of ten nodes is alike: so is what Redis holds for it.
+    const steady = sizes.slice(2, 5);
+    const most = {
+      parts: Math.max(...steady.map((s) => s.parts)),
+      bytes: Math.max(...steady.map((s) => s.bytes)),
+    };
+    for (const [c, s] of sizes.entries()) {
+      if (c < 2) continue;
+      assert.ok(s.parts <= most.parts, `cycle ${c}: ${s.parts} parts, at most ${most.parts}`);
+      assert.ok(s.bytes <= most.bytes * 1.1, `cycle ${c}: ${s.bytes} bytes, at most ${most.bytes}`);
+    }
   });
 });

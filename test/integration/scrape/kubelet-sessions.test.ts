@@ -102,6 +102,35 @@ describe('kubelet TLS sessions across processes', () => {
     assert.deepEqual(full, { full: 3, resumed: 0 });
   });
 
+  test('kubelets outside the retained endpoints are forgotten: no session kept, no connection kept', async () => {
+    const c = client();
+    for (const n of nodes) await c.scrape(n);
+    const endpoints = nodes.map((n) => c.endpoint(n));
+    assert.deepEqual(
+      endpoints,
+      nodes.map((n) => `127.0.0.1:${n.kubeletPort}`),
+    );
+    assert.equal(c.endpoint({ ...nodes[0]!, addresses: [] }), '', 'a node without an address has none');
+
+    // The third node left the cluster: only the first two are retained.
+    c.retain(new Set(endpoints.slice(0, 2)));
+    assert.deepEqual(
+      c.takeNewSessions().map(([e]) => e),
+      endpoints.slice(0, 2),
+      'the departed kubelet’s new session is not handed out to be saved',
+    );
+    // A kept connection would need no handshake; a kept session would resume one.
+    const again = await handshakes(async () => {
+      for (const n of nodes) await c.scrape(n);
+    });
+    assert.deepEqual(
+      again,
+      { full: 1, resumed: 0 },
+      'the first two reuse their connections; the third starts over',
+    );
+    c.close();
+  });
+
   test('a failed request is observed as a failure', async () => {
     const c = client();
     const observed: boolean[] = [];

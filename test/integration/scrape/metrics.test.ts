@@ -13,7 +13,7 @@ import { loadScrapeConfig } from '../../../shared/config/index.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { scrapeMetricFamilies, statsWrite } from '../../../shared/metrics.ts';
 import { RedisMetricsReader } from '../../../shared/store/reader.ts';
-import { RedisMetricsWriter } from '../../../shared/store/writer.ts';
+import { type CycleRecord, RedisMetricsWriter } from '../../../shared/store/writer.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 
 let db: TestDb;
@@ -27,8 +27,13 @@ after(async () => {
   await db.release();
 });
 
-const cycle = (success: boolean, seconds: number, startedAt: number) =>
-  statsWrite({
+/** One cycle's record: two listed nodes, and their kubelets' figures. */
+const cycle = (success: boolean, seconds: number, startedAt: number): CycleRecord => ({
+  endpoints: new Map([
+    ['node-a', '127.0.0.1:10250'],
+    ['node-b', '127.0.0.2:10250'],
+  ]),
+  stats: statsWrite({
     requests: [
       { node: 'node-a', durationSeconds: seconds, startedAt, success },
       { node: 'node-b', durationSeconds: 0.004, startedAt, success: true },
@@ -36,13 +41,14 @@ const cycle = (success: boolean, seconds: number, startedAt: number) =>
     tickSeconds: 1.5,
     resolutionSeconds: 15,
     points: { nodes: 2, containers: 40 + startedAt - 1000 },
-  });
+  }),
+});
 
 describe('stored scrape metrics', () => {
   test('two scraper instances add to the same counters and histograms; gauges hold the last cycle', async () => {
     // Instance one, then instance two on its own connection (as after a restart or on another pod).
-    await new RedisMetricsWriter(db.redis).writeScrapeStats(cycle(true, 0.02, 1000));
-    await new RedisMetricsWriter(second).writeScrapeStats(cycle(false, 0.2, 1001));
+    await new RedisMetricsWriter(db.redis).recordCycle(cycle(true, 0.02, 1000));
+    await new RedisMetricsWriter(second).recordCycle(cycle(false, 0.2, 1001));
 
     // Any replica reads the same.
     const families = scrapeMetricFamilies(await new RedisMetricsReader(second).scrapeStats());
@@ -87,7 +93,11 @@ describe('stored scrape metrics', () => {
   test('kubelet TLS sessions come back byte for byte, and the hash expires', async () => {
     const w = new RedisMetricsWriter(db.redis);
     const session = Buffer.from([0, 1, 2, 250, 251, 255, 10, 13]);
-    await w.writeTlsSessions([['127.0.0.1:10250', session]], 60_000);
+    await w.recordCycle({
+      endpoints: new Map([['node-a', '127.0.0.1:10250']]),
+      sessions: [['127.0.0.1:10250', session]],
+      sessionsTtlMs: 60_000,
+    });
     assert.deepEqual(await w.readTlsSessions(), [['127.0.0.1:10250', session]]);
     const ttl = await db.redis.pttl('ms:{scrape}:tls');
     assert.ok(ttl > 0 && ttl <= 60_000, `ttl ${ttl}`);
@@ -97,7 +107,7 @@ describe('stored scrape metrics', () => {
 describe("the scraper's own /metrics", () => {
   test('shows its process metrics and the figures stored in Redis, before it ran any cycle itself', async () => {
     await db.redis.del('ms:{scrape}:stats', 'ms:{scrape}:stats:kubelet');
-    await new RedisMetricsWriter(db.redis).writeScrapeStats(cycle(true, 0.02, 1000));
+    await new RedisMetricsWriter(db.redis).recordCycle(cycle(true, 0.02, 1000));
     const dir = await mkdtemp(join(tmpdir(), 'ms-scraper-metrics-'));
     const kubeconfig = join(dir, 'kubeconfig');
     // An API server that is never called: /metrics needs only Redis.

@@ -209,4 +209,26 @@ describe('the store on a 3-master Redis Cluster', () => {
     }
     assert.ok(!serve.lines.some((l) => /CROSSSLOT|level=error|"error"/i.test(l)), serve.lines.join('\n'));
   });
+
+  // Last: it changes the cluster the tests above read.
+  test('a node that leaves is forgotten on the Cluster too: its state on its own slot, the rest in transactions', async () => {
+    const victim = sim.cluster.nodes().at(-1)!.name;
+    const endpoint = `127.0.0.1:${sim.kubelets.ports.get(victim)}`;
+    assert.equal(await redis.exists(keys.state(victim)), 1);
+    assert.equal(await redis.hexists(keys.tlsSessions, endpoint), 1);
+    sim.cluster.removeNode(victim);
+    log.length = 0;
+    await cycle();
+    assert.ok(!log.some((l) => /Could not store|CROSSSLOT/.test(l)), log.join('\n'));
+    assert.equal(await redis.exists(keys.state(victim)), 0);
+    assert.equal(await redis.hexists(keys.tlsSessions, endpoint), 0);
+    assert.deepEqual(
+      Object.keys(await redis.hgetall(keys.scrapeNodes)).sort(),
+      sim.cluster.nodes().map((n) => n.name),
+    );
+    assert.deepEqual(
+      (await redis.hkeys(keys.scrapeKubeletStats)).filter((f) => f.endsWith(`:${victim}`)),
+      [],
+    );
+  });
 });

@@ -355,5 +355,11 @@ describe('the Worker in local workerd (wrangler dev), against the simulated API 
         assert.ok(await db.redis.hget(keys.pods(p.namespace), p.name), `${p.namespace}/${p.name} is served`);
     }
     assert.ok(await db.redis.get(keys.scrapeLock), 'the cycle took the lock for its resolution');
+    // Each node registered with its kubelet's endpoint, the API server (the node proxy): forgotten once it leaves.
+    const apiServer = new URL(sim.apiServer.url).host;
+    assert.deepEqual(
+      await db.redis.hgetall(keys.scrapeNodes),
+      Object.fromEntries(sim.cluster.nodes().map((n) => [n.name, apiServer])),
+    );
   });
 });

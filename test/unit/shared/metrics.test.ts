@@ -9,6 +9,7 @@ import {
   createMetricsRegistry,
   DEFAULT_BUCKETS,
   FRESHNESS_BUCKETS,
+  nodeStatsFields,
   scrapeMetricFamilies,
   statsWrite,
   tickBuckets,
@@ -78,24 +79,54 @@ describe("a cycle's figures as hash updates", () => {
   });
 
   test('each node adds one to its duration bucket and count, its duration to its sum, and its last time', () => {
-    assert.deepEqual(w.kubelet.incr, [
-      ['b:0.025:node-a', 1],
-      ['count:node-a', 1],
-      ['b:0.5:node-b', 1],
-      ['count:node-b', 1],
-      ['b:+Inf:node-c', 1],
-      ['count:node-c', 1],
+    /** Each node's updates, flat: the fields Redis receives. */
+    const flat = [...w.kubelet].map(([node, u]) => [node, ...u.incr, ...u.incrFloat, ...u.set]);
+    assert.deepEqual(flat, [
+      [
+        'node-a',
+        ['b:0.025:node-a', 1],
+        ['count:node-a', 1],
+        ['sum:node-a', 0.02],
+        ['last:node-a', '1700000000.5'],
+      ],
+      [
+        'node-b',
+        ['b:0.5:node-b', 1],
+        ['count:node-b', 1],
+        ['sum:node-b', 0.3],
+        ['last:node-b', '1700000001'],
+      ],
+      [
+        'node-c',
+        ['b:+Inf:node-c', 1],
+        ['count:node-c', 1],
+        ['sum:node-c', 10.2],
+        ['last:node-c', '1700000002'],
+      ],
     ]);
-    assert.deepEqual(w.kubelet.incrFloat, [
-      ['sum:node-a', 0.02],
-      ['sum:node-b', 0.3],
-      ['sum:node-c', 10.2],
-    ]);
-    assert.deepEqual(w.kubelet.set, [
-      ['last:node-a', '1700000000.5'],
-      ['last:node-b', '1700000001'],
-      ['last:node-c', '1700000002'],
-    ]);
+    // Counters are increments, the last request time an assignment.
+    assert.deepEqual(
+      [...w.kubelet.values()].map((u) => [u.incr.length, u.incrFloat.length, u.set.length]),
+      [
+        [2, 1, 1],
+        [2, 1, 1],
+        [2, 1, 1],
+      ],
+    );
+  });
+
+  test("a node's fields are all among nodeStatsFields, whatever its requests took", () => {
+    for (const seconds of [0, 0.005, 0.0051, 0.3, 10, 10.01, 1e9]) {
+      const u = statsWrite({
+        requests: [{ node: 'n:1', durationSeconds: seconds, startedAt: 1, success: seconds < 1 }],
+        tickSeconds: 1,
+        resolutionSeconds: 60,
+        points: { nodes: 1, containers: 1 },
+      }).kubelet.get('n:1')!;
+      const fields = new Set(nodeStatsFields('n:1'));
+      for (const [f] of [...u.incr, ...u.incrFloat, ...u.set]) assert.ok(fields.has(f), `${f} (${seconds}s)`);
+    }
+    assert.equal(new Set(nodeStatsFields('n')).size, DEFAULT_BUCKETS.length + 4);
   });
 
   test('the tick is one observation in the 5 s bucket; the points are gauges', () => {

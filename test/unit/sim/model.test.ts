@@ -259,3 +259,52 @@ describe('what a kubelet reports over time', () => {
     assert.throws(() => c.setFault('nope', 'none'), /nodes "nope" not found/);
   });
 });
+
+describe('a node that leaves the cluster', () => {
+  test('it and every pod bound to it leave the lists; the rest stays as it was', () => {
+    const c = cluster({ nodes: 3 });
+    const [a, b, gone] = c.nodes().map((n) => n.name) as [string, string, string];
+    const pods = c.podsOnNode(gone).map((p) => `${p.namespace}/${p.name}`);
+    const others = c.pods().filter((p) => p.nodeName !== gone);
+    const otherView = c.kubeletView(a, START);
+    c.removeNode(gone);
+    assert.deepEqual(
+      c.nodes().map((n) => n.name),
+      [a, b],
+    );
+    assert.equal(c.node(gone), undefined);
+    assert.deepEqual(c.podsOnNode(gone), []);
+    for (const key of pods) assert.equal(c.podByKey(key), undefined, key);
+    assert.deepEqual(c.pods(), others);
+    assert.deepEqual(c.kubeletView(a, START), otherView);
+    assert.throws(() => c.kubeletView(gone, START), /no node/);
+    assert.throws(() => c.removeNode(gone), /removeNode: nodes "[^"]+" not found/);
+    assert.throws(() => c.addPod({ namespace: 'default', name: 'late', nodeName: gone }), /not found/);
+  });
+
+  test('listeners hear each pod DELETED, then the node DELETED, each with its last state at a newer resourceVersion', () => {
+    const c = cluster({ nodes: 2 });
+    const gone = c.nodes()[1]!.name;
+    const pods = c.podsOnNode(gone).map((p) => p.name);
+    const rv = c.resourceVersion;
+    const events: string[] = [];
+    const versions: number[] = [];
+    c.onChange((e) => {
+      events.push(`${e.type} ${e.kind} ${e.name}`);
+      if (e.type === 'DELETED') {
+        assert.equal(e.object.name, e.name);
+        versions.push(e.object.resourceVersion);
+        // Lists made while hearing of it already reflect the change.
+        if (e.kind === 'Node') assert.equal(c.node(e.name), undefined);
+        else assert.equal(c.pod(e.namespace, e.name), undefined);
+      }
+    });
+    c.removeNode(gone);
+    assert.deepEqual(events, [...pods.map((p) => `DELETED Pod ${p}`), `DELETED Node ${gone}`]);
+    assert.deepEqual(
+      versions,
+      versions.map((_, i) => rv + i + 1),
+    );
+    assert.equal(c.resourceVersion, rv + pods.length + 1);
+  });
+});
