@@ -47,11 +47,6 @@ export function statusError(status: number, body: string, retryAfter?: string | 
   );
 }
 
-/** The caller's signal, also aborted after `timeoutMs`. */
-export function deadline(signal: AbortSignal, timeoutMs: number): AbortSignal {
-  return AbortSignal.any([signal, AbortSignal.timeout(timeoutMs)]);
-}
-
 /**
  * A request that never got an answer, as a SinkError naming the cause: the caller's abort, the timeout,
  * or the connection error (`connect ECONNREFUSED 127.0.0.1:8086`).

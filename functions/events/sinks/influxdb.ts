@@ -13,7 +13,8 @@
  */
 import { z } from 'zod';
 import type { EventRecord } from '../record.ts';
-import { deadline, snippet, statusError, transportError, verdict } from './http.ts';
+import { deadline } from './abort.ts';
+import { snippet, statusError, transportError, verdict } from './http.ts';
 import { encodePoint, type FieldValue, type Point, unixNanos } from './line-protocol.ts';
 import { bool, common, invalid, nonEmpty, oneOf, parseOptions, queryOptions, readSecret } from './options.ts';
 import type { Delivery, Rejection, Sink, SinkContext, SinkKind } from './sink.ts';

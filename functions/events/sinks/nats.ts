@@ -22,6 +22,7 @@ import {
 } from '@nats-io/transport-node';
 import { z } from 'zod';
 import type { EventRecord } from '../record.ts';
+import { untilAborted } from './abort.ts';
 import {
   bool,
   common,
@@ -138,15 +139,6 @@ function malformed(err: unknown): string | undefined {
   return undefined;
 }
 
-/** Rejects with a SinkError as soon as `signal` aborts; the publishes in flight still end by themselves. */
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new SinkError('aborted'));
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
-}
-
 function create(name: string, o: NatsOptions, ctx: SinkContext): Sink {
   const timeoutMs = o.timeout ?? DEFAULT_TIMEOUT_MS;
   const options = connectOptions(o, timeoutMs);
@@ -225,11 +217,7 @@ function create(name: string, o: NatsOptions, ctx: SinkContext): Sink {
     name,
     maxBatch: o.max_batch ?? MAX_BATCH,
     deliver(batch, signal): Promise<Delivery> {
-      if (signal.aborted) return Promise.reject(new SinkError('aborted'));
-      const publishing = publishAll(batch.records);
-      // After an abort the publishes still end (or fail) by themselves; nobody waits for them then.
-      publishing.catch(() => {});
-      return untilAborted(publishing, signal);
+      return untilAborted(() => publishAll(batch.records), signal);
     },
     async close() {
       const nc = connection ? await connection.catch(() => undefined) : undefined;

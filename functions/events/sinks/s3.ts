@@ -15,7 +15,8 @@ import { createHash } from 'node:crypto';
 import { PutObjectCommand, S3Client, S3ServiceException } from '@aws-sdk/client-s3';
 import { z } from 'zod';
 import type { EventRecord } from '../record.ts';
-import { deadline, transportError } from './http.ts';
+import { deadline } from './abort.ts';
+import { transportError } from './http.ts';
 import { bool, common, invalid, nonEmpty, parseOptions, queryOptions } from './options.ts';
 import { type Batch, type Delivery, type Sink, type SinkContext, SinkError, type SinkKind } from './sink.ts';
 
