@@ -75,7 +75,6 @@ const Options = z
     error: 'needs user= and pw_file=',
   })
   .refine((o) => (o.cert_file === undefined) === (o.key_file === undefined), {
-    path: ['cert_file'],
     error: 'cert_file and key_file go together',
   });
 

@@ -34,12 +34,14 @@ export const duration = z.string().transform((v, ctx) => {
   return z.NEVER;
 });
 
-export const count = (min: number, max: number) =>
-  z
+export const count = (min: number, max: number) => {
+  const error = `expected a whole number from ${min} to ${max}`;
+  return z
     .string()
-    .regex(/^\d+$/, { error: `expected a whole number from ${min} to ${max}` })
+    .regex(/^\d+$/, { error })
     .transform(Number)
-    .pipe(z.number().min(min).max(max));
+    .pipe(z.number().min(min, { error }).max(max, { error }));
+};
 
 /** A comma-separated (or repeated) list of host:port. */
 export const hostPorts = z.string().transform((v, ctx) => {
@@ -113,7 +115,8 @@ export function parseOptions<S extends z.ZodObject>(kind: string, schema: S, raw
   const key = issue.path[0];
   if (key === undefined) throw invalid(kind, issue.message);
   if ((raw as Record<string, unknown>)[String(key)] === undefined) {
-    throw invalid(kind, `option "${String(key)}" is required`);
+    // A missing option, or one another option needs (a refinement says which).
+    throw invalid(kind, `option "${String(key)}" ${issue.code === 'custom' ? issue.message : 'is required'}`);
   }
   throw invalid(kind, `option "${String(key)}": ${issue.message}`);
 }
