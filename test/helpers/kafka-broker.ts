@@ -42,6 +42,8 @@ export interface Broker {
   onProduce: ProduceHook;
   /** Connections get no answer at all (a broker that hangs). */
   silent: boolean;
+  /** Client connections open now. */
+  connections(): number;
   /** Requests this broker could not read (a bad CRC, a truncated batch): a test expects none. */
   errors: string[];
   close(): Promise<void>;
@@ -232,6 +234,7 @@ export async function startBroker(topics: Record<string, number> = {}): Promise<
     onProduce: () => 0,
     silent: false,
     errors: [],
+    connections: () => sockets.size,
     close: async () => {},
   };
 

@@ -159,7 +159,13 @@ function config(o: KafkaOptions, timeoutMs: number, ctx: SinkContext): KafkaConf
   };
 }
 
-function create(name: string, o: KafkaOptions, ctx: SinkContext): Sink {
+/** `create`, with the idle time before connections are closed (the tests shorten it). */
+export function createKafkaSink(
+  name: string,
+  o: KafkaOptions,
+  ctx: SinkContext,
+  idleDisconnectMs = IDLE_DISCONNECT_MS,
+): Sink {
   const timeoutMs = o.timeout ?? DEFAULT_TIMEOUT_MS;
   const maxBytes = o.max_message_bytes ?? MESSAGE_MAX_BYTES;
   const kafka = new Kafka(config(o, timeoutMs, ctx));
@@ -211,7 +217,7 @@ function create(name: string, o: KafkaOptions, ctx: SinkContext): Sink {
     idle = setTimeout(() => {
       connected = undefined;
       disconnecting = producer.disconnect().catch(() => {});
-    }, IDLE_DISCONNECT_MS).unref();
+    }, idleDisconnectMs).unref();
   };
 
   const deliver = async (records: readonly EventRecord[]): Promise<Delivery> => {
@@ -247,4 +253,8 @@ function create(name: string, o: KafkaOptions, ctx: SinkContext): Sink {
   };
 }
 
-export const kafka: SinkKind<KafkaOptions> = { kind: KIND, parse, create };
+export const kafka: SinkKind<KafkaOptions> = {
+  kind: KIND,
+  parse,
+  create: (name, o, ctx) => createKafkaSink(name, o, ctx),
+};

@@ -7,8 +7,8 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EventRecord } from '../../../../functions/events/record.ts';
-import { kafka } from '../../../../functions/events/sinks/kafka.ts';
-import { freePort } from '../../../../sim/processes.ts';
+import { createKafkaSink, kafka } from '../../../../functions/events/sinks/kafka.ts';
+import { freePort, waitFor } from '../../../../sim/processes.ts';
 import { type Broker, crc32c, startBroker } from '../../../helpers/kafka-broker.ts';
 import { batchOf, captureLog, eventRecord, never } from '../../../helpers/sink-records.ts';
 
@@ -196,6 +196,26 @@ describe('kafka sink', () => {
       await slow.close();
     } finally {
       await mute.close();
+    }
+  });
+
+  test('an idle sink closes its connections, and opens them again for the next delivery', async () => {
+    const own = await startBroker({ small: 1 });
+    const sink = createKafkaSink(
+      'kafka',
+      kafka.parse(`?brokers=${own.address}&topic=small`),
+      captureLog(),
+      200,
+    );
+    try {
+      await sink.deliver(batchOf([eventRecord()]), never);
+      assert.ok(own.connections() > 0);
+      await waitFor('idle connections closed', 5000, async () => own.connections() === 0);
+      assert.deepEqual((await sink.deliver(batchOf([eventRecord()]), never)).rejected, []);
+      assert.equal(own.records.length, 2);
+    } finally {
+      await sink.close();
+      await own.close();
     }
   });
 

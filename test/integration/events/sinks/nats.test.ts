@@ -131,6 +131,10 @@ describe('nats sink', () => {
       [big.id],
     );
     assert.match(rejected[0]!.reason, /message size exceeds maximum/);
+    // Past the server's max_payload (1 MiB here) the client refuses it before sending.
+    const huge = eventRecord({ message: 'y'.repeat(1_100_000) });
+    const again = await sink.deliver(batchOf([huge]), never);
+    assert.deepEqual(again.rejected, [{ id: huge.id, reason: "larger than the server's max_payload" }]);
     assert.deepEqual(
       (await stored(stream)).map((m) => m.id),
       [records[0]!.id, records[2]!.id],
