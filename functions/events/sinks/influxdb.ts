@@ -17,7 +17,14 @@ import { deadline } from './abort.ts';
 import { snippet, statusError, transportError, verdict } from './http.ts';
 import { encodePoint, type FieldValue, type Point, unixNanos } from './line-protocol.ts';
 import { bool, common, invalid, nonEmpty, oneOf, parseOptions, queryOptions, readSecret } from './options.ts';
-import type { Delivery, Rejection, Sink, SinkContext, SinkKind } from './sink.ts';
+import {
+  type Delivery,
+  type Rejection,
+  type Sink,
+  type SinkContext,
+  SinkError,
+  type SinkKind,
+} from './sink.ts';
 import { type Outcome, writeSplitting } from './split.ts';
 
 const KIND = 'influxdb';
@@ -247,9 +254,10 @@ function create(name: string, o: InfluxOptions, ctx: SinkContext): Sink {
       signal,
     );
     // InfluxQL errors come as 200 with {"results":[{"error":…}]}.
-    const failed = res.status !== 200 || /"error"/.test(res.body);
-    if (failed) {
-      throw statusError(res.status, `database ${o.db} not found and creating it failed: ${res.body}`);
+    if (res.status !== 200 || /"error"/.test(res.body)) {
+      throw new SinkError(
+        `${target}: database ${o.db} not found, and ${q} failed: HTTP ${res.status}: ${snippet(res.body)}`,
+      );
     }
     ctx.log.info('Created InfluxDB database', { db: o.db, server: target, query: q });
   };

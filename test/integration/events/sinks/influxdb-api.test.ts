@@ -99,6 +99,28 @@ describe('influxdb sink, answers', () => {
     assert.equal(server.requests.length - before, 1);
   });
 
+  test('v1: a missing database it may not create is a SinkError naming the database and the refusal', async () => {
+    server.respond = (r) =>
+      r.path === '/write'
+        ? { status: 404, body: '{"error":"database not found: \\"k8s\\""}' }
+        : { status: 200, body: '{"results":[{"statement_id":0,"error":"requires admin privilege"}]}' };
+    const from = server.requests.length;
+    await assert.rejects(
+      sink(`db=k8s&retention=7d&user=heapster&pw_file=${join(secrets, 'pw')}`).deliver(
+        batchOf([eventRecord()]),
+        never,
+      ),
+      {
+        name: 'SinkError',
+        message:
+          /database k8s not found, and CREATE DATABASE "k8s" WITH DURATION 7d failed: HTTP 200: .*admin privilege/,
+      },
+    );
+    const create = server.requests.slice(from).find((r) => r.path === '/query')!;
+    assert.equal(new URLSearchParams(create.body).get('q'), 'CREATE DATABASE "k8s" WITH DURATION 7d');
+    assert.equal(create.headers.authorization, `Basic ${Buffer.from('heapster:s3cret').toString('base64')}`);
+  });
+
   test('throttling (429 with Retry-After) and outages (503) are retryable SinkErrors', async () => {
     server.respond = () => ({
       status: 429,
