@@ -80,9 +80,14 @@ export function parseHeaders(text: string, file: string): Record<string, string>
  * the part's position otherwise (a refused batch is split the same way every time).
  */
 export function idempotencyKey(batch: Batch, part: Pick<Part, 'start' | 'end'>): string {
-  if (part.start === 0 && part.end === batch.records.length) return batch.key;
-  return createHash('sha256').update(`${batch.key}/${part.start}-${part.end}`).digest('hex').slice(0, 32);
+  const whole = part.start === 0 && part.end === batch.records.length;
+  if (whole && HEADER_SAFE.test(batch.key)) return batch.key;
+  const name = whole ? batch.key : `${batch.key}/${part.start}-${part.end}`;
+  return createHash('sha256').update(name).digest('hex').slice(0, 32);
 }
+
+/** What a key may hold to go into a header as it is (anything else is hashed). */
+const HEADER_SAFE = /^[A-Za-z0-9._~:+/=-]{1,255}$/;
 
 interface Answer {
   status: number;

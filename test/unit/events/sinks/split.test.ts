@@ -1,13 +1,14 @@
 /**
  * Finding the malformed records of a refused batch by halves: every good record is written, exactly the
  * bad ones are rejected in journal order, the cost stays logarithmic, and the same batch is always cut
- * the same way.
+ * the same way (so a part sent to a webhook carries the same Idempotency-Key every time).
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import fc from 'fast-check';
 import { SinkError } from '../../../../functions/events/sinks/sink.ts';
 import { type Outcome, type Part, writeSplitting } from '../../../../functions/events/sinks/split.ts';
+import { idempotencyKey } from '../../../../functions/events/sinks/webhook.ts';
 import { eventRecord } from '../../../helpers/sink-records.ts';
 
 /** A sink that refuses any write holding a bad record, and keeps what it accepted. */
@@ -96,5 +97,19 @@ describe('writeSplitting', () => {
       { name: 'SinkError', message: 'HTTP 503' },
     );
     assert.equal(writes, 2);
+  });
+});
+
+describe('webhook Idempotency-Key', () => {
+  test("the whole batch's key as it is; a part's derived from it and its position; unsafe keys hashed", () => {
+    const records = [eventRecord(), eventRecord(), eventRecord()];
+    const batch = { records, key: 'b-42' };
+    assert.equal(idempotencyKey(batch, { start: 0, end: 3 }), 'b-42');
+    const half = idempotencyKey(batch, { start: 0, end: 2 });
+    assert.match(half, /^[0-9a-f]{32}$/);
+    assert.equal(idempotencyKey({ records, key: 'b-42' }, { start: 0, end: 2 }), half);
+    assert.notEqual(idempotencyKey(batch, { start: 2, end: 3 }), half);
+    assert.notEqual(idempotencyKey({ records, key: 'b-43' }, { start: 0, end: 2 }), half);
+    assert.match(idempotencyKey({ records, key: 'a b\nc' }, { start: 0, end: 3 }), /^[0-9a-f]{32}$/);
   });
 });
