@@ -169,31 +169,39 @@ export function createKafkaSink(
   const timeoutMs = o.timeout ?? DEFAULT_TIMEOUT_MS;
   const maxBytes = o.max_message_bytes ?? MESSAGE_MAX_BYTES;
   const kafka = new Kafka(config(o, timeoutMs, ctx));
-  const producer: Producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    createPartitioner: Partitioners.DefaultPartitioner,
-    retry: { retries: 0 },
-  });
-  let connected: Promise<void> | undefined;
   const target = o.brokers.join(',');
 
-  let disconnecting: Promise<void> = Promise.resolve();
-  const connect = () => {
-    connected ??= disconnecting
-      .then(() => producer.connect())
-      .catch((err: unknown) => {
-        connected = undefined;
-        throw new SinkError(`${target}: ${rootCause(err).message}`, { cause: err });
-      });
-    return connected;
+  // One producer per connection: after a failure or an idle spell a fresh one is made, since kafkajs
+  // 2.2.4 can write to a connection it is still closing when one producer is reconnected.
+  interface Session {
+    producer: Producer;
+    ready: Promise<void>;
+  }
+  let session: Session | undefined;
+  const drop = (s: Session | undefined) => {
+    if (!s) return Promise.resolve();
+    if (session === s) session = undefined;
+    return s.producer.disconnect().catch(() => {});
   };
-  producer.on(producer.events.DISCONNECT, () => {
-    connected = undefined;
-  });
+  const open = (): Session => {
+    if (session) return session;
+    const producer = kafka.producer({
+      allowAutoTopicCreation: false,
+      createPartitioner: Partitioners.DefaultPartitioner,
+      retry: { retries: 0 },
+    });
+    const s: Session = { producer, ready: producer.connect() };
+    s.ready.catch(() => drop(s));
+    producer.on(producer.events.DISCONNECT, () => {
+      if (session === s) session = undefined;
+    });
+    session = s;
+    return s;
+  };
 
-  const send = async (records: readonly EventRecord[]): Promise<Outcome> => {
+  const send = async (s: Session, records: readonly EventRecord[]): Promise<Outcome> => {
     try {
-      await producer.send({
+      await s.producer.send({
         topic: o.topic,
         acks: -1,
         timeout: timeoutMs,
@@ -205,6 +213,7 @@ export function createKafkaSink(
       const cause = rootCause(err);
       if (cause.type && MALFORMED.has(cause.type))
         return { kind: 'refused', reason: `${cause.type}: ${cause.message}` };
+      drop(s);
       throw new SinkError(`${target}: topic ${o.topic}: ${cause.message}`, { cause: err });
     }
   };
@@ -214,10 +223,7 @@ export function createKafkaSink(
   let idle: NodeJS.Timeout | undefined;
   const disconnectWhenIdle = () => {
     clearTimeout(idle);
-    idle = setTimeout(() => {
-      connected = undefined;
-      disconnecting = producer.disconnect().catch(() => {});
-    }, idleDisconnectMs).unref();
+    idle = setTimeout(() => drop(session), idleDisconnectMs).unref();
   };
 
   const deliver = async (records: readonly EventRecord[]): Promise<Delivery> => {
@@ -230,7 +236,10 @@ export function createKafkaSink(
   };
 
   const deliverConnected = async (records: readonly EventRecord[]): Promise<Delivery> => {
-    await connect();
+    const s = open();
+    await s.ready.catch((err: unknown) => {
+      throw new SinkError(`${target}: ${rootCause(err).message}`, { cause: err });
+    });
     // A message larger than the broker takes would fail the whole request: keep it out.
     const rejected: Rejection[] = [];
     const fitting = records.filter((r) => {
@@ -239,7 +248,7 @@ export function createKafkaSink(
       rejected.push({ id: r.id, reason: `${bytes} bytes, more than max_message_bytes=${maxBytes}` });
       return false;
     });
-    return { rejected: [...rejected, ...(await writeSplitting(fitting, (part) => send(part.records)))] };
+    return { rejected: [...rejected, ...(await writeSplitting(fitting, (part) => send(s, part.records)))] };
   };
 
   return {
@@ -248,7 +257,7 @@ export function createKafkaSink(
     deliver: (batch, signal) => untilAborted(() => deliver(batch.records), signal),
     async close() {
       clearTimeout(idle);
-      await producer.disconnect().catch(() => {});
+      await drop(session);
     },
   };
 }

@@ -147,7 +147,7 @@ describe('kafka sink', () => {
     await sink.close();
   });
 
-  test('a leader that is not there (a retriable broker error) is a SinkError; nothing is rejected', async () => {
+  test('a leader that is not there (a retriable broker error) is a SinkError; the retry goes through', async () => {
     const sink = sinkFor('topic=small');
     broker.onProduce = () => 6; // NOT_LEADER_FOR_PARTITION
     try {
@@ -155,6 +155,14 @@ describe('kafka sink', () => {
         name: 'SinkError',
         message: /topic small: .*leader/i,
       });
+      broker.onProduce = () => 0;
+      const retried = eventRecord();
+      assert.deepEqual(
+        (await sink.deliver(batchOf([retried]), never)).rejected,
+        [],
+        'the retry goes through',
+      );
+      assert.equal(broker.records.at(-1)?.headers.id, retried.id);
     } finally {
       broker.onProduce = () => 0;
       await sink.close();
