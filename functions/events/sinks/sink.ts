@@ -45,6 +45,12 @@ export interface Sink {
 /** A failure worth retrying: nothing of the batch is acknowledged. */
 export class SinkError extends Error {
   override name = 'SinkError';
+  /** The least wait the sink asked for (HTTP Retry-After), when it said. */
+  readonly retryAfterMs: number | undefined;
+  constructor(message: string, options: { cause?: unknown; retryAfterMs?: number } = {}) {
+    super(message, { cause: options.cause });
+    this.retryAfterMs = options.retryAfterMs;
+  }
 }
 
 /** What a sink may use besides its own options. */
