@@ -98,18 +98,23 @@ export function coreResources() {
         storageVersionHash: 'qFsyl6wFWjQ=',
       },
       {
-        ...resource('namespaces', 'namespace', 'Namespace', false, ['get', 'list']),
+        ...resource('events', 'event', 'Event', true, ['get', 'list', 'watch']),
+        shortNames: ['ev'],
+        storageVersionHash: 'r2yiGXH7wu8=',
+      },
+      {
+        ...resource('namespaces', 'namespace', 'Namespace', false, ['get', 'list', 'watch']),
         shortNames: ['ns'],
         storageVersionHash: 'Q3oi5N2YM8M=',
       },
       {
-        ...resource('nodes', 'node', 'Node', false, ['get', 'list']),
+        ...resource('nodes', 'node', 'Node', false, ['get', 'list', 'watch']),
         shortNames: ['no'],
         storageVersionHash: 'XwShjMxG9Fs=',
       },
       resource('nodes/proxy', '', 'NodeProxyOptions', false, ['create', 'delete', 'get', 'patch', 'update']),
       {
-        ...resource('pods', 'pod', 'Pod', true, ['get', 'list']),
+        ...resource('pods', 'pod', 'Pod', true, ['get', 'list', 'watch']),
         shortNames: ['po'],
         categories: ['all'],
         storageVersionHash: 'xPOwRZ+Yhw8=',

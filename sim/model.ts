@@ -192,17 +192,29 @@ export interface AddPodSpec {
   name: string;
   nodeName?: string;
   labels?: Record<string, string>;
+  /** The controller that owns it (a ReplicaSet's replacement pod keeps its ownerReferences). */
+  owner?: SimPod['owner'];
   phase?: PodPhase;
   containers?: ContainerSpec[];
 }
 
 export type LabelTarget = { node: string } | { namespace: string; pod: string };
 
+/**
+ * A change to an API object, sent after it is made, when `resourceVersion` is the revision it made (a
+ * DELETED one too: the object is gone, the revision is its deletion's). FAULT is no API change.
+ */
 export type ClusterEvent =
   | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; kind: 'Pod'; namespace: string; name: string }
   | { type: 'ADDED' | 'MODIFIED'; kind: 'Namespace'; name: string }
-  | { type: 'MODIFIED'; kind: 'Node'; name: string }
+  | { type: 'ADDED' | 'MODIFIED' | 'DELETED'; kind: 'Node'; name: string }
   | { type: 'FAULT'; kind: 'Node'; name: string; fault: KubeletFault };
+
+/**
+ * An API object about to be changed in place or removed, sent before the change: its state then is
+ * the version that watchers, and lists at an older resourceVersion, must still be able to see.
+ */
+export type BeforeChange = { kind: 'Pod'; pod: SimPod } | { kind: 'Node'; node: SimNode };
 
 export interface SimClusterOptions {
   nodes: number;
@@ -292,6 +304,7 @@ export class SimCluster {
   #sortedPodKeys: string[] | undefined;
   readonly #podsByNode = new Map<string, SimPod[]>();
   readonly #listeners = new Set<(e: ClusterEvent) => void>();
+  readonly #beforeListeners = new Set<(b: BeforeChange) => void>();
   readonly #viewCache = new Map<string, { version: number; view: KubeletView }>();
   /** Per node: bumped when what its kubelet reports changes other than by the passage of time. */
   readonly #nodeVersion = new Map<string, number>();
@@ -380,6 +393,12 @@ export class SimCluster {
   onChange(listener: (e: ClusterEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Called before every in-place change or removal of a Pod or Node (see BeforeChange). */
+  onBeforeChange(listener: (b: BeforeChange) => void): () => void {
+    this.#beforeListeners.add(listener);
+    return () => this.#beforeListeners.delete(listener);
   }
 
   // ---- what kubelets see ---------------------------------------------------------------------------
@@ -516,7 +535,7 @@ export class SimCluster {
       nodeName: spec.nodeName,
       labels: { ...spec.labels },
       annotations: {},
-      owner: undefined,
+      owner: spec.owner === undefined ? undefined : { ...spec.owner },
       phase: 'Pending',
       createdAtMs: nowMs,
       startTimeMs: undefined,
@@ -548,6 +567,7 @@ export class SimCluster {
 
   deletePod(namespace: string, name: string, nowMs: number = this.now()): void {
     const pod = this.#requirePod('deletePod', namespace, name);
+    this.#willChange({ kind: 'Pod', pod });
     const node = pod.nodeName === undefined ? undefined : this.#nodeByName.get(pod.nodeName);
     if (node) {
       // The node's counter must not go backwards when the pod's containers disappear from it.
@@ -565,6 +585,7 @@ export class SimCluster {
   setPodPhase(namespace: string, name: string, phase: PodPhase, nowMs: number = this.now()): void {
     const pod = this.#requirePod('setPodPhase', namespace, name);
     if (pod.phase === phase) return;
+    this.#willChange({ kind: 'Pod', pod });
     this.#transition(pod, phase, nowMs, createRng(`${this.seed}/phase/${namespace}/${name}/${nowMs}`));
     pod.resourceVersion = ++this.resourceVersion;
     this.#touchNode(pod.nodeName);
@@ -584,6 +605,7 @@ export class SimCluster {
       throw new Error(`restartContainer: pod ${namespace}/${podName} has no container "${containerName}"`);
     if (pod.phase !== 'Running')
       throw new Error(`restartContainer: pod ${namespace}/${podName} is ${pod.phase}`);
+    this.#willChange({ kind: 'Pod', pod });
     const used = cumulativeCpuNs(c, nowMs);
     pod.retiredCpuNs += used;
     const node = pod.nodeName === undefined ? undefined : this.#nodeByName.get(pod.nodeName);
@@ -603,12 +625,14 @@ export class SimCluster {
     if ('node' in target) {
       const node = this.#nodeByName.get(target.node);
       if (!node) throw new Error(`setLabels: nodes "${target.node}" not found`);
+      this.#willChange({ kind: 'Node', node });
       node.labels = { ...labels };
       node.resourceVersion = ++this.resourceVersion;
       this.#emit({ type: 'MODIFIED', kind: 'Node', name: node.name });
       return;
     }
     const pod = this.#requirePod('setLabels', target.namespace, target.pod);
+    this.#willChange({ kind: 'Pod', pod });
     pod.labels = { ...labels };
     pod.resourceVersion = ++this.resourceVersion;
     this.#emit({ type: 'MODIFIED', kind: 'Pod', namespace: pod.namespace, name: pod.name });
@@ -627,6 +651,7 @@ export class SimCluster {
     const node = this.#nodeByName.get(nodeName);
     if (!node) throw new Error(`setKubeletPort: nodes "${nodeName}" not found`);
     if (node.kubeletPort === port) return;
+    this.#willChange({ kind: 'Node', node });
     node.kubeletPort = port;
     node.resourceVersion = ++this.resourceVersion;
     this.#emit({ type: 'MODIFIED', kind: 'Node', name: nodeName });
@@ -696,6 +721,10 @@ export class SimCluster {
     this.#nodeVersion.set(nodeName, (this.#nodeVersion.get(nodeName) ?? 0) + 1);
     const node = this.#nodeByName.get(nodeName);
     if (node) node.lastSample = undefined;
+  }
+
+  #willChange(b: BeforeChange): void {
+    for (const l of this.#beforeListeners) l(b);
   }
 
   #emit(e: ClusterEvent): void {
