@@ -154,6 +154,7 @@ export function createWatches(opts: WatchOptions): Watches {
       return !first;
     });
 
+    let unsubscribe: () => void = () => {};
     const enqueue = (p: Pending) => {
       queue.push(p);
       if (p.change) live++;
@@ -181,19 +182,6 @@ export function createWatches(opts: WatchOptions): Watches {
           change: true,
         });
     };
-    // No await between reading the backlog (or the current objects) and subscribing: nothing is missed.
-    for (const c of backlog) onChange(c);
-    if (plan.initialEvents) {
-      const { keys, get } = source.candidates(namespace, selectors.fields);
-      for (const key of keys) {
-        const o = get(key);
-        if (o && passes(o)) queue.push({ type: 'ADDED', object: o });
-      }
-      initialLeft = queue.length;
-      if (plan.initialEventsEnd)
-        queue.push({ type: 'BOOKMARK', line: bookmarkLine(kind, rep, history.resourceVersion, true) });
-    }
-    const unsubscribe = history.subscribe(kind.resource, onChange);
 
     const timeoutMs =
       plan.timeoutSeconds > 0 ? plan.timeoutSeconds * 1000 : minRequestTimeoutMs * (1 + rng.next());
@@ -262,6 +250,21 @@ export function createWatches(opts: WatchOptions): Watches {
       },
       end,
     };
+    // No await since reading the backlog, none between the current objects and subscribing: nothing is
+    // missed, nothing doubled.
+    for (const c of backlog) onChange(c);
+    if (ended) return DONE; // the backlog alone was more than a watcher may hold
+    if (plan.initialEvents) {
+      const { keys, get } = source.candidates(namespace, selectors.fields);
+      for (const key of keys) {
+        const o = get(key);
+        if (o && passes(o)) queue.push({ type: 'ADDED', object: o });
+      }
+      initialLeft = queue.length;
+      if (plan.initialEventsEnd)
+        queue.push({ type: 'BOOKMARK', line: bookmarkLine(kind, rep, history.resourceVersion, true) });
+    }
+    unsubscribe = history.subscribe(kind.resource, onChange);
     open.add(watcher);
     res.on('close', () => {
       ended = true;
