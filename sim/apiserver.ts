@@ -70,6 +70,8 @@ export interface ApiServerOptions {
   host?: string;
   /** Watch BOOKMARK period (default 60 s, the watch cache's). */
   bookmarkIntervalMs?: number;
+  /** Changes a watcher may have unsent before the server ends its watch (default 100,000). */
+  watchMaxPending?: number;
   logger?: Logger;
 }
 
@@ -124,6 +126,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     now: cluster.now,
     seed: cluster.seed,
     ...(opts.bookmarkIntervalMs === undefined ? {} : { bookmarkIntervalMs: opts.bookmarkIntervalMs }),
+    ...(opts.watchMaxPending === undefined ? {} : { maxPending: opts.watchMaxPending }),
     ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
   const reviewLog: ReviewRecord[] = [];

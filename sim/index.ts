@@ -58,6 +58,8 @@ export interface StartSimOptions {
   historyMaxPerResource?: number;
   /** Watch BOOKMARK period; default 60 s. */
   bookmarkIntervalMs?: number;
+  /** Changes a watcher may have unsent before the API server ends its watch; default 100,000. */
+  watchMaxPending?: number;
   /** Record the kubelets' start-up Events (Starting, NodeReady, …) when the sim starts; default true. */
   nodeStartupEvents?: boolean;
   logger?: Logger;
@@ -201,6 +203,7 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
       frontProxyCaPem: frontProxyCa.certPem,
       port: opts.apiServerPort,
       ...(opts.bookmarkIntervalMs === undefined ? {} : { bookmarkIntervalMs: opts.bookmarkIntervalMs }),
+      ...(opts.watchMaxPending === undefined ? {} : { watchMaxPending: opts.watchMaxPending }),
       logger: opts.logger,
     });
   } catch (err) {
