@@ -1,7 +1,7 @@
 /**
  * A development kube-apiserver over HTTPS in front of the simulated cluster: discovery, Nodes, Pods,
- * Namespaces, Events and one ConfigMap (get and list: collections.ts; watch of all but the ConfigMap:
- * watch.ts, with resourceVersions, bookmarks and 410 Gone from history.ts), TokenReview and
+ * Namespaces, Events and one ConfigMap (get and list: collections.ts; watch: watch.ts, with
+ * resourceVersions, bookmarks and 410 Gone from history.ts), TokenReview and
  * SubjectAccessReview, the node proxy to the kubelets, and kube-aggregator's proxy of
  * `/apis/metrics.k8s.io` to a registered metrics backend with the front-proxy client certificate and
  * X-Remote-User/Group.
@@ -32,6 +32,7 @@ import {
 } from './discovery.ts';
 import { DONE, type Done, readJson, sendJson, sendStatus, sendText } from './http-util.ts';
 import type { Source } from './kinds.ts';
+import { queryBool } from './list-options.ts';
 import { forward, goError } from './proxy.ts';
 import { attributesOf, type RequestInfo, type ResourceRequest, requestInfo } from './request-info.ts';
 import { subjectAccessReview, tokenReview } from './reviews.ts';
@@ -208,7 +209,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
       return sendStatus(res, S.badRequest(`invalid URL escape in path "${rawPath}"`));
     }
     const method = req.method ?? 'GET';
-    const watch = ['true', '1'].includes(query.get('watch') ?? '');
+    const watch = queryBool(query, 'watch');
     const info = requestInfo(method, rawPath, segments, watch);
 
     const authenticated = authenticate(req);
@@ -330,8 +331,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     }
     if (subresource !== undefined) return sendStatus(res, S.notFoundPath());
     if (method !== 'GET' && method !== 'HEAD') return sendStatus(res, S.methodNotAllowed());
-    const collection = <T extends object>(source: Source<T>, watchable = true): Done | Promise<Done> =>
-      watch && watchable
+    const collection = <T extends object>(source: Source<T>): Done | Promise<Done> =>
+      watch
         ? watches.serve(req, res, source, namespace, query)
         : objects.list(req, res, source, namespace, query);
     switch (resource) {
@@ -353,7 +354,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
           ? collection(sources.namespaces)
           : objects.get(req, res, sources.namespaces.kind, cluster.namespace(name), name, query);
       case 'configmaps': {
-        if (name === undefined) return collection(sources.configMaps, false);
+        if (name === undefined) return collection(sources.configMaps);
         if (namespace === undefined) return sendStatus(res, S.notFoundPath());
         const found = namespace === configMap.namespace && name === configMap.name ? configMap : undefined;
         return objects.get(req, res, sources.configMaps.kind, found, name, query);
@@ -439,12 +440,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     port,
     reviews: () => reviewLog,
     updateAuthenticationConfig(data) {
+      const kind = sources.configMaps.kind;
+      const prev = kind.freeze(configMap, configMap.resourceVersion);
       for (const [k, v] of Object.entries(data)) {
         if (v === undefined) delete configMap.data[k];
         else configMap.data[k] = v;
       }
-      // A write takes the next cluster-wide revision, as any etcd write does.
-      configMap.resourceVersion = ++cluster.resourceVersion;
+      // A write takes the next cluster-wide revision, as any etcd write does; watchers see it.
+      const rv = ++cluster.resourceVersion;
+      configMap.resourceVersion = rv;
+      history.record(kind.resource, {
+        type: 'MODIFIED',
+        rv,
+        key: kind.key(configMap),
+        object: kind.freeze(configMap, rv),
+        prev,
+      });
     },
     registerMetricsBackend(reg) {
       const u = new URL(reg.url);

@@ -93,7 +93,7 @@ export function coreResources() {
     groupVersion: 'v1',
     resources: [
       {
-        ...resource('configmaps', 'configmap', 'ConfigMap', true, ['get', 'list']),
+        ...resource('configmaps', 'configmap', 'ConfigMap', true, ['get', 'list', 'watch']),
         shortNames: ['cm'],
         storageVersionHash: 'qFsyl6wFWjQ=',
       },

@@ -113,14 +113,12 @@ export function parseWatchPlan(q: URLSearchParams): WatchPlan | S.Status {
   if (errs.length > 0) return invalidListOptions(errs);
   const timeout = integerParam(q, 'timeoutSeconds');
   if (typeof timeout !== 'number') return timeout;
-  const bookmarks = boolParam(q, 'allowWatchBookmarks');
-  if (typeof bookmarks !== 'boolean') return bookmarks;
+  const bookmarks = queryBool(q, 'allowWatchBookmarks');
   const rv = parseResourceVersion(rvText);
   if (typeof rv !== 'number') return rv;
   const base = { bookmarks, timeoutSeconds: Math.max(0, timeout), notOlderThan: undefined };
   if (sendText !== null) {
-    const send = boolParam(q, 'sendInitialEvents');
-    if (typeof send !== 'boolean') return send;
+    const send = queryBool(q, 'sendInitialEvents');
     // NotOlderThan: the initial state (or the start) is at least `rv` old; `0`/none: any, the latest.
     return {
       ...base,
@@ -154,13 +152,13 @@ function integerParam(q: URLSearchParams, name: string): number | S.Status {
   return n;
 }
 
-function boolParam(q: URLSearchParams, name: string): boolean | S.Status {
-  const text = q.get(name);
-  if (text === null || text === '') return false;
-  // Go's strconv.ParseBool.
-  if (['1', 't', 'T', 'true', 'TRUE', 'True'].includes(text)) return true;
-  if (['0', 'f', 'F', 'false', 'FALSE', 'False'].includes(text)) return false;
-  return S.badRequest(`strconv.ParseBool: parsing ${JSON.stringify(text)}: invalid syntax`);
+/**
+ * A query bool as apimachinery converts one (Convert_Slice_string_To_bool): absent, `false` (any case)
+ * and `0` are false; anything else, the empty string included, is true.
+ */
+export function queryBool(q: URLSearchParams, name: string): boolean {
+  const v = q.get(name);
+  return v !== null && v !== '0' && v.toLowerCase() !== 'false';
 }
 
 const forbidden = (detail: string) => `resourceVersionMatch: Forbidden: ${detail}`;

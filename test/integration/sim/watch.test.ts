@@ -307,6 +307,27 @@ describe('selectors and scopes on a watch', () => {
   });
 });
 
+describe('the extension-apiserver-authentication ConfigMap', () => {
+  test('a CA rotation is a MODIFIED to its watchers', async () => {
+    const w = await openWatch(
+      `${sim.apiServer.url}/api/v1/namespaces/kube-system/configmaps?watch=true&resourceVersion=${sim.cluster.resourceVersion}`,
+      { ca: sim.apiServer.caPem, token: sim.tokens.serve },
+    );
+    try {
+      sim.updateAuthenticationConfig({ 'requestheader-allowed-names': '["front-proxy-client","other"]' });
+      const [m] = await w.take(1);
+      assert.equal(m!.type, 'MODIFIED');
+      assert.equal(
+        (m!.object.data as Record<string, string>)['requestheader-allowed-names'],
+        '["front-proxy-client","other"]',
+      );
+      assert.equal(rvOf(m!), sim.cluster.resourceVersion);
+    } finally {
+      w.close();
+    }
+  });
+});
+
 describe('Events: list, get and watch', () => {
   const involved = { kind: 'Pod', namespace: 'shop', name: 'cart-1', uid: 'u-1', apiVersion: 'v1' };
 

@@ -162,12 +162,21 @@ describe('where a watch starts', () => {
     assert.equal(exact.details?.causes?.length, 2);
   });
 
-  test('bad numbers and booleans are 400', () => {
+  test('a bad number is 400; a bool is false only when absent, "false" or "0" (apimachinery)', () => {
     const t = parseWatchPlan(q('timeoutSeconds=soon'));
     assert.ok('code' in t && t.code === 400);
-    const b = parseWatchPlan(q('allowWatchBookmarks=maybe'));
-    assert.ok('code' in b && b.code === 400);
-    assert.match(b.message, /strconv\.ParseBool/);
+    for (const [text, want] of [
+      ['', false],
+      ['&allowWatchBookmarks', true],
+      ['&allowWatchBookmarks=yes', true],
+      ['&allowWatchBookmarks=1', true],
+      ['&allowWatchBookmarks=0', false],
+      ['&allowWatchBookmarks=False', false],
+    ] as const) {
+      const p = parseWatchPlan(q(`resourceVersion=5${text}`));
+      assert.ok(!('code' in p));
+      assert.equal(p.bookmarks, want, text);
+    }
   });
 });
 
