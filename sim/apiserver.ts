@@ -1,7 +1,7 @@
 /**
  * A development kube-apiserver over HTTPS in front of the simulated cluster: discovery, Nodes, Pods,
- * Namespaces, Events and one ConfigMap (get and list: collections.ts; watch: watch.ts, with
- * resourceVersions, bookmarks and 410 Gone from history.ts), TokenReview and
+ * Namespaces, Events (core/v1 and events.k8s.io/v1) and one ConfigMap (get and list: collections.ts;
+ * watch: watch.ts, with resourceVersions, bookmarks and 410 Gone from history.ts), TokenReview and
  * SubjectAccessReview, the node proxy to the kubelets, and kube-aggregator's proxy of
  * `/apis/metrics.k8s.io` to a registered metrics backend with the front-proxy client certificate and
  * X-Remote-User/Group.
@@ -9,7 +9,7 @@
  * Authentication: bearer tokens of the users table, or client certificates from the cluster CA
  * (user = CN, groups = O). Authorization: the simulated cluster's fixed roles (auth.ts).
  * It answers JSON only: kubectl and client-go ask for protobuf first and accept JSON.
- * Not served: writes to objects, events.k8s.io, OpenAPI, aggregated discovery (clients fall back to the
+ * Not served: writes to objects, OpenAPI, aggregated discovery (clients fall back to the
  * per-group discovery documents, as they do against any server that lacks it).
  */
 import { randomUUID } from 'node:crypto';
@@ -259,6 +259,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
         });
       }
     }
+    if (info.group === 'events.k8s.io' && info.version === 'v1' && info.resource === 'events')
+      return events(req, res, info, query, method, watch);
     if (info.group !== '' || info.version !== 'v1') return sendStatus(res, S.notFoundPath());
     return core(req, res, info, query, method, watch);
   }
@@ -326,24 +328,19 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     watch: boolean,
   ): Done | Promise<Done> {
     const { resource, namespace, name, subresource } = info;
+    if (resource === 'events') return events(req, res, info, query, method, watch);
     if (resource === 'nodes' && name !== undefined && subresource === 'proxy') {
       return proxyToKubelet(req, res, name, info.rest, query);
     }
     if (subresource !== undefined) return sendStatus(res, S.notFoundPath());
     if (method !== 'GET' && method !== 'HEAD') return sendStatus(res, S.methodNotAllowed());
-    const collection = <T extends object>(source: Source<T>): Done | Promise<Done> =>
-      watch
-        ? watches.serve(req, res, source, namespace, query)
-        : objects.list(req, res, source, namespace, query);
+    const collection = <T extends object>(source: Source<T>) =>
+      listOrWatch(req, res, source, namespace, query, watch);
     switch (resource) {
       case 'pods':
         if (name === undefined) return collection(sources.pods);
         if (namespace === undefined) return sendStatus(res, S.notFoundPath());
         return objects.get(req, res, sources.pods.kind, cluster.pod(namespace, name), name, query);
-      case 'events':
-        if (name === undefined) return collection(sources.events);
-        if (namespace === undefined) return sendStatus(res, S.notFoundPath());
-        return objects.get(req, res, sources.events.kind, state.events.get(namespace, name), name, query);
       case 'nodes':
         if (namespace !== undefined) return sendStatus(res, S.notFoundPath());
         return name === undefined
@@ -362,6 +359,37 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
       default:
         return sendStatus(res, S.notFoundPath());
     }
+  }
+
+  function listOrWatch<T extends object>(
+    req: IncomingMessage,
+    res: ServerResponse,
+    source: Source<T>,
+    namespace: string | undefined,
+    query: URLSearchParams,
+    watch: boolean,
+  ): Promise<Done> {
+    return watch
+      ? watches.serve(req, res, source, namespace, query)
+      : objects.list(req, res, source, namespace, query);
+  }
+
+  /** Events, in core/v1 (`/api/v1/…/events`) or events.k8s.io/v1 (`/apis/events.k8s.io/v1/…/events`). */
+  function events(
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: ResourceRequest,
+    query: URLSearchParams,
+    method: string,
+    watch: boolean,
+  ): Done | Promise<Done> {
+    const { namespace, name, subresource } = info;
+    const source = info.group === '' ? sources.events : sources.eventsV1;
+    if (subresource !== undefined) return sendStatus(res, S.notFoundPath());
+    if (method !== 'GET' && method !== 'HEAD') return sendStatus(res, S.methodNotAllowed());
+    if (name === undefined) return listOrWatch(req, res, source, namespace, query, watch);
+    if (namespace === undefined) return sendStatus(res, S.notFoundPath());
+    return objects.get(req, res, source.kind, state.events.get(namespace, name), name, query);
   }
 
   /** `/api/v1/nodes/NAME/proxy/PATH`: the kubelet's answer, streamed, with the API server's credentials. */

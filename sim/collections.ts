@@ -62,7 +62,7 @@ export function createCollections(opts: CollectionsOptions) {
   ): Done {
     const rep = representationFor(req, res);
     if (!rep) return DONE;
-    if (!o) return sendStatus(res, S.notFound(kind.resource, name));
+    if (!o) return sendStatus(res, S.notFound(kind.resource, name, kind.group));
     switch (rep.kind) {
       case 'object':
         return sendBody(res, 200, render.object(kind, o));
@@ -71,7 +71,7 @@ export function createCollections(opts: CollectionsOptions) {
           return sendStatus(
             res,
             S.notAcceptable(
-              `you requested PartialObjectMetadataList, but the requested object is not a list (*v1.${kind.kind})`,
+              `you requested PartialObjectMetadataList, but the requested object is not a list (*${goPackage(kind)}.${kind.kind})`,
             ),
           );
         }
@@ -101,7 +101,7 @@ export function createCollections(opts: CollectionsOptions) {
       return sendStatus(
         res,
         S.notAcceptable(
-          `you requested PartialObjectMetadata, but the requested object is a list (*v1.${kind.listKind})`,
+          `you requested PartialObjectMetadata, but the requested object is a list (*${goPackage(kind)}.${kind.listKind})`,
         ),
       );
     }
@@ -156,7 +156,7 @@ export function createCollections(opts: CollectionsOptions) {
       head = `{"kind":"PartialObjectMetadataList","apiVersion":"${rep.apiVersion}","metadata":${JSON.stringify(metadata)},"items":[`;
       write = (o) => render.partial(kind, o, rep.apiVersion);
     } else {
-      head = `{"kind":"${kind.listKind}","apiVersion":"v1","metadata":${JSON.stringify(metadata)},"items":[`;
+      head = `{"kind":"${kind.listKind}","apiVersion":"${kind.apiVersion}","metadata":${JSON.stringify(metadata)},"items":[`;
       write = (o) => render.object(kind, o);
     }
     // Objects that change in place while the page is written are written as they were at `rv`.
@@ -231,6 +231,9 @@ export function createCollections(opts: CollectionsOptions) {
 }
 
 export type Collections = ReturnType<typeof createCollections>;
+
+/** The Go package a type name is printed with (`*v1.PodList`). */
+const goPackage = <T extends object>(kind: Kind<T>) => kind.apiVersion.split('/').at(-1)!;
 
 /**
  * What a list or a watch reads first: the representation, the selectors, a Table's `includeObject`.

@@ -35,7 +35,11 @@ function groupVersion(name: string, version: string) {
 
 /** The groups of /apis; metrics.k8s.io while an APIService is registered, reachable or not (as the aggregator lists it). */
 export function apiGroups(metricsRegistered: boolean) {
-  const groups = [groupVersion('authentication.k8s.io', 'v1'), groupVersion('authorization.k8s.io', 'v1')];
+  const groups = [
+    groupVersion('authentication.k8s.io', 'v1'),
+    groupVersion('authorization.k8s.io', 'v1'),
+    groupVersion('events.k8s.io', 'v1'),
+  ];
   if (metricsRegistered) groups.push(groupVersion(METRICS_GROUP, 'v1beta1'));
   return groups;
 }
@@ -73,6 +77,15 @@ export function groupResources(group: string) {
   });
   if (group === 'authentication.k8s.io') {
     return list([resource('tokenreviews', 'tokenreview', 'TokenReview', false, ['create'])]);
+  }
+  if (group === 'events.k8s.io') {
+    return list([
+      {
+        ...resource('events', 'event', 'Event', true, ['get', 'list', 'watch']),
+        shortNames: ['ev'],
+        storageVersionHash: 'r2yiGXH7wu8=',
+      },
+    ]);
   }
   if (group === 'authorization.k8s.io') {
     return list([

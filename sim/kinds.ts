@@ -12,9 +12,12 @@ import {
   configMapMetadata,
   configMapObject,
   EVENT_FIELDS,
+  EVENTS_V1_FIELDS,
   eventField,
   eventMetadata,
   eventObject,
+  eventsV1Field,
+  eventsV1Object,
   NAMESPACE_FIELDS,
   NODE_FIELDS,
   namespaceField,
@@ -48,7 +51,11 @@ type Json = Record<string, unknown>;
 
 /** What get, list and watch need to know about one kind of object. */
 export interface Kind<T extends object> {
+  /** The resource's name, also its history's (events.k8s.io's Events share core/v1's storage). */
   resource: string;
+  /** The API group ('' for core) and the apiVersion objects are written in. */
+  group: string;
+  apiVersion: string;
   kind: string;
   listKind: string;
   namespaced: boolean;
@@ -85,6 +92,8 @@ export function createSources(cluster: SimCluster, events: EventStore, configMap
   const pods: Source<SimPod> = {
     kind: {
       resource: 'pods',
+      group: '',
+      apiVersion: 'v1',
       kind: 'Pod',
       listKind: 'PodList',
       namespaced: true,
@@ -119,6 +128,8 @@ export function createSources(cluster: SimCluster, events: EventStore, configMap
   const nodes: Source<SimNode> = {
     kind: {
       resource: 'nodes',
+      group: '',
+      apiVersion: 'v1',
       kind: 'Node',
       listKind: 'NodeList',
       namespaced: false,
@@ -138,6 +149,8 @@ export function createSources(cluster: SimCluster, events: EventStore, configMap
   const namespaces: Source<SimNamespace> = {
     kind: {
       resource: 'namespaces',
+      group: '',
+      apiVersion: 'v1',
       kind: 'Namespace',
       listKind: 'NamespaceList',
       namespaced: false,
@@ -161,6 +174,8 @@ export function createSources(cluster: SimCluster, events: EventStore, configMap
   const configMaps: Source<SimConfigMap> = {
     kind: {
       resource: 'configmaps',
+      group: '',
+      apiVersion: 'v1',
       kind: 'ConfigMap',
       listKind: 'ConfigMapList',
       namespaced: true,
@@ -184,6 +199,8 @@ export function createSources(cluster: SimCluster, events: EventStore, configMap
   const eventSource: Source<SimEvent> = {
     kind: {
       resource: EVENTS,
+      group: '',
+      apiVersion: 'v1',
       kind: 'Event',
       listKind: 'EventList',
       namespaced: true,
@@ -204,7 +221,19 @@ export function createSources(cluster: SimCluster, events: EventStore, configMap
       return { keys: ns === undefined ? all : namespaceRange(all, ns), get: (k) => events.byKey(k) };
     },
   };
-  return { pods, nodes, namespaces, configMaps, events: eventSource };
+  // events.k8s.io/v1: the same stored events (and history) in that group's shape.
+  const eventsV1: Source<SimEvent> = {
+    kind: {
+      ...eventSource.kind,
+      group: 'events.k8s.io',
+      apiVersion: 'events.k8s.io/v1',
+      fields: EVENTS_V1_FIELDS,
+      field: eventsV1Field,
+      object: eventsV1Object,
+    },
+    candidates: eventSource.candidates,
+  };
+  return { pods, nodes, namespaces, configMaps, events: eventSource, eventsV1 };
 }
 
 export type Sources = ReturnType<typeof createSources>;

@@ -432,6 +432,18 @@ function objectReference(r: Readonly<ObjectReference>): Json {
   return o;
 }
 
+/** What only old-style events fill in: the source, first and last seen (null when unset, as Go writes a zero Time). */
+function oldStyleParts(e: SimEvent): { source: Json; first: string | null; last: string | null } {
+  const source: Json = {};
+  if (e.source.component) source.component = e.source.component;
+  if (e.source.host) source.host = e.source.host;
+  return {
+    source,
+    first: e.firstTimestampMs === undefined ? null : rfc3339(e.firstTimestampMs),
+    last: e.lastTimestampMs === undefined ? null : rfc3339(e.lastTimestampMs),
+  };
+}
+
 export function eventMetadata(e: SimEvent): Json {
   return {
     name: e.name,
@@ -455,12 +467,10 @@ export function eventObject(e: SimEvent): Json {
   };
   if (e.reason) o.reason = e.reason;
   if (e.message) o.message = e.message;
-  const source: Json = {};
-  if (e.source.component) source.component = e.source.component;
-  if (e.source.host) source.host = e.source.host;
-  o.source = source;
-  o.firstTimestamp = e.firstTimestampMs === undefined ? null : rfc3339(e.firstTimestampMs);
-  o.lastTimestamp = e.lastTimestampMs === undefined ? null : rfc3339(e.lastTimestampMs);
+  const old = oldStyleParts(e);
+  o.source = old.source;
+  o.firstTimestamp = old.first;
+  o.lastTimestamp = old.last;
   if (e.count) o.count = e.count;
   o.type = e.type;
   o.eventTime = e.eventTimeMs === undefined ? null : microTime(e.eventTimeMs);
@@ -522,4 +532,47 @@ export function eventField(e: SimEvent, field: string): string | undefined {
     default:
       return undefined;
   }
+}
+
+/**
+ * The same Event as events.k8s.io/v1 writes it (Go's field order): `regarding` and `note` for
+ * involvedObject and message, the old-style fields under `deprecated…` names.
+ */
+export function eventsV1Object(e: SimEvent): Json {
+  const o: Json = {
+    kind: 'Event',
+    apiVersion: 'events.k8s.io/v1',
+    metadata: eventMetadata(e),
+    eventTime: e.eventTimeMs === undefined ? null : microTime(e.eventTimeMs),
+  };
+  if (e.series)
+    o.series = { count: e.series.count, lastObservedTime: microTime(e.series.lastObservedTimeMs) };
+  if (e.reportingController) o.reportingController = e.reportingController;
+  if (e.reportingInstance) o.reportingInstance = e.reportingInstance;
+  if (e.action) o.action = e.action;
+  if (e.reason) o.reason = e.reason;
+  o.regarding = objectReference(e.involvedObject);
+  if (e.related) o.related = objectReference(e.related);
+  if (e.message) o.note = e.message;
+  o.type = e.type;
+  const old = oldStyleParts(e);
+  o.deprecatedSource = old.source;
+  o.deprecatedFirstTimestamp = old.first;
+  o.deprecatedLastTimestamp = old.last;
+  if (e.count) o.deprecatedCount = e.count;
+  return o;
+}
+
+/** events.k8s.io/v1's selectable fields: `regarding.*` for involvedObject, `reportingController`. */
+export const EVENTS_V1_FIELDS = EVENT_FIELDS.map((f) =>
+  f === 'reportingComponent' ? 'reportingController' : f.replace(/^involvedObject\./, 'regarding.'),
+);
+
+export function eventsV1Field(e: SimEvent, field: string): string | undefined {
+  if (field === 'reportingController') return eventField(e, 'reportingComponent');
+  if (field.startsWith('regarding.'))
+    return eventField(e, `involvedObject.${field.slice('regarding.'.length)}`);
+  return field.startsWith('involvedObject.') || field === 'reportingComponent'
+    ? undefined
+    : eventField(e, field);
 }

@@ -324,6 +324,6 @@ function bookmarkLine<T extends object>(
       columnDefinitions: null,
       rows: [],
     };
-  else object = { kind: kind.kind, apiVersion: 'v1', metadata };
+  else object = { kind: kind.kind, apiVersion: kind.apiVersion, metadata };
   return `{"type":"BOOKMARK","object":${JSON.stringify(object)}}\n`;
 }

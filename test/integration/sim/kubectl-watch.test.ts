@@ -163,6 +163,14 @@ describe('kubectl get events and -w against the development API server', {
     assert.equal(columns(row).at(-2), '2');
   });
 
+  test('get events.events.k8s.io -A prints the same table from the other group', async () => {
+    const r = await kubectl('1.32', 'get', 'events.events.k8s.io', '-A');
+    assert.equal(r.code, 0, r.stderr);
+    const [header, ...rows] = r.stdout.trimEnd().split('\n');
+    assert.deepEqual(columns(header), ['NAMESPACE', 'LAST SEEN', 'TYPE', 'REASON', 'OBJECT', 'MESSAGE']);
+    assert.equal(rows.length, sim.events.size);
+  });
+
   test('get events -A -w: the list, then each new event and each repeat as it happens', async () => {
     for (const v of VERSIONS) {
       const w = streaming(v, 'get', 'events', '-A', '-w');

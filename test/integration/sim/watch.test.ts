@@ -399,6 +399,76 @@ describe('Events: list, get and watch', () => {
   });
 });
 
+describe('events.k8s.io/v1: the same Events in that shape', () => {
+  test('discovery, list, get and watch; regarding/note/deprecated* fields; its own field names', async () => {
+    const groups = json<{ groups: { name: string }[] }>(await api('/apis')).groups.map((g) => g.name);
+    assert.ok(groups.includes('events.k8s.io'));
+    const resources = json<{ resources: { name: string; verbs: string[] }[] }>(
+      await api('/apis/events.k8s.io/v1'),
+    );
+    assert.deepEqual(
+      resources.resources.map((r) => [r.name, r.verbs]),
+      [['events', ['get', 'list', 'watch']]],
+    );
+
+    const from = sim.cluster.resourceVersion;
+    const w = await watch(`/apis/events.k8s.io/v1/namespaces/shop/events?watch=true&resourceVersion=${from}`);
+    try {
+      const e = sim.events.emit({
+        involvedObject: { kind: 'Pod', namespace: 'shop', name: 'v1-shape', uid: 'u-v1', apiVersion: 'v1' },
+        source: { component: 'kubelet', host: 'sim-node-0002' },
+        reason: 'Pulled',
+        message: 'Container image "img" already present on machine',
+      });
+      const [added] = await w.take(1);
+      assert.equal(added!.object.apiVersion, 'events.k8s.io/v1');
+      const one = json<Record<string, unknown>>(
+        await api(`/apis/events.k8s.io/v1/namespaces/shop/events/${e.name}`),
+      );
+      assert.deepEqual(one, added!.object);
+      assert.deepEqual(
+        { ...one, metadata: undefined },
+        {
+          kind: 'Event',
+          apiVersion: 'events.k8s.io/v1',
+          metadata: undefined,
+          eventTime: null,
+          reportingController: 'kubelet',
+          reportingInstance: 'sim-node-0002',
+          reason: 'Pulled',
+          regarding: { kind: 'Pod', namespace: 'shop', name: 'v1-shape', uid: 'u-v1', apiVersion: 'v1' },
+          note: 'Container image "img" already present on machine',
+          type: 'Normal',
+          deprecatedSource: { component: 'kubelet', host: 'sim-node-0002' },
+          deprecatedFirstTimestamp: one.deprecatedFirstTimestamp,
+          deprecatedLastTimestamp: one.deprecatedLastTimestamp,
+          deprecatedCount: 1,
+        },
+      );
+      const list = json<List & { apiVersion: string; kind: string }>(
+        await api('/apis/events.k8s.io/v1/events?fieldSelector=regarding.name%3Dv1-shape'),
+      );
+      assert.deepEqual([list.kind, list.apiVersion], ['EventList', 'events.k8s.io/v1']);
+      assert.deepEqual(
+        list.items.map((i) => i.metadata.name),
+        [e.name],
+      );
+      const core = json<List>(await api(`/api/v1/events?fieldSelector=involvedObject.name%3Dv1-shape`));
+      assert.deepEqual(
+        core.items.map((i) => i.metadata.name),
+        [e.name],
+        'one storage, two shapes',
+      );
+      const wrong = await api('/apis/events.k8s.io/v1/events?fieldSelector=involvedObject.name%3Dv1-shape');
+      assert.equal(json(wrong).message, 'field label not supported: involvedObject.name');
+      const missing = json(await api('/apis/events.k8s.io/v1/namespaces/shop/events/nope'));
+      assert.equal(missing.message, 'events.events.k8s.io "nope" not found');
+    } finally {
+      w.close();
+    }
+  });
+});
+
 describe('lists read one revision across their pages', () => {
   test('changes between pages do not show: nothing skipped, nothing doubled, every item as it was', async () => {
     const path = '/api/v1/pods';
