@@ -92,7 +92,8 @@ export class EventRecorder {
       return;
     }
     if (c.type === 'DELETED') {
-      if (pod.phase !== 'Running' || pod.nodeName === undefined) return;
+      // A pod whose node is gone was not stopped by a kubelet (the node's removal took it).
+      if (pod.phase !== 'Running' || pod.nodeName === undefined || !this.#cluster.node(pod.nodeName)) return;
       for (const ctr of pod.containers) {
         if (ctr.startedAtMs === undefined || ctr.finishedAtMs !== undefined) continue;
         this.#events.record(

@@ -140,6 +140,22 @@ describe('events recorded as pods live', () => {
     state.close();
   });
 
+  test('a pod whose node is gone when it goes: no Killing (no kubelet stopped it)', () => {
+    const { cluster, state } = setup();
+    const pod = cluster.addPod({ namespace: 'shop', name: 'orphan', nodeName: 'sim-node-0002' });
+    const before = state.events.size;
+    const last = { ...pod, nodeName: 'sim-node-9999', resourceVersion: ++cluster.resourceVersion };
+    state.history.record('pods', {
+      type: 'DELETED',
+      rv: last.resourceVersion,
+      key: 'shop/orphan',
+      object: last,
+      prev: pod,
+    });
+    assert.equal(state.events.size, before);
+    state.close();
+  });
+
   test('a pod no node can take: FailedScheduling (new-style), each retry a series bump', () => {
     const { cluster, state, advance } = setup();
     const pod = cluster.addPod({
