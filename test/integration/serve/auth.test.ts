@@ -57,6 +57,17 @@ async function startOn(db: TestDb, args: string[], o: { authRefreshMs?: number }
     throw Object.assign(err as Error, { lines });
   }
   const ca = await readFile(join(certDir, 'apiserver.crt'), 'utf8');
+  // It answers 503 until its Redis connection is up (by design); these tests are about auth.
+  const probe = new Agent({ ca });
+  try {
+    await waitFor(
+      'the serve function to be ready',
+      10_000,
+      async () => (await get(probe, `${handle.url}/readyz`)).status === 200,
+    );
+  } finally {
+    probe.destroy();
+  }
   return {
     handle,
     lines,
