@@ -1,13 +1,15 @@
 /**
  * A development kube-apiserver over HTTPS in front of the simulated cluster: discovery, Nodes, Pods,
- * Namespaces and one ConfigMap (get and list: collections.ts), TokenReview and SubjectAccessReview,
- * the node proxy to the kubelets, and kube-aggregator's proxy of `/apis/metrics.k8s.io` to a
- * registered metrics backend with the front-proxy client certificate and X-Remote-User/Group.
+ * Namespaces, Events (core/v1 and events.k8s.io/v1) and one ConfigMap (get and list: collections.ts;
+ * watch: watch.ts, with resourceVersions, bookmarks and 410 Gone from history.ts), TokenReview and
+ * SubjectAccessReview, the node proxy to the kubelets, and kube-aggregator's proxy of
+ * `/apis/metrics.k8s.io` to a registered metrics backend with the front-proxy client certificate and
+ * X-Remote-User/Group.
  *
  * Authentication: bearer tokens of the users table, or client certificates from the cluster CA
  * (user = CN, groups = O). Authorization: the simulated cluster's fixed roles (auth.ts).
  * It answers JSON only: kubectl and client-go ask for protobuf first and accept JSON.
- * Not served: watch, writes to objects, OpenAPI, aggregated discovery (clients fall back to the
+ * Not served: writes to objects, OpenAPI, aggregated discovery (clients fall back to the
  * per-group discovery documents, as they do against any server that lacks it).
  */
 import { randomUUID } from 'node:crypto';
@@ -29,12 +31,14 @@ import {
   VERSION_INFO,
 } from './discovery.ts';
 import { DONE, type Done, readJson, sendJson, sendStatus, sendText } from './http-util.ts';
-import type { SimCluster } from './model.ts';
-import { extensionApiserverAuthentication } from './objects.ts';
+import type { Source } from './kinds.ts';
+import { queryBool } from './list-options.ts';
 import { forward, goError } from './proxy.ts';
 import { attributesOf, type RequestInfo, type ResourceRequest, requestInfo } from './request-info.ts';
 import { subjectAccessReview, tokenReview } from './reviews.ts';
+import type { ApiState } from './state.ts';
 import * as S from './status.ts';
+import { createWatches, type Watches } from './watch.ts';
 
 export interface MetricsBackendRegistration {
   /** `https://host:port` of the metrics.k8s.io server (the APIService's service). */
@@ -50,7 +54,8 @@ export interface MetricsBackendRegistration {
 }
 
 export interface ApiServerOptions {
-  cluster: SimCluster;
+  /** The served objects and their history (state.ts). */
+  state: ApiState;
   auth: SimAuth;
   /** Serving certificate, signed by the cluster CA. */
   serving: CertificateAndKey;
@@ -64,6 +69,10 @@ export interface ApiServerOptions {
   frontProxyCaPem: string;
   port?: number;
   host?: string;
+  /** Watch BOOKMARK period (default 60 s, the watch cache's). */
+  bookmarkIntervalMs?: number;
+  /** Changes a watcher may have unsent before the server ends its watch (default 100,000). */
+  watchMaxPending?: number;
   logger?: Logger;
 }
 
@@ -90,6 +99,8 @@ export interface SimApiServer {
   updateAuthenticationConfig(data: Record<string, string | undefined>): void;
   registerMetricsBackend(b: MetricsBackendRegistration): void;
   unregisterMetricsBackend(): void;
+  /** Open watches, and test hooks on them: a BOOKMARK to every watcher that takes them; end them all. */
+  readonly watches: Pick<Watches, 'active' | 'sendBookmarks' | 'closeAll'>;
   close(): Promise<void>;
 }
 
@@ -98,7 +109,8 @@ const PUBLIC_PATHS = ['/healthz', '/livez', '/readyz', '/version'];
 const ANONYMOUS: UserInfo = { name: 'system:anonymous', groups: ['system:unauthenticated'] };
 
 export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServer> {
-  const { cluster, auth } = opts;
+  const { state, auth } = opts;
+  const { cluster, sources, history, configMap } = state;
   const log = opts.logger;
   const host = opts.host ?? '127.0.0.1';
   let backend: { reg: MetricsBackendRegistration; agent: Agent; host: string; port: number } | undefined;
@@ -108,14 +120,16 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     cert: opts.kubeletClient.certPem,
     key: opts.kubeletClient.keyPem,
   });
-  const configMap = extensionApiserverAuthentication({
-    clientCaPem: opts.clusterCaPem,
-    requestHeaderCaPem: opts.frontProxyCaPem,
-    createdAtMs: cluster.startMs - 40 * 86_400_000,
-    uid: randomUUID(),
-    resourceVersion: 42,
+  const objects = createCollections({ history, now: cluster.now });
+  const watches = createWatches({
+    history,
+    render: objects.render,
+    now: cluster.now,
+    seed: cluster.seed,
+    ...(opts.bookmarkIntervalMs === undefined ? {} : { bookmarkIntervalMs: opts.bookmarkIntervalMs }),
+    ...(opts.watchMaxPending === undefined ? {} : { maxPending: opts.watchMaxPending }),
+    ...(opts.logger === undefined ? {} : { logger: opts.logger }),
   });
-  const objects = createCollections(cluster, configMap);
   const reviewLog: ReviewRecord[] = [];
 
   const server = createServer(
@@ -195,7 +209,7 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
       return sendStatus(res, S.badRequest(`invalid URL escape in path "${rawPath}"`));
     }
     const method = req.method ?? 'GET';
-    const watch = ['true', '1'].includes(query.get('watch') ?? '');
+    const watch = queryBool(query, 'watch');
     const info = requestInfo(method, rawPath, segments, watch);
 
     const authenticated = authenticate(req);
@@ -210,17 +224,6 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
 
     if (info.kind === 'non-resource') return nonResource(req, res, rawPath, segments, method, query, user);
     if (info.group === METRICS_GROUP) return proxyToMetrics(req, res, rawPath, rawQuery, user);
-    if (watch) {
-      return sendStatus(
-        res,
-        S.failure(
-          405,
-          'MethodNotAllowed',
-          'watch is not supported by the simulated API server; list instead',
-          {},
-        ),
-      );
-    }
     if (info.version === 'v1' && info.name === undefined && info.subresource === undefined) {
       if (info.group === 'authentication.k8s.io' && info.resource === 'tokenreviews') {
         return review(req, res, method, (body) => {
@@ -256,8 +259,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
         });
       }
     }
+    if (info.group === 'events.k8s.io' && info.version === 'v1' && info.resource === 'events')
+      return events(req, res, info, query, method, watch);
     if (info.group !== '' || info.version !== 'v1') return sendStatus(res, S.notFoundPath());
-    return core(req, res, info, query, method);
+    return core(req, res, info, query, method, watch);
   }
 
   function forbiddenFor(user: UserInfo, info: RequestInfo): S.Status {
@@ -320,47 +325,71 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     info: ResourceRequest,
     query: URLSearchParams,
     method: string,
-  ): Done {
+    watch: boolean,
+  ): Done | Promise<Done> {
     const { resource, namespace, name, subresource } = info;
-    const { kinds, get, list } = objects;
+    if (resource === 'events') return events(req, res, info, query, method, watch);
     if (resource === 'nodes' && name !== undefined && subresource === 'proxy') {
       return proxyToKubelet(req, res, name, info.rest, query);
     }
     if (subresource !== undefined) return sendStatus(res, S.notFoundPath());
     if (method !== 'GET' && method !== 'HEAD') return sendStatus(res, S.methodNotAllowed());
+    const collection = <T extends object>(source: Source<T>) =>
+      listOrWatch(req, res, source, namespace, query, watch);
     switch (resource) {
       case 'pods':
-        if (name === undefined)
-          return list(req, res, kinds.pods, objects.podCandidates(namespace), namespace, query);
+        if (name === undefined) return collection(sources.pods);
         if (namespace === undefined) return sendStatus(res, S.notFoundPath());
-        return get(req, res, kinds.pods, cluster.pod(namespace, name), name, query);
+        return objects.get(req, res, sources.pods.kind, cluster.pod(namespace, name), name, query);
       case 'nodes':
         if (namespace !== undefined) return sendStatus(res, S.notFoundPath());
         return name === undefined
-          ? list(req, res, kinds.nodes, objects.nodeCandidates, undefined, query)
-          : get(req, res, kinds.nodes, cluster.node(name), name, query);
+          ? collection(sources.nodes)
+          : objects.get(req, res, sources.nodes.kind, cluster.node(name), name, query);
       case 'namespaces':
         return name === undefined
-          ? list(req, res, kinds.namespaces, objects.namespaceCandidates, undefined, query)
-          : get(req, res, kinds.namespaces, cluster.namespace(name), name, query);
+          ? collection(sources.namespaces)
+          : objects.get(req, res, sources.namespaces.kind, cluster.namespace(name), name, query);
       case 'configmaps': {
-        if (name === undefined) {
-          return list(
-            req,
-            res,
-            kinds.configMaps,
-            () => objects.configMapCandidates(namespace),
-            namespace,
-            query,
-          );
-        }
+        if (name === undefined) return collection(sources.configMaps);
         if (namespace === undefined) return sendStatus(res, S.notFoundPath());
         const found = namespace === configMap.namespace && name === configMap.name ? configMap : undefined;
-        return get(req, res, kinds.configMaps, found, name, query);
+        return objects.get(req, res, sources.configMaps.kind, found, name, query);
       }
       default:
         return sendStatus(res, S.notFoundPath());
     }
+  }
+
+  function listOrWatch<T extends object>(
+    req: IncomingMessage,
+    res: ServerResponse,
+    source: Source<T>,
+    namespace: string | undefined,
+    query: URLSearchParams,
+    watch: boolean,
+  ): Promise<Done> {
+    return watch
+      ? watches.serve(req, res, source, namespace, query)
+      : objects.list(req, res, source, namespace, query);
+  }
+
+  /** Events, in core/v1 (`/api/v1/…/events`) or events.k8s.io/v1 (`/apis/events.k8s.io/v1/…/events`). */
+  function events(
+    req: IncomingMessage,
+    res: ServerResponse,
+    info: ResourceRequest,
+    query: URLSearchParams,
+    method: string,
+    watch: boolean,
+  ): Done | Promise<Done> {
+    const { namespace, name, subresource } = info;
+    const source = info.group === '' ? sources.events : sources.eventsV1;
+    if (subresource !== undefined) return sendStatus(res, S.notFoundPath());
+    if (method !== 'GET' && method !== 'HEAD') return sendStatus(res, S.methodNotAllowed());
+    if (name === undefined) return listOrWatch(req, res, source, namespace, query, watch);
+    if (namespace === undefined) return sendStatus(res, S.notFoundPath());
+    return objects.get(req, res, source.kind, state.events.get(namespace, name), name, query);
   }
 
   /** `/api/v1/nodes/NAME/proxy/PATH`: the kubelet's answer, streamed, with the API server's credentials. */
@@ -439,11 +468,22 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     port,
     reviews: () => reviewLog,
     updateAuthenticationConfig(data) {
+      const kind = sources.configMaps.kind;
+      const prev = kind.freeze(configMap, configMap.resourceVersion);
       for (const [k, v] of Object.entries(data)) {
         if (v === undefined) delete configMap.data[k];
         else configMap.data[k] = v;
       }
-      configMap.resourceVersion += 1;
+      // A write takes the next cluster-wide revision, as any etcd write does; watchers see it.
+      const rv = ++cluster.resourceVersion;
+      configMap.resourceVersion = rv;
+      history.record(kind.resource, {
+        type: 'MODIFIED',
+        rv,
+        key: kind.key(configMap),
+        object: kind.freeze(configMap, rv),
+        prev,
+      });
     },
     registerMetricsBackend(reg) {
       const u = new URL(reg.url);
@@ -467,8 +507,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
       backend?.agent.destroy();
       backend = undefined;
     },
+    watches,
     close: () =>
       new Promise<void>((resolve) => {
+        watches.closeAll();
         backend?.agent.destroy();
         kubeletAgent.destroy();
         server.close(() => resolve());

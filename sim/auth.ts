@@ -11,10 +11,11 @@ import { randomBytes } from 'node:crypto';
  * admin: everything (system:masters). scraper: read nodes, pods, namespaces and the kubelet
  * subresources (nodes/metrics, nodes/stats, nodes/proxy), as metrics-server's ClusterRole.
  * serve: create TokenReviews and SubjectAccessReviews (system:auth-delegator), read the
- * extension-apiserver-authentication ConfigMap, read nodes/pods/namespaces. viewer: read everything
- * except the kubelet subresources. none: discovery only.
+ * extension-apiserver-authentication ConfigMap, read nodes/pods/namespaces. events: list and watch
+ * Events only (the events function's ClusterRole). viewer: read everything except the kubelet
+ * subresources. none: discovery only.
  */
-export type SimRole = 'admin' | 'scraper' | 'serve' | 'viewer' | 'none';
+export type SimRole = 'admin' | 'scraper' | 'serve' | 'events' | 'viewer' | 'none';
 
 export interface SimUser {
   name: string;
@@ -86,6 +87,11 @@ export const DEFAULT_USERS: UserSpec[] = [
     name: 'system:serviceaccount:kube-system:metrics-serve',
     groups: serviceAccountGroups('kube-system'),
     role: 'serve',
+  },
+  {
+    name: 'system:serviceaccount:kube-system:metrics-events',
+    groups: serviceAccountGroups('kube-system'),
+    role: 'events',
   },
   { name: 'viewer', groups: [AUTHENTICATED], role: 'viewer' },
   { name: 'nobody', groups: [AUTHENTICATED], role: 'none' },
@@ -187,6 +193,13 @@ function allowedFor(role: SimRole, a: Attributes): boolean {
       if (core && a.resource === 'configmaps') return read && a.namespace === 'kube-system';
       return (
         read && core && a.subresource === undefined && ['nodes', 'pods', 'namespaces'].includes(a.resource)
+      );
+    case 'events':
+      return (
+        read &&
+        a.resource === 'events' &&
+        a.subresource === undefined &&
+        (core || a.group === 'events.k8s.io')
       );
     case 'viewer':
       return read && !kubeletSub && a.resource !== 'secrets';

@@ -1,14 +1,17 @@
 /**
  * `npm start`: the whole system on one machine. A simulated cluster (HTTPS kubelets with moving usage
- * and a development API server that aggregates metrics.k8s.io), the scrape function on its own ticker
- * and the serve function, both run as the real programs against Redis. It writes .demo/kubeconfig and
- * prints the `kubectl top` lines that work against it; Ctrl-C stops everything.
+ * and a development API server that aggregates metrics.k8s.io and serves Events, with watches), the
+ * scrape function on its own ticker and the serve function, both run as the real programs against
+ * Redis. The cluster lives: pods are replaced, one crash-loops, one cannot be scheduled, and their
+ * Events are recorded (`kubectl get events -A -w`). It writes .demo/kubeconfig and prints the kubectl
+ * lines that work against it; Ctrl-C stops everything.
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { resolve } from 'node:path';
 import {
   defineProgram,
+  duration,
   integer,
   loadConfig,
   loggingFlags,
@@ -48,6 +51,12 @@ const demoSpec = defineProgram({
       default: '.demo',
       help: 'Where the kubeconfig and certificates are written.',
     }),
+    duration('event-ttl', {
+      section: 'Demo',
+      default: '1h',
+      positive: true,
+      help: "How long the simulated API server keeps an Event after its last write (kube-apiserver's --event-ttl).",
+    }),
     ...loggingFlags,
   ],
 });
@@ -85,8 +94,15 @@ try {
 
   await mkdir(dir, { recursive: true });
   out(`Starting a simulated cluster of ${config.nodes} nodes × ${config.podsPerNode} pods…`);
-  const sim = await startSim({ nodes: config.nodes, podsPerNode: config.podsPerNode, logger: log });
+  const sim = await startSim({
+    nodes: config.nodes,
+    podsPerNode: config.podsPerNode,
+    eventTtlMs: config.eventTtlMs,
+    logger: log,
+  });
   stops.push(() => sim.stop());
+  const activity = sim.startActivity();
+  stops.push(async () => activity.stop());
 
   // The serve function's certificate, from a CA the API server trusts (the APIService's caBundle).
   const serveCa = await createCA('metrics-serve-ca');
@@ -105,6 +121,8 @@ try {
     sim.writeKubeconfig(file('kubeconfig'), 'admin'),
     // The serve function's identity: TokenReview, SubjectAccessReview, extension-apiserver-authentication.
     sim.writeKubeconfig(file('serve.kubeconfig'), 'serve'),
+    // The events function's identity (list and watch Events only), for when the demo runs it.
+    sim.writeKubeconfig(file('events.kubeconfig'), 'events'),
   ]);
 
   const prefixed = (name: string) => (line: string) => process.stderr.write(`[${name}] ${line}\n`);
@@ -146,6 +164,10 @@ try {
     prefixed('scrape'),
   );
   stops.push(() => scrape.stop());
+  // Hook for the events function (issue 10.6), once functions/events/main.ts exists:
+  //   startProgram('events', ['--redis-url', redis, '--v', String(config.v), '--loop', '--sink', 'stdout',
+  //     `--kubeconfig=${file('events.kubeconfig')}`], prefixed('events'))
+  // beside serve and scrape below (stops, and the unexpected-exit check). Its user may list and watch Events.
   for (const [name, p] of [
     ['serve', serve],
     ['scrape', scrape],
@@ -168,6 +190,8 @@ Try (the first numbers come after two scrapes):
   kubectl --kubeconfig ${kubeconfig} top pods -A
   kubectl --kubeconfig ${kubeconfig} top pods -n shop --containers --sort-by=cpu
   kubectl --kubeconfig ${kubeconfig} get --raw /apis/metrics.k8s.io/v1beta1/nodes
+  kubectl --kubeconfig ${kubeconfig} get events -A
+  kubectl --kubeconfig ${kubeconfig} get events -A -w
 
 Ctrl-C stops everything.
 `);

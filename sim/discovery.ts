@@ -35,7 +35,11 @@ function groupVersion(name: string, version: string) {
 
 /** The groups of /apis; metrics.k8s.io while an APIService is registered, reachable or not (as the aggregator lists it). */
 export function apiGroups(metricsRegistered: boolean) {
-  const groups = [groupVersion('authentication.k8s.io', 'v1'), groupVersion('authorization.k8s.io', 'v1')];
+  const groups = [
+    groupVersion('authentication.k8s.io', 'v1'),
+    groupVersion('authorization.k8s.io', 'v1'),
+    groupVersion('events.k8s.io', 'v1'),
+  ];
   if (metricsRegistered) groups.push(groupVersion(METRICS_GROUP, 'v1beta1'));
   return groups;
 }
@@ -74,6 +78,15 @@ export function groupResources(group: string) {
   if (group === 'authentication.k8s.io') {
     return list([resource('tokenreviews', 'tokenreview', 'TokenReview', false, ['create'])]);
   }
+  if (group === 'events.k8s.io') {
+    return list([
+      {
+        ...resource('events', 'event', 'Event', true, ['get', 'list', 'watch']),
+        shortNames: ['ev'],
+        storageVersionHash: 'r2yiGXH7wu8=',
+      },
+    ]);
+  }
   if (group === 'authorization.k8s.io') {
     return list([
       resource('selfsubjectaccessreviews', 'selfsubjectaccessreview', 'SelfSubjectAccessReview', false, [
@@ -93,23 +106,28 @@ export function coreResources() {
     groupVersion: 'v1',
     resources: [
       {
-        ...resource('configmaps', 'configmap', 'ConfigMap', true, ['get', 'list']),
+        ...resource('configmaps', 'configmap', 'ConfigMap', true, ['get', 'list', 'watch']),
         shortNames: ['cm'],
         storageVersionHash: 'qFsyl6wFWjQ=',
       },
       {
-        ...resource('namespaces', 'namespace', 'Namespace', false, ['get', 'list']),
+        ...resource('events', 'event', 'Event', true, ['get', 'list', 'watch']),
+        shortNames: ['ev'],
+        storageVersionHash: 'r2yiGXH7wu8=',
+      },
+      {
+        ...resource('namespaces', 'namespace', 'Namespace', false, ['get', 'list', 'watch']),
         shortNames: ['ns'],
         storageVersionHash: 'Q3oi5N2YM8M=',
       },
       {
-        ...resource('nodes', 'node', 'Node', false, ['get', 'list']),
+        ...resource('nodes', 'node', 'Node', false, ['get', 'list', 'watch']),
         shortNames: ['no'],
         storageVersionHash: 'XwShjMxG9Fs=',
       },
       resource('nodes/proxy', '', 'NodeProxyOptions', false, ['create', 'delete', 'get', 'patch', 'update']),
       {
-        ...resource('pods', 'pod', 'Pod', true, ['get', 'list']),
+        ...resource('pods', 'pod', 'Pod', true, ['get', 'list', 'watch']),
         shortNames: ['po'],
         categories: ['all'],
         storageVersionHash: 'xPOwRZ+Yhw8=',

@@ -23,6 +23,9 @@ export function sendBody(res: ServerResponse, status: number, body: string): Don
 }
 
 export function sendStatus(res: ServerResponse, status: S.Status): Done {
+  // kube-apiserver turns a Status' retryAfterSeconds into the header clients back off by.
+  const retry = status.details?.retryAfterSeconds;
+  if (retry !== undefined && retry > 0) res.setHeader('Retry-After', String(retry));
   return sendJson(res, status.code, status);
 }
 
@@ -30,6 +33,19 @@ export function sendText(res: ServerResponse, status: number, body: string): Don
   res.writeHead(status, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
   res.end(body);
   return DONE;
+}
+
+/** Resolves when the response can take more (or is gone). */
+export function drained(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
 }
 
 /** Writes a JSON array in chunks, waiting for the socket to drain, so a huge list never sits in memory. */
@@ -40,19 +56,9 @@ export async function streamChunks<T>(
   render: (o: T) => string,
   tail: string,
 ): Promise<void> {
-  const ready = () =>
-    new Promise<void>((resolve) => {
-      const done = () => {
-        res.off('drain', done);
-        res.off('close', done);
-        resolve();
-      };
-      res.on('drain', done);
-      res.on('close', done);
-    });
   let ok = res.write(head);
   for (let i = 0; i < items.length; i += CHUNK) {
-    if (!ok) await ready();
+    if (!ok) await drained(res);
     if (res.destroyed) return;
     const parts: string[] = [];
     for (let j = i; j < Math.min(items.length, i + CHUNK); j++) parts.push(render(items[j]!));

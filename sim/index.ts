@@ -1,8 +1,10 @@
 /**
  * The simulated cluster in one call: the model, one fake kubelet per node, and the development API
- * server in front of them, with their PKI (cluster CA, kubelet serving CA, front-proxy CA) and users.
- * What `npm start`, the end-to-end tests and the benchmark run against.
+ * server in front of them (with its Events and the history behind its watches), with their PKI
+ * (cluster CA, kubelet serving CA, front-proxy CA) and users. What `npm start`, the end-to-end tests
+ * and the benchmark run against.
  */
+import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import type { Logger } from '../shared/log.ts';
 import {
@@ -11,6 +13,7 @@ import {
   issueCertificate,
   issueCertificatesSharingKey,
 } from '../shared/pki.ts';
+import { type Activity, type ActivityOptions, startActivity } from './activity.ts';
 import {
   type MetricsBackendRegistration,
   type ReviewRecord,
@@ -18,8 +21,13 @@ import {
   startApiServer,
 } from './apiserver.ts';
 import { SimAuth, type SimRole, type SimUser, type UserSpec } from './auth.ts';
+import type { EventStore } from './events.ts';
+import type { History } from './history.ts';
 import { type KubeletFleet, startKubelets } from './kubelet.ts';
+import { type EventLoad, startEventLoad } from './load.ts';
 import { createSimCluster, type SimCluster } from './model.ts';
+import type { EventRecorder } from './recorder.ts';
+import { createApiState } from './state.ts';
 
 export interface StartSimOptions {
   nodes: number;
@@ -42,6 +50,18 @@ export interface StartSimOptions {
   servedHistory?: number;
   /** The kubelets' clock (default Date.now); see KubeletFleetOptions.now. */
   kubeletClock?: () => number;
+  /** How long an Event lives after its last write (kube-apiserver's `--event-ttl`); default 1 h. */
+  eventTtlMs?: number;
+  /** How long the API server keeps changes for watches and continue tokens; default 5 min. */
+  historyWindowMs?: number;
+  /** At most this many changes kept per resource; default 102,400. */
+  historyMaxPerResource?: number;
+  /** Watch BOOKMARK period; default 60 s. */
+  bookmarkIntervalMs?: number;
+  /** Changes a watcher may have unsent before the API server ends its watch; default 100,000. */
+  watchMaxPending?: number;
+  /** Record the kubelets' start-up Events (Starting, NodeReady, …) when the sim starts; default true. */
+  nodeStartupEvents?: boolean;
   logger?: Logger;
 }
 
@@ -77,6 +97,18 @@ export interface Sim {
   issueFrontProxyClient(commonName: string): Promise<CertificateAndKey>;
   /** Issues a client certificate from the cluster CA (user = CN, groups = O, as kube-apiserver reads it). */
   issueClusterClient(commonName: string, organizations?: string[]): Promise<CertificateAndKey>;
+  /** The stored core/v1 Events: emit, record (fold repeats), bump, delete, expire, set the TTL. */
+  events: EventStore;
+  /** The events the cluster's components record as objects change (BackOff, FailedScheduling on demand). */
+  recorder: EventRecorder;
+  /** The changes behind watches and continue tokens; `history.compact()` makes older ones 410 Gone. */
+  history: History;
+  /** Open watches; `sendBookmarks()` and `closeAll()` for tests. */
+  watches: SimApiServer['watches'];
+  /** Makes the cluster live (rollouts, a crash-looping pod, an unschedulable one); stop() ends it. */
+  startActivity(opts?: ActivityOptions): Activity;
+  /** Synthetic Events at a sustained rate (the events benchmark's load); stop() ends it. */
+  startEventLoad(perSecond: number): EventLoad;
   stop(): Promise<void>;
 }
 
@@ -84,6 +116,7 @@ const ROLE_USER: Record<SimUserRole, string> = {
   admin: 'admin',
   scraper: 'system:serviceaccount:kube-system:metrics-scraper',
   serve: 'system:serviceaccount:kube-system:metrics-serve',
+  events: 'system:serviceaccount:kube-system:metrics-events',
   viewer: 'viewer',
   nobody: 'nobody',
 };
@@ -146,10 +179,22 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
     now: opts.kubeletClock,
     logger: opts.logger,
   });
+  // The API server's state starts once the kubelets are up: their start-up is its first events.
+  const state = createApiState(cluster, {
+    clientCaPem: clusterCa.certPem,
+    requestHeaderCaPem: frontProxyCa.certPem,
+    configMapUid: randomUUID(),
+    ...(opts.eventTtlMs === undefined ? {} : { eventTtlMs: opts.eventTtlMs }),
+    ...(opts.historyWindowMs === undefined ? {} : { historyWindowMs: opts.historyWindowMs }),
+    ...(opts.historyMaxPerResource === undefined
+      ? {}
+      : { historyMaxPerResource: opts.historyMaxPerResource }),
+    ...(opts.nodeStartupEvents === undefined ? {} : { nodeStartupEvents: opts.nodeStartupEvents }),
+  });
   let apiServer: SimApiServer;
   try {
     apiServer = await startApiServer({
-      cluster,
+      state,
       auth,
       serving,
       clusterCaPem: clusterCa.certPem,
@@ -157,12 +202,25 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
       kubeletClient,
       frontProxyCaPem: frontProxyCa.certPem,
       port: opts.apiServerPort,
+      ...(opts.bookmarkIntervalMs === undefined ? {} : { bookmarkIntervalMs: opts.bookmarkIntervalMs }),
+      ...(opts.watchMaxPending === undefined ? {} : { watchMaxPending: opts.watchMaxPending }),
       logger: opts.logger,
     });
   } catch (err) {
+    state.close();
     await kubelets.close();
     throw err;
   }
+  const running = new Set<{ stop(): void }>();
+  const track = <T extends { stop(): void }>(t: T): T => {
+    running.add(t);
+    const stop = t.stop.bind(t);
+    t.stop = () => {
+      running.delete(t);
+      stop();
+    };
+    return t;
+  };
 
   const tokenOf = (name: string) => {
     const u = auth.user(name);
@@ -201,8 +259,18 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
     issueFrontProxyClient: (commonName) => issueCertificate(frontProxyCa, { commonName, usage: 'client' }),
     issueClusterClient: (commonName, organizations = []) =>
       issueCertificate(clusterCa, { commonName, organizations, usage: 'client' }),
+    events: state.events,
+    recorder: state.recorder,
+    history: state.history,
+    watches: apiServer.watches,
+    startActivity: (o = {}) => track(startActivity({ cluster, recorder: state.recorder, ...o })),
+    startEventLoad: (perSecond) => track(startEventLoad({ cluster, events: state.events, perSecond })),
     stop: () => {
-      stopped ??= Promise.all([apiServer.close(), kubelets.close()]).then(() => undefined);
+      stopped ??= (async () => {
+        for (const t of [...running]) t.stop();
+        state.close();
+        await Promise.all([apiServer.close(), kubelets.close()]);
+      })();
       return stopped;
     },
   };
@@ -235,8 +303,11 @@ export function kubeconfig(server: string, caPem: string, userName: string, toke
   ].join('\n');
 }
 
+export type { Activity, ActivityOptions } from './activity.ts';
 export type { MetricsBackendRegistration, ReviewRecord } from './apiserver.ts';
 export type { SimUser, UserSpec } from './auth.ts';
+export type { EventSpec, EventStore, ObjectReference, SimEvent } from './events.ts';
 export type { KubeletFleet, ServedRecord } from './kubelet.ts';
+export type { EventLoad } from './load.ts';
 export type { KubeletFault, KubeletFaultInput, SimCluster } from './model.ts';
 export type { ServedSample } from './resource-metrics.ts';

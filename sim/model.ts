@@ -192,6 +192,8 @@ export interface AddPodSpec {
   name: string;
   nodeName?: string;
   labels?: Record<string, string>;
+  /** The controller that owns it (a ReplicaSet's replacement pod keeps its ownerReferences). */
+  owner?: SimPod['owner'];
   phase?: PodPhase;
   containers?: ContainerSpec[];
 }
@@ -199,18 +201,25 @@ export interface AddPodSpec {
 export type LabelTarget = { node: string } | { namespace: string; pod: string };
 
 /**
- * A change to the cluster, announced to `onChange` listeners synchronously, after the model has changed
- * (so a list made in the listener already reflects it), in the order the changes happened: what a watch
- * layer turns into watch events. A DELETED event carries the object as it was last, with the
- * resourceVersion of its deletion (as kube-apiserver's DELETED watch events do): the model no longer has it.
+ * A change to an API object, announced to `onChange` listeners synchronously after it is made (so a list
+ * made in the listener already reflects it), in the order the changes happened, when `resourceVersion` is
+ * the revision it made: what the watch layer (sim/state.ts) turns into watch events. A DELETED event
+ * carries the object as it was last, with the resourceVersion of its deletion (as kube-apiserver's DELETED
+ * watch events do): the model no longer has it. FAULT is no API change.
  */
 export type ClusterEvent =
   | { type: 'ADDED' | 'MODIFIED'; kind: 'Pod'; namespace: string; name: string }
   | { type: 'DELETED'; kind: 'Pod'; namespace: string; name: string; object: SimPod }
   | { type: 'ADDED' | 'MODIFIED'; kind: 'Namespace'; name: string }
-  | { type: 'MODIFIED'; kind: 'Node'; name: string }
+  | { type: 'ADDED' | 'MODIFIED'; kind: 'Node'; name: string }
   | { type: 'DELETED'; kind: 'Node'; name: string; object: SimNode }
   | { type: 'FAULT'; kind: 'Node'; name: string; fault: KubeletFault };
+
+/**
+ * An API object about to be changed in place or removed, sent before the change: its state then is
+ * the version that watchers, and lists at an older resourceVersion, must still be able to see.
+ */
+export type BeforeChange = { kind: 'Pod'; pod: SimPod } | { kind: 'Node'; node: SimNode };
 
 export interface SimClusterOptions {
   nodes: number;
@@ -300,6 +309,7 @@ export class SimCluster {
   #sortedPodKeys: string[] | undefined;
   readonly #podsByNode = new Map<string, SimPod[]>();
   readonly #listeners = new Set<(e: ClusterEvent) => void>();
+  readonly #beforeListeners = new Set<(b: BeforeChange) => void>();
   readonly #viewCache = new Map<string, { version: number; view: KubeletView }>();
   /** Per node: bumped when what its kubelet reports changes other than by the passage of time. */
   readonly #nodeVersion = new Map<string, number>();
@@ -388,6 +398,12 @@ export class SimCluster {
   onChange(listener: (e: ClusterEvent) => void): () => void {
     this.#listeners.add(listener);
     return () => this.#listeners.delete(listener);
+  }
+
+  /** Called before every in-place change or removal of a Pod or Node (see BeforeChange). */
+  onBeforeChange(listener: (b: BeforeChange) => void): () => void {
+    this.#beforeListeners.add(listener);
+    return () => this.#beforeListeners.delete(listener);
   }
 
   // ---- what kubelets see ---------------------------------------------------------------------------
@@ -524,7 +540,7 @@ export class SimCluster {
       nodeName: spec.nodeName,
       labels: { ...spec.labels },
       annotations: {},
-      owner: undefined,
+      owner: spec.owner === undefined ? undefined : { ...spec.owner },
       phase: 'Pending',
       createdAtMs: nowMs,
       startTimeMs: undefined,
@@ -556,6 +572,7 @@ export class SimCluster {
 
   deletePod(namespace: string, name: string, nowMs: number = this.now()): void {
     const pod = this.#requirePod('deletePod', namespace, name);
+    this.#willChange({ kind: 'Pod', pod });
     const node = pod.nodeName === undefined ? undefined : this.#nodeByName.get(pod.nodeName);
     if (node) {
       // The node's counter must not go backwards when the pod's containers disappear from it.
@@ -579,6 +596,7 @@ export class SimCluster {
     const node = this.#nodeByName.get(name);
     if (!node) throw new Error(`removeNode: nodes "${name}" not found`);
     for (const pod of [...this.podsOnNode(name)]) this.deletePod(pod.namespace, pod.name, nowMs);
+    this.#willChange({ kind: 'Node', node });
     this.#nodes.splice(this.#nodes.indexOf(node), 1);
     this.#nodeByName.delete(name);
     this.#podsByNode.delete(name);
@@ -591,6 +609,7 @@ export class SimCluster {
   setPodPhase(namespace: string, name: string, phase: PodPhase, nowMs: number = this.now()): void {
     const pod = this.#requirePod('setPodPhase', namespace, name);
     if (pod.phase === phase) return;
+    this.#willChange({ kind: 'Pod', pod });
     this.#transition(pod, phase, nowMs, createRng(`${this.seed}/phase/${namespace}/${name}/${nowMs}`));
     pod.resourceVersion = ++this.resourceVersion;
     this.#touchNode(pod.nodeName);
@@ -610,6 +629,7 @@ export class SimCluster {
       throw new Error(`restartContainer: pod ${namespace}/${podName} has no container "${containerName}"`);
     if (pod.phase !== 'Running')
       throw new Error(`restartContainer: pod ${namespace}/${podName} is ${pod.phase}`);
+    this.#willChange({ kind: 'Pod', pod });
     const used = cumulativeCpuNs(c, nowMs);
     pod.retiredCpuNs += used;
     const node = pod.nodeName === undefined ? undefined : this.#nodeByName.get(pod.nodeName);
@@ -629,12 +649,14 @@ export class SimCluster {
     if ('node' in target) {
       const node = this.#nodeByName.get(target.node);
       if (!node) throw new Error(`setLabels: nodes "${target.node}" not found`);
+      this.#willChange({ kind: 'Node', node });
       node.labels = { ...labels };
       node.resourceVersion = ++this.resourceVersion;
       this.#emit({ type: 'MODIFIED', kind: 'Node', name: node.name });
       return;
     }
     const pod = this.#requirePod('setLabels', target.namespace, target.pod);
+    this.#willChange({ kind: 'Pod', pod });
     pod.labels = { ...labels };
     pod.resourceVersion = ++this.resourceVersion;
     this.#emit({ type: 'MODIFIED', kind: 'Pod', namespace: pod.namespace, name: pod.name });
@@ -653,6 +675,7 @@ export class SimCluster {
     const node = this.#nodeByName.get(nodeName);
     if (!node) throw new Error(`setKubeletPort: nodes "${nodeName}" not found`);
     if (node.kubeletPort === port) return;
+    this.#willChange({ kind: 'Node', node });
     node.kubeletPort = port;
     node.resourceVersion = ++this.resourceVersion;
     this.#emit({ type: 'MODIFIED', kind: 'Node', name: nodeName });
@@ -722,6 +745,10 @@ export class SimCluster {
     this.#nodeVersion.set(nodeName, (this.#nodeVersion.get(nodeName) ?? 0) + 1);
     const node = this.#nodeByName.get(nodeName);
     if (node) node.lastSample = undefined;
+  }
+
+  #willChange(b: BeforeChange): void {
+    for (const l of this.#beforeListeners) l(b);
   }
 
   #emit(e: ClusterEvent): void {

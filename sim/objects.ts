@@ -1,12 +1,21 @@
 /**
- * The Kubernetes API objects (core/v1 JSON) of the simulated cluster: Node, Pod, Namespace and the
- * extension-apiserver-authentication ConfigMap, as kube-apiserver 1.32 would return them, plus their
+ * The Kubernetes API objects (core/v1 JSON) of the simulated cluster: Node, Pod, Namespace, Event and
+ * the extension-apiserver-authentication ConfigMap, as kube-apiserver 1.32 would return them, plus their
  * metadata-only form (PartialObjectMetadata) and the fields their field selectors read.
  */
+import type { ObjectReference, SimEvent } from './events.ts';
 import type { OwnerKind, SimContainer, SimNamespace, SimNode, SimPod } from './model.ts';
 
+/** metav1.Time: whole seconds. */
 export function rfc3339(ms: number): string {
   return `${new Date(Math.floor(ms / 1000) * 1000).toISOString().slice(0, 19)}Z`;
+}
+
+/** metav1.MicroTime: always six fractional digits (`2006-01-02T15:04:05.000000Z`). */
+export function microTime(ms: number): string {
+  const whole = Math.floor(ms);
+  const micros = Math.floor((ms - whole) * 1000 + 1e-6);
+  return `${new Date(whole).toISOString().slice(0, 23)}${String(Math.min(999, micros)).padStart(3, '0')}Z`;
 }
 
 type Json = Record<string, unknown>;
@@ -409,4 +418,161 @@ export function extensionApiserverAuthentication(opts: {
       'requestheader-username-headers': '["X-Remote-User"]',
     },
   };
+}
+
+function objectReference(r: Readonly<ObjectReference>): Json {
+  // ObjectReference's field order; every field is omitempty.
+  const o: Json = { kind: r.kind };
+  if (r.namespace) o.namespace = r.namespace;
+  o.name = r.name;
+  if (r.uid) o.uid = r.uid;
+  if (r.apiVersion) o.apiVersion = r.apiVersion;
+  if (r.resourceVersion) o.resourceVersion = r.resourceVersion;
+  if (r.fieldPath) o.fieldPath = r.fieldPath;
+  return o;
+}
+
+/** What only old-style events fill in: the source, first and last seen (null when unset, as Go writes a zero Time). */
+function oldStyleParts(e: SimEvent): { source: Json; first: string | null; last: string | null } {
+  const source: Json = {};
+  if (e.source.component) source.component = e.source.component;
+  if (e.source.host) source.host = e.source.host;
+  return {
+    source,
+    first: e.firstTimestampMs === undefined ? null : rfc3339(e.firstTimestampMs),
+    last: e.lastTimestampMs === undefined ? null : rfc3339(e.lastTimestampMs),
+  };
+}
+
+export function eventMetadata(e: SimEvent): Json {
+  return {
+    name: e.name,
+    namespace: e.namespace,
+    uid: e.uid,
+    resourceVersion: String(e.resourceVersion),
+    creationTimestamp: rfc3339(e.createdAtMs),
+  };
+}
+
+/**
+ * A core/v1 Event in Go's field order: zero times are null (metav1.Time's JSON), `count` and `series`
+ * are left out when unset, `reportingComponent`/`reportingInstance` are always there.
+ */
+export function eventObject(e: SimEvent): Json {
+  const o: Json = {
+    kind: 'Event',
+    apiVersion: 'v1',
+    metadata: eventMetadata(e),
+    involvedObject: objectReference(e.involvedObject),
+  };
+  if (e.reason) o.reason = e.reason;
+  if (e.message) o.message = e.message;
+  const old = oldStyleParts(e);
+  o.source = old.source;
+  o.firstTimestamp = old.first;
+  o.lastTimestamp = old.last;
+  if (e.count) o.count = e.count;
+  o.type = e.type;
+  o.eventTime = e.eventTimeMs === undefined ? null : microTime(e.eventTimeMs);
+  if (e.series)
+    o.series = { count: e.series.count, lastObservedTime: microTime(e.series.lastObservedTimeMs) };
+  if (e.action) o.action = e.action;
+  if (e.related) o.related = objectReference(e.related);
+  o.reportingComponent = e.reportingController;
+  o.reportingInstance = e.reportingInstance;
+  return o;
+}
+
+/** core/v1 Event's selectable fields (pkg/registry/core/event: ToSelectableFields). */
+export const EVENT_FIELDS = [
+  'metadata.name',
+  'metadata.namespace',
+  'involvedObject.kind',
+  'involvedObject.namespace',
+  'involvedObject.name',
+  'involvedObject.uid',
+  'involvedObject.apiVersion',
+  'involvedObject.resourceVersion',
+  'involvedObject.fieldPath',
+  'reason',
+  'reportingComponent',
+  'source',
+  'type',
+];
+
+export function eventField(e: SimEvent, field: string): string | undefined {
+  const o = e.involvedObject;
+  switch (field) {
+    case 'metadata.name':
+      return e.name;
+    case 'metadata.namespace':
+      return e.namespace;
+    case 'involvedObject.kind':
+      return o.kind;
+    case 'involvedObject.namespace':
+      return o.namespace ?? '';
+    case 'involvedObject.name':
+      return o.name;
+    case 'involvedObject.uid':
+      return o.uid ?? '';
+    case 'involvedObject.apiVersion':
+      return o.apiVersion ?? '';
+    case 'involvedObject.resourceVersion':
+      return o.resourceVersion ?? '';
+    case 'involvedObject.fieldPath':
+      return o.fieldPath ?? '';
+    case 'reason':
+      return e.reason;
+    case 'reportingComponent':
+      return e.reportingController;
+    case 'source':
+      return e.source.component || e.reportingController;
+    case 'type':
+      return e.type;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The same Event as events.k8s.io/v1 writes it (Go's field order): `regarding` and `note` for
+ * involvedObject and message, the old-style fields under `deprecated…` names.
+ */
+export function eventsV1Object(e: SimEvent): Json {
+  const o: Json = {
+    kind: 'Event',
+    apiVersion: 'events.k8s.io/v1',
+    metadata: eventMetadata(e),
+    eventTime: e.eventTimeMs === undefined ? null : microTime(e.eventTimeMs),
+  };
+  if (e.series)
+    o.series = { count: e.series.count, lastObservedTime: microTime(e.series.lastObservedTimeMs) };
+  if (e.reportingController) o.reportingController = e.reportingController;
+  if (e.reportingInstance) o.reportingInstance = e.reportingInstance;
+  if (e.action) o.action = e.action;
+  if (e.reason) o.reason = e.reason;
+  o.regarding = objectReference(e.involvedObject);
+  if (e.related) o.related = objectReference(e.related);
+  if (e.message) o.note = e.message;
+  o.type = e.type;
+  const old = oldStyleParts(e);
+  o.deprecatedSource = old.source;
+  o.deprecatedFirstTimestamp = old.first;
+  o.deprecatedLastTimestamp = old.last;
+  if (e.count) o.deprecatedCount = e.count;
+  return o;
+}
+
+/** events.k8s.io/v1's selectable fields: `regarding.*` for involvedObject, `reportingController`. */
+export const EVENTS_V1_FIELDS = EVENT_FIELDS.map((f) =>
+  f === 'reportingComponent' ? 'reportingController' : f.replace(/^involvedObject\./, 'regarding.'),
+);
+
+export function eventsV1Field(e: SimEvent, field: string): string | undefined {
+  if (field === 'reportingController') return eventField(e, 'reportingComponent');
+  if (field.startsWith('regarding.'))
+    return eventField(e, `involvedObject.${field.slice('regarding.'.length)}`);
+  return field.startsWith('involvedObject.') || field === 'reportingComponent'
+    ? undefined
+    : eventField(e, field);
 }

@@ -366,7 +366,7 @@ export interface Program {
  * Each output line goes to `onLine` (default: inherited stdio).
  */
 export function startProgram(
-  fn: 'scrape' | 'serve',
+  fn: 'scrape' | 'serve' | 'events',
   args: string[],
   onLine?: (line: string) => void,
 ): Program {

@@ -3,14 +3,27 @@
  * `Error from server (<reason>): <message>` and client libraries surface as is.
  */
 
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
+
 export interface Status {
   kind: 'Status';
   apiVersion: 'v1';
-  metadata: Record<string, never>;
+  /** ListMeta: a 410 for a continue token carries a token to go on with. */
+  metadata: { continue?: string };
   status: 'Failure';
   message: string;
   reason?: string;
-  details?: { name?: string; group?: string; kind?: string };
+  details?: {
+    name?: string;
+    group?: string;
+    kind?: string;
+    causes?: StatusCause[];
+    retryAfterSeconds?: number;
+  };
   code: number;
 }
 
@@ -19,12 +32,13 @@ export function failure(
   reason: string | undefined,
   message: string,
   details?: Status['details'],
+  metadata: Status['metadata'] = {},
 ): Status {
   // kube-apiserver's field order: kind, apiVersion, metadata, status, message, reason, details, code.
   return {
     kind: 'Status',
     apiVersion: 'v1',
-    metadata: {},
+    metadata,
     status: 'Failure',
     message,
     ...(reason === undefined ? {} : { reason }),
@@ -77,3 +91,25 @@ export const serviceUnavailable = (message: string) => failure(503, 'ServiceUnav
 
 export const internalError = (message: string) =>
   failure(500, 'InternalError', `Internal error occurred: ${message}`);
+
+/** errors.NewResourceExpired: what a read or watch from a compacted resourceVersion gets (410). */
+export const expired = (message: string, continueToken?: string) =>
+  failure(410, 'Expired', message, undefined, continueToken === undefined ? {} : { continue: continueToken });
+
+/** The watch cache's answer to a watch from before what it holds. */
+export const tooOldResourceVersion = (rv: number, oldest: number) =>
+  expired(`too old resource version: ${rv} (${oldest})`);
+
+/** etcd3's answer to a list at a compacted revision. */
+export const LIST_EXPIRED = 'The resourceVersion for the provided list is too old.';
+
+/** etcd3's answer to a continue token whose revision is compacted (it comes with a new token). */
+export const CONTINUE_EXPIRED =
+  'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.';
+
+/** storage.NewTooLargeResourceVersionError: a read at a revision the server has not reached (504). */
+export const tooLargeResourceVersion = (rv: number, current: number) =>
+  failure(504, 'Timeout', `Timeout: Too large resource version: ${rv}, current: ${current}`, {
+    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
+    retryAfterSeconds: 1,
+  });

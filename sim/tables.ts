@@ -4,6 +4,7 @@
  * `duration.HumanDuration` for ages.
  */
 
+import type { SimEvent } from './events.ts';
 import type { SimNamespace, SimNode, SimPod } from './model.ts';
 import type { SimConfigMap } from './objects.ts';
 import { containerState } from './objects.ts';
@@ -100,6 +101,31 @@ export const CONFIGMAP_COLUMNS: ColumnDefinition[] = [
   AGE,
 ];
 
+/** The event printer's columns; the server sends all ten, kubectl shows the priority-0 ones. */
+export const EVENT_COLUMNS: ColumnDefinition[] = [
+  col('Last Seen', 'The time at which the most recent occurrence of this event was recorded.'),
+  col('Type', 'Type of this event (Normal, Warning), new types could be added in the future'),
+  col(
+    'Reason',
+    "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+  ),
+  col('Object', 'The object that this event is about.'),
+  col(
+    'Subobject',
+    'If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2].',
+    1,
+  ),
+  col('Source', 'The component reporting this event. Should be a short machine understandable string.', 1),
+  col('Message', 'A human-readable description of the status of this operation.'),
+  col(
+    'First Seen',
+    'The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)',
+    1,
+  ),
+  col('Count', 'The number of times this event has occurred.', 1),
+  col('Name', 'Name must be unique within a namespace.', 1, 'name'),
+];
+
 /** k8s.io/apimachinery/pkg/util/duration.HumanDuration. */
 export function humanDuration(ms: number): string {
   const seconds = Math.trunc(ms / 1000);
@@ -186,4 +212,37 @@ export function namespaceCells(ns: SimNamespace, nowMs: number): unknown[] {
 
 export function configMapCells(cm: SimConfigMap, nowMs: number): unknown[] {
   return [cm.name, Object.keys(cm.data).length, age(cm.createdAtMs, nowMs)];
+}
+
+/** printEvent: new-style events fall back to eventTime and series, a count of 0 shows as 1. */
+export function eventCells(e: SimEvent, nowMs: number): unknown[] {
+  const since = (ms: number | undefined) => (ms === undefined ? '<unknown>' : humanDuration(nowMs - ms));
+  const first =
+    e.firstTimestampMs !== undefined
+      ? since(Math.floor(e.firstTimestampMs / 1000) * 1000)
+      : since(e.eventTimeMs);
+  let last = e.lastTimestampMs !== undefined ? since(Math.floor(e.lastTimestampMs / 1000) * 1000) : first;
+  let count = e.count ?? 0;
+  if (e.series) {
+    last = since(e.series.lastObservedTimeMs);
+    count = e.series.count;
+  } else if (count === 0) {
+    count = 1;
+  }
+  const o = e.involvedObject;
+  const target = o.name ? `${o.kind.toLowerCase()}/${o.name}` : o.kind.toLowerCase();
+  const component = e.source.component || e.reportingController;
+  const instance = e.source.host || e.reportingInstance;
+  return [
+    last,
+    e.type,
+    e.reason,
+    target,
+    o.fieldPath ?? '',
+    instance ? `${component}, ${instance}` : component,
+    e.message.trim(),
+    first,
+    count,
+    e.name,
+  ];
 }

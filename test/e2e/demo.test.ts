@@ -55,6 +55,13 @@ test('npm start: the printed kubectl line works; without Redis it brings its own
     assert.match(top.stdout, /^NAME\s+CPU\(cores\)/);
     assert.match(top.stdout, /sim-node-0001\s+\d+m\s+\d+%/);
     assert.match(top.stdout, /sim-node-0002\s+\d+m\s+\d+%/);
+    const eventsLine = /^\s+(kubectl --kubeconfig \S+ get events -A)$/m.exec(text)?.[1];
+    assert.ok(eventsLine, text);
+    const events = await run('kubectl', eventsLine.split(' ').slice(1));
+    assert.equal(events.code, 0, events.stderr);
+    assert.match(events.stdout, /^NAMESPACE\s+LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n/);
+    assert.match(events.stdout, /\sNormal\s+Starting\s+node\/sim-node-0001\s+Starting kubelet\./);
+    assert.match(events.stdout, /\sWarning\s+FailedScheduling\s+pod\/batch-import-/, 'the cluster lives');
 
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);

@@ -94,7 +94,7 @@ describe('the development API server: objects and lists', () => {
     const v1 = json<{ resources: { name: string }[] }>(await api('/api/v1'));
     assert.deepEqual(
       v1.resources.map((r) => r.name),
-      ['configmaps', 'namespaces', 'nodes', 'nodes/proxy', 'pods'],
+      ['configmaps', 'events', 'namespaces', 'nodes', 'nodes/proxy', 'pods'],
     );
     const groups = json<{ groups: { name: string }[] }>(await api('/apis')).groups.map((g) => g.name);
     assert.ok(!groups.includes('metrics.k8s.io'), 'no metrics group before a backend is registered');

@@ -7,7 +7,8 @@ import { Agent, request } from 'node:https';
 import { connect, type Socket } from 'node:net';
 import { after, before, test } from 'node:test';
 import { type Sim, startSim } from '../../../sim/index.ts';
-import { fetchHttps } from './https.ts';
+import { fetchHttps, json } from './https.ts';
+import { openWatch } from './watch-stream.ts';
 
 let sim: Sim;
 before(async () => {
@@ -80,4 +81,33 @@ test('a removed node and its pods leave the API server, and its kubelet stops an
   const fresh = new Agent({ ca: sim.kubeletCaPem });
   assert.equal((await kubeletGet(fresh, sim.kubelets.ports.get(other)!)).status, 200);
   fresh.destroy();
+});
+
+test('watchers of nodes and of pods see the removed node and each of its pods DELETED, as last seen', async () => {
+  const victim = sim.cluster.nodes().at(-1)!.name;
+  const pods = sim.cluster.podsOnNode(victim).map((p) => `${p.namespace}/${p.name}`);
+  assert.ok(pods.length > 0);
+  const from = json<{ metadata: { resourceVersion: string } }>(await api('/api/v1/nodes')).metadata
+    .resourceVersion;
+  const open = (path: string) =>
+    openWatch(`${sim.apiServer.url}${path}?watch=true&resourceVersion=${from}`, {
+      ca: sim.apiServer.caPem,
+      token: sim.tokens.admin,
+    });
+  const nodeWatch = await open('/api/v1/nodes');
+  const podWatch = await open('/api/v1/pods');
+  try {
+    sim.cluster.removeNode(victim);
+    const [node] = await nodeWatch.take(1, (e) => e.type === 'DELETED');
+    assert.equal(node!.object.metadata?.name, victim);
+    const deleted = await podWatch.take(pods.length, (e) => e.type === 'DELETED');
+    assert.deepEqual(
+      deleted.map((e) => `${e.object.metadata?.namespace}/${e.object.metadata?.name}`).sort(),
+      [...pods].sort(),
+    );
+    for (const e of deleted) assert.equal((e.object.spec as { nodeName: string }).nodeName, victim);
+  } finally {
+    nodeWatch.close();
+    podWatch.close();
+  }
 });

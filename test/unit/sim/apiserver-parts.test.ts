@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { forbiddenDetail, SimAuth } from '../../../sim/auth.ts';
-import { decodeContinue, encodeContinue, lowerBound } from '../../../sim/collections.ts';
+import { continueAfter, decodeContinue } from '../../../sim/list-options.ts';
 import { negotiate } from '../../../sim/negotiation.ts';
 import { requestInfo } from '../../../sim/request-info.ts';
+import { lowerBound } from '../../../sim/sorted.ts';
 import { humanDuration } from '../../../sim/tables.ts';
 
 const KUBECTL_TABLE =
@@ -78,7 +79,7 @@ describe('request attributes (RequestInfo)', () => {
 
 describe('continue tokens', () => {
   test('round-trip the resourceVersion and resume after the last key', () => {
-    const token = encodeContinue(1234, 'shop/web-7');
+    const token = continueAfter(1234, 'shop/web-7');
     assert.deepEqual(decodeContinue(token), { rv: 1234, start: 'shop/web-7\u0000' });
     const keys = ['shop/web-1', 'shop/web-7', 'shop/web-8'];
     assert.equal(lowerBound(keys, 'shop/web-7\u0000'), 2);

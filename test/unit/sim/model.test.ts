@@ -258,6 +258,42 @@ describe('what a kubelet reports over time', () => {
     assert.deepEqual(seen, ['sim-node-0002:status-500', 'sim-node-0002:slow']);
     assert.throws(() => c.setFault('nope', 'none'), /nodes "nope" not found/);
   });
+
+  test('onBeforeChange is told before every in-place change or removal, with the object still as it was', () => {
+    const c = cluster();
+    const seen: string[] = [];
+    c.onBeforeChange((b) => {
+      if (b.kind === 'Pod')
+        seen.push(
+          `pod ${b.pod.name} ${b.pod.phase} rv=${b.pod.resourceVersion} ${JSON.stringify(b.pod.labels)}`,
+        );
+      else seen.push(`node ${b.node.name} rv=${b.node.resourceVersion} port=${b.node.kubeletPort}`);
+    });
+    const added = c.addPod(
+      { namespace: 'shop', name: 'b4', nodeName: 'sim-node-0001', phase: 'Pending' },
+      START,
+    );
+    const rv0 = added.resourceVersion;
+    assert.deepEqual(seen, [], 'an addition has no before');
+    c.setPodPhase('shop', 'b4', 'Running', START);
+    const rv1 = c.pod('shop', 'b4')!.resourceVersion;
+    c.setLabels({ namespace: 'shop', pod: 'b4' }, { v: '2' });
+    const rv2 = c.pod('shop', 'b4')!.resourceVersion;
+    c.restartContainer('shop', 'b4', added.containers[0]!.name, START);
+    const rv3 = c.pod('shop', 'b4')!.resourceVersion;
+    c.deletePod('shop', 'b4', START);
+    const node = c.node('sim-node-0002')!;
+    const nodeRv = node.resourceVersion;
+    c.setKubeletPort('sim-node-0002', 12345);
+    c.setKubeletPort('sim-node-0002', 12345); // no change, no call
+    assert.deepEqual(seen, [
+      `pod b4 Pending rv=${rv0} {}`,
+      `pod b4 Running rv=${rv1} {}`,
+      `pod b4 Running rv=${rv2} {"v":"2"}`,
+      `pod b4 Running rv=${rv3} {"v":"2"}`,
+      `node sim-node-0002 rv=${nodeRv} port=10250`,
+    ]);
+  });
 });
 
 describe('a node that leaves the cluster', () => {
