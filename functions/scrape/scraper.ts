@@ -1,6 +1,6 @@
 /**
- * The scraper's composition root: from its configuration to a `runOnce()` that every trigger calls
- * (--once, --loop, the HTTP trigger, a Workers cron). Connections (Redis, the API server, kubelets) are
+ * The scraper's composition root: from its configuration to a `run(kind)` that every entry point calls
+ * (--once, --loop, the HTTP trigger). Connections (Redis, the API server, kubelets) are
  * made once and reused across cycles.
  */
 import type https from 'node:https';
@@ -14,12 +14,15 @@ import { RedisMetricsReader } from '../../shared/store/reader.ts';
 import { connect, createRedis, guarded, redisTarget } from '../../shared/store/redis.ts';
 import { RedisMetricsWriter } from '../../shared/store/writer.ts';
 import { ignoredWithProxy, readKubeletCredentials } from './credentials.ts';
-import { type CycleResult, runCycle } from './cycle.ts';
+import { type CycleKind, type CycleResult, runCycle } from './cycle.ts';
 import { KubeletClient, type TlsOptions } from './kubelet.ts';
 
 export interface Scraper {
-  /** Runs one cycle (or learns that another instance ran it); throws when it could not run at all. */
-  runOnce(): Promise<CycleResult>;
+  /**
+   * Runs one cycle as `kind` asks (`once`: now, after any cycle in progress; `trigger`: the cycle due,
+   * unless another instance ran or runs it); throws when it could not run at all.
+   */
+  run(kind: CycleKind): Promise<CycleResult>;
   /** /metrics: this process' metrics and the scraper's stored figures (as every serve replica shows them). */
   metrics(): Promise<{ contentType: string; body: string }>;
   close(): Promise<void>;
@@ -96,7 +99,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   let sessionsLoaded = false;
   let requests: RequestFigure[] = [];
   return {
-    async runOnce() {
+    async run(kind) {
       await guarded(() => connect(redis));
       const client = await kubeletClient();
       if (!sessionsLoaded) {
@@ -121,6 +124,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
           nodeSelector,
           holder,
         },
+        kind,
       );
       if (result.ran) {
         // The cycle's own figures and new TLS sessions: worth keeping, never worth failing the cycle for.

@@ -198,5 +198,7 @@ export function scrapeOnce(
       nodeSelector: c.config.nodeSelector ? parseLabelSelector(c.config.nodeSelector) : null,
       holder,
     },
+    // A cron tick is a trigger: one cycle per resolution, whichever invocation runs it.
+    'trigger',
   );
 }

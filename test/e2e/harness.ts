@@ -9,7 +9,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createCA, issueCertificate } from '../../shared/pki.ts';
-import { keys } from '../../shared/store/keys.ts';
 import { type Sim, type StartSimOptions, startSim } from '../../sim/index.ts';
 import { freePort, type Program, startProgram, waitFor } from '../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../helpers/redis.ts';
@@ -58,7 +57,7 @@ export interface Cluster {
   serveLog: string[];
   /** The last `--once` run's output lines. */
   scrapeLog: string[];
-  /** One scrape cycle through the real program (`scrape --once`), as if a resolution had passed. */
+  /** One scrape cycle through the real program (`scrape --once`: one cycle now, whatever the lock says). */
   cycle(extraArgs?: string[]): Promise<{ code: number | NodeJS.Signals; lines: string[] }>;
   /** kubectl as admin, or with another kubeconfig. */
   kubectl(args: string[], version?: string, kubeconfig?: string): Promise<Run>;
@@ -132,7 +131,6 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     serveLog,
     scrapeLog,
     async cycle(extraArgs = []) {
-      await db.redis.del(keys.scrapeLock);
       scrapeLog.length = 0;
       const p = startProgram(
         'scrape',
