@@ -1,9 +1,9 @@
 /**
- * One scrape cycle: take the cycle (a lease in Redis: one cycle at a time across instances, and for
- * triggers one per resolution), list nodes and Running pods,
- * fetch every selected kubelet with bounded concurrency (its previous state read alongside), advance each
- * node's two-point state, and stream its new state and served entries to Redis as soon as it is done
- * (staging hashes private to the cycle, renamed over the served ones at the end). A node that fails is
+ * One scrape cycle: take the cycle (a lease in Redis, renewed while the cycle works: one cycle at a time
+ * across instances, for triggers one per resolution), list nodes and Running pods, fetch every selected
+ * kubelet with bounded concurrency (its previous state read alongside), advance each node's two-point
+ * state, and stream its new state and served entries to Redis as soon as it is done (staging hashes
+ * private to the cycle, renamed over the served ones at the end, unless the lease was lost). A node that fails is
  * logged with its cause and keeps its previous points until they expire; every other node is served.
  */
 import type { NodeObject, PodMeta } from '../../shared/kube.ts';
@@ -19,12 +19,11 @@ import type {
 import type { MetricsBatch } from './decode/batch.ts';
 import { KubeletError } from './kubelet.ts';
 import { CycleLease, type LeaseStore } from './lease.ts';
-
-export type { CycleKind };
-
 import { CycleRender } from './render.ts';
 import { decodeState, encodeState } from './state.ts';
 import { advanceNode } from './storage.ts';
+
+export type { CycleKind };
 
 /** The narrow interfaces the cycle needs, so it is tested beside small fakes of each. */
 export interface CycleDeps {
@@ -234,10 +233,7 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
       start: 0,
       nextDue: start.nextDue,
       nextDueInMs,
-      wakeInMs:
-        start.outcome === 'running'
-          ? Math.min(nextDueInMs, untilThen(start.until) + RETAKE_MARGIN_MS)
-          : nextDueInMs,
+      wakeInMs: start.outcome === 'running' ? untilThen(start.until) + RETAKE_MARGIN_MS : nextDueInMs,
       durationMs: performance.now() - started,
       ...empty,
     };
@@ -277,7 +273,7 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
       ...r,
     };
   } catch (err) {
-    await lease.end('failed').catch(() => undefined);
+    await lease.end('failed');
     throw err;
   }
 }
@@ -291,7 +287,7 @@ async function scrapeCycle(
 ): Promise<Pick<CycleResult, 'nodes' | 'scraped' | 'failed' | 'points'>> {
   const { log, store } = deps;
   const now = start.now;
-  const expiresAt = now + cfg.resolutionMs + graceMs(cfg.kubeletTimeoutMs);
+  const expiresAt = now + cfg.resolutionMs + graceMs(cfg.kubeletTimeoutMs, cfg.leaseMs);
 
   // The pod list (the cycle's largest read: hundreds of pages at 5,000 nodes) goes on while the kubelets
   // are fetched; only rendering waits for it.

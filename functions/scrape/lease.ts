@@ -22,6 +22,8 @@ export interface LeaseOptions {
   resolutionMs: number;
 }
 
+const at = (ms: number) => new Date(ms).toISOString();
+
 /** The cycle is no longer this runner's: it must stop and publish nothing. */
 export class LeaseLostError extends Error {
   override name = 'LeaseLostError';
@@ -65,14 +67,25 @@ export class CycleLease {
     this.check();
   }
 
-  /** Stops renewing and records how the cycle ended (unless the lease was lost). */
+  /**
+   * Stops renewing and records how the cycle ended (unless the lease was lost). Never throws: a cycle
+   * that published stays published; unrecorded, its lease lapses and another instance runs it again.
+   */
   async end(state: 'done' | 'failed'): Promise<void> {
+    if (this.#ended) return;
     this.#ended = true;
     clearTimeout(this.#timer);
     if (this.#abort.signal.aborted) return;
     const { start, holder, resolutionMs } = this.#o;
-    if (!(await this.#store.endCycle(start, holder, state, resolutionMs))) {
-      this.#log.warn('Scrape cycle ended after its lease was taken over', { cycle: start });
+    try {
+      if (!(await this.#store.endCycle(start, holder, state, resolutionMs))) {
+        this.#log.warn('Scrape cycle ended after another instance took it over', { cycle: at(start) });
+      }
+    } catch (err) {
+      this.#log.warn('Could not record the end of the scrape cycle; its lease lapses instead', {
+        cycle: at(start),
+        err: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 

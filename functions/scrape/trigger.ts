@@ -61,7 +61,8 @@ export function triggerAnswer(r: CycleResult) {
   };
 }
 
-function logSkip(log: Logger, r: CycleResult, source: TriggerSource): void {
+/** The one info line of a skipped trigger (a standby's look: --v=1), with triggerAnswer's facts. */
+export function logSkip(log: Logger, r: CycleResult, source: TriggerSource): void {
   const {
     result: _r,
     reason,

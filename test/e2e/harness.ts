@@ -57,6 +57,11 @@ export interface Cluster {
   serveLog: string[];
   /** The last `--once` run's output lines. */
   scrapeLog: string[];
+  /**
+   * The scraper's flags against this cluster (Redis, kubeconfig, kubelet CA and addresses, the
+   * resolution, a 2 s kubelet timeout); a later flag of the same name wins.
+   */
+  scrapeArgs(...overrides: string[]): string[];
   /** One scrape cycle through the real program (`scrape --once`: one cycle now, whatever the lock says). */
   cycle(extraArgs?: string[]): Promise<{ code: number | NodeJS.Signals; lines: string[] }>;
   /** kubectl as admin, or with another kubeconfig. */
@@ -121,6 +126,20 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
   sim.registerMetricsBackend({ url: `https://127.0.0.1:${securePort}`, caPem: serveCa.certPem });
   const kubectls = kubectlDir();
   const scrapeLog: string[] = [];
+  const scrapeArgs = (...overrides: string[]) => {
+    const named = new Set(overrides.map((a) => a.split('=')[0]));
+    return [
+      `--redis-url=${db.url}`,
+      `--kubeconfig=${file('scraper.kubeconfig')}`,
+      `--kubelet-certificate-authority=${file('kubelet-ca.crt')}`,
+      '--kubelet-use-node-status-port',
+      '--kubelet-preferred-address-types=InternalIP',
+      `--metric-resolution=${RESOLUTION}`,
+      '--kubelet-request-timeout=2s',
+    ]
+      .filter((a) => !named.has(a.split('=')[0]))
+      .concat(overrides);
+  };
   return {
     sim,
     db,
@@ -130,23 +149,10 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     file,
     serveLog,
     scrapeLog,
+    scrapeArgs,
     async cycle(extraArgs = []) {
       scrapeLog.length = 0;
-      const p = startProgram(
-        'scrape',
-        [
-          '--once',
-          `--redis-url=${db.url}`,
-          `--kubeconfig=${file('scraper.kubeconfig')}`,
-          `--kubelet-certificate-authority=${file('kubelet-ca.crt')}`,
-          '--kubelet-use-node-status-port',
-          '--kubelet-preferred-address-types=InternalIP',
-          `--metric-resolution=${RESOLUTION}`,
-          '--kubelet-request-timeout=2s',
-          ...extraArgs,
-        ],
-        (l) => scrapeLog.push(l),
-      );
+      const p = startProgram('scrape', ['--once', ...scrapeArgs(...extraArgs)], (l) => scrapeLog.push(l));
       const code = await p.exited;
       return { code, lines: [...scrapeLog] };
     },

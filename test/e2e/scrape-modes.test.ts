@@ -28,17 +28,8 @@ before(async () => {
 });
 after(async () => c?.stop());
 
-/** The scraper's flags against this cluster, as the harness passes them. */
-const baseArgs = () => [
-  `--redis-url=${c.db.url}`,
-  `--kubeconfig=${c.dir}/scraper.kubeconfig`,
-  `--kubelet-certificate-authority=${c.dir}/kubelet-ca.crt`,
-  '--kubelet-use-node-status-port',
-  '--kubelet-preferred-address-types=InternalIP',
-  `--metric-resolution=${RESOLUTION}`,
-  '--kubelet-request-timeout=2s',
-  '--bind-address=127.0.0.1',
-];
+/** The scraper's flags against this cluster, as the harness passes them, at this file's resolution. */
+const baseArgs = () => c.scrapeArgs(`--metric-resolution=${RESOLUTION}`, '--bind-address=127.0.0.1');
 
 /** `scrape --once` with exactly these flags. */
 async function once(args: string[]) {
