@@ -49,7 +49,7 @@ export interface CycleConfig {
   nodeSelector: { matches(labels: Record<string, string>): boolean } | null;
   /** Names this instance in the lock, for operators reading Redis. */
   holder: string;
-  /** The cycle's lease (default LEASE_MS); tests shorten it. */
+  /** The cycle's lease (default: leaseMs(resolutionMs)); tests shorten it. */
   leaseMs?: number;
 }
 
@@ -98,10 +98,14 @@ export interface CycleResult {
 const KEPT_BATCH = 500;
 
 /**
- * How long a cycle's lease lasts unless renewed (every third of it): how soon another instance retakes
- * the cycle of a runner that died, and how long a runner may fail to reach Redis before it gives up.
+ * How long a cycle's lease lasts unless renewed (lease.ts renews it every fifth): how soon another
+ * instance retakes the cycle of a runner that died. Half a resolution, so the retake comes before the
+ * next cycle is due, and at most 10 s, so it comes within seconds; long enough that a runner whose event
+ * loop stalls for seconds (a cold cycle at 5,000 nodes) keeps it.
  */
-export const LEASE_MS = 5000;
+export function leaseMs(resolutionMs: number): number {
+  return Math.min(10_000, resolutionMs / 2);
+}
 
 /** A --loop standby looks again this long after the lease it saw should end. */
 const RETAKE_MARGIN_MS = 50;
@@ -120,8 +124,8 @@ const GRACE_SLACK_MS = 5000;
  * one runner killed per cycle, a reader never sees a gap; a node that stops answering disappears within
  * resolution + grace.
  */
-export function graceMs(kubeletTimeoutMs: number, leaseMs = LEASE_MS): number {
-  return 2 * (kubeletTimeoutMs + GRACE_SLACK_MS) + leaseMs;
+export function graceMs(kubeletTimeoutMs: number, lease: number): number {
+  return 2 * (kubeletTimeoutMs + GRACE_SLACK_MS) + lease;
 }
 
 /** How early a trigger may come and still run the cycle due: cron ticks jitter. */
@@ -172,21 +176,20 @@ const at = (ms: number) => new Date(ms).toISOString();
  * instance's cycle is in progress (polling, for at most a resolution and a lease: a longer one is stuck),
  * then runs regardless of the due time.
  */
-async function claim(deps: CycleDeps, cfg: CycleConfig, kind: CycleKind, leaseMs: number) {
+async function claim(deps: CycleDeps, cfg: CycleConfig, kind: CycleKind, lease: number) {
   const { log, store } = deps;
   const request: CycleClaimRequest = {
     kind,
     resolutionMs: cfg.resolutionMs,
     toleranceMs: toleranceMs(cfg.resolutionMs),
-    leaseMs,
+    leaseMs: lease,
     holder: cfg.holder,
   };
-  const giveUpAt = performance.now() + cfg.resolutionMs + leaseMs;
+  const giveUpAt = performance.now() + cfg.resolutionMs + lease;
   let waitingFor = '';
   for (;;) {
-    const sentAt = performance.now();
     const c = await store.acquireCycle(request);
-    if (kind === 'trigger' || c.outcome !== 'running') return { claim: c, sentAt };
+    if (kind === 'trigger' || c.outcome !== 'running') return c;
     const cycle = `${c.start} ${c.holder}`;
     if (cycle !== waitingFor) {
       waitingFor = cycle;
@@ -212,8 +215,8 @@ async function claim(deps: CycleDeps, cfg: CycleConfig, kind: CycleKind, leaseMs
 export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKind): Promise<CycleResult> {
   const { log, store } = deps;
   const started = performance.now();
-  const leaseMs = cfg.leaseMs ?? LEASE_MS;
-  const { claim: start, sentAt } = await claim(deps, cfg, kind, leaseMs);
+  const lease = cfg.leaseMs ?? leaseMs(cfg.resolutionMs);
+  const start = await claim(deps, cfg, kind, lease);
   const claimedAt = performance.now();
   /** From the end of this call: `at` (Redis clock) less the time since Redis answered the claim. */
   const untilThen = (redisMs: number) => redisMs - start.now - (performance.now() - claimedAt);
@@ -243,15 +246,16 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
       holder: start.holder,
     });
   }
-  const lease = new CycleLease(
+  const held = new CycleLease(
     store,
-    { start: start.start, holder: cfg.holder, leaseMs, resolutionMs: cfg.resolutionMs },
+    { start: start.start, holder: cfg.holder, leaseMs: lease, resolutionMs: cfg.resolutionMs },
     log,
-    sentAt,
   );
   try {
-    const r = await scrapeCycle(deps, cfg, start, lease);
-    await lease.end('done');
+    // Served until a resolution past the cycle's start, plus the grace.
+    const expiresAt = start.now + cfg.resolutionMs + graceMs(cfg.kubeletTimeoutMs, lease);
+    const r = await scrapeCycle(deps, cfg, start.now, expiresAt, held);
+    await held.end('done');
     const durationMs = performance.now() - started;
     const nextDueInMs = untilThen(start.nextDue);
     log.info('Scrape cycle finished', {
@@ -273,7 +277,7 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
       ...r,
     };
   } catch (err) {
-    await lease.end('failed');
+    await held.end('failed');
     throw err;
   }
 }
@@ -282,12 +286,11 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
 async function scrapeCycle(
   deps: CycleDeps,
   cfg: CycleConfig,
-  start: CycleClaim,
+  now: number,
+  expiresAt: number,
   lease: CycleLease,
 ): Promise<Pick<CycleResult, 'nodes' | 'scraped' | 'failed' | 'points'>> {
   const { log, store } = deps;
-  const now = start.now;
-  const expiresAt = now + cfg.resolutionMs + graceMs(cfg.kubeletTimeoutMs, cfg.leaseMs);
 
   // The pod list (the cycle's largest read: hundreds of pages at 5,000 nodes) goes on while the kubelets
   // are fetched; only rendering waits for it.

@@ -11,7 +11,7 @@ import type { Logger } from '../../shared/log.ts';
 import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
 import { parseLabelSelector } from '../../shared/selectors/index.ts';
 import { RedisMetricsReader } from '../../shared/store/reader.ts';
-import { connect, createRedis, guarded, redisTarget } from '../../shared/store/redis.ts';
+import { connect, createRedis, duplicate, guarded, redisTarget } from '../../shared/store/redis.ts';
 import { RedisMetricsWriter } from '../../shared/store/writer.ts';
 import { ignoredWithProxy, readKubeletCredentials } from './credentials.ts';
 import { type CycleKind, type CycleResult, runCycle } from './cycle.ts';
@@ -41,7 +41,9 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
     commandTimeoutMs: Math.max(5000, config.metricResolutionMs / 2),
     log,
   });
-  const store = new RedisMetricsWriter(redis);
+  // The cycle's lease is renewed on a connection of its own, so it never waits behind the cycle's writes.
+  const lockRedis = duplicate(redis);
+  const store = new RedisMetricsWriter(redis, lockRedis);
   const nodeSelector = config.nodeSelector ? parseLabelSelector(config.nodeSelector) : null;
   // At start, not at the first cycle: an unreadable or mismatched file is a configuration error.
   const credentials = readKubeletCredentials(config);
@@ -100,7 +102,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   let requests: RequestFigure[] = [];
   return {
     async run(kind) {
-      await guarded(() => connect(redis));
+      await guarded(() => Promise.all([connect(redis), connect(lockRedis)]));
       const client = await kubeletClient();
       if (!sessionsLoaded) {
         sessionsLoaded = true;
@@ -158,6 +160,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
       kubelet?.close();
       api.close();
       redis.disconnect();
+      lockRedis.disconnect();
     },
   };
 }

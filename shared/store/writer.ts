@@ -491,15 +491,19 @@ export class CycleStaging {
 
 export class RedisMetricsWriter {
   #redis: RedisClient;
+  /** The cycle lock's connection: a lease renewal must not wait behind a cycle's pipelines. */
+  #lock: RedisClient;
 
-  constructor(redis: RedisClient) {
+  /** @param lock a connection of its own for the cycle lock (default: `redis`). */
+  constructor(redis: RedisClient, lock: RedisClient = redis) {
     this.#redis = redis;
+    this.#lock = lock;
   }
 
   /** Takes the cycle, or learns who keeps this request from running (ACQUIRE). */
   acquireCycle(r: CycleClaimRequest): Promise<CycleClaim> {
     return guarded(async () => {
-      const v = (await this.#redis.eval(
+      const v = (await this.#lock.eval(
         ACQUIRE,
         1,
         keys.scrapeLock,
@@ -524,7 +528,7 @@ export class RedisMetricsWriter {
   /** Extends the lease on cycle `start`, or learns that `holder` no longer holds it (RENEW). */
   renewCycle(start: number, holder: string, leaseMs: number, resolutionMs: number): Promise<CycleRenewal> {
     return guarded(async () => {
-      const v = (await this.#redis.eval(RENEW, 1, keys.scrapeLock, start, holder, leaseMs, resolutionMs)) as [
+      const v = (await this.#lock.eval(RENEW, 1, keys.scrapeLock, start, holder, leaseMs, resolutionMs)) as [
         number,
         number | string,
         string,
@@ -538,7 +542,7 @@ export class RedisMetricsWriter {
   /** Marks cycle `start` ended, if `holder` still holds it; false when it does not (END). */
   endCycle(start: number, holder: string, state: 'done' | 'failed', resolutionMs: number): Promise<boolean> {
     return guarded(async () => {
-      const v = await this.#redis.eval(END, 1, keys.scrapeLock, start, holder, state, resolutionMs);
+      const v = await this.#lock.eval(END, 1, keys.scrapeLock, start, holder, state, resolutionMs);
       return v === 1;
     });
   }

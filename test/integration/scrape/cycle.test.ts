@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { type CycleDeps, LEASE_MS, runCycle, toleranceMs } from '../../../functions/scrape/cycle.ts';
+import { type CycleDeps, leaseMs, runCycle, toleranceMs } from '../../../functions/scrape/cycle.ts';
 import type { ContainerSample, MetricsBatch } from '../../../functions/scrape/decode/batch.ts';
 import type { NodeObject, PodMeta } from '../../../shared/kube.ts';
 import { createLogger } from '../../../shared/log.ts';
@@ -498,7 +498,7 @@ describe('the cycle lock: one cycle at a time, and for triggers one per resoluti
     assert.equal(r.skipped?.by, 'first');
     assert.equal(r.skipped?.started, a.start);
     assert.ok(
-      r.wakeInMs > 0 && r.wakeInMs <= LEASE_MS + 100,
+      r.wakeInMs > 0 && r.wakeInMs <= leaseMs(RESOLUTION) + 100,
       `a standby looks again when the lease ends: ${r.wakeInMs}`,
     );
   });
