@@ -6,7 +6,6 @@
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
-import { keys } from '../shared/store/keys.ts';
 import { type Child, spawnChild } from './ipc.ts';
 import { memoryByKind, redisCpuMs, usedMemory } from './redis-stats.ts';
 
@@ -182,14 +181,12 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     ];
     const cycle = async (runner: Child): Promise<CycleReport> => {
       await sim.ask('advance');
-      // The bench runs cycles back to back; the lock would (rightly) hold them to one per resolution.
-      await redis.del(keys.scrapeLock);
       const simCpu0 = (await sim.ask<{ cpuMs: number }>('usage')).cpuMs;
       const redisCpu0 = await redisCpuMs(redis);
       const r = await runner.ask<Omit<CycleReport, 'simCpuMs' | 'redisCpuMs'>>('cycle');
       const simCpu1 = (await sim.ask<{ cpuMs: number }>('usage')).cpuMs;
       const report = { ...r, simCpuMs: simCpu1 - simCpu0, redisCpuMs: (await redisCpuMs(redis)) - redisCpu0 };
-      if (!report.ran) throw new Error('the scraper did not run its cycle (lock held)');
+      if (!report.ran) throw new Error('the scraper did not run its cycle');
       progress(`${tag}     memory at peak: ${describeMemory(report.memory.peak)}`);
       progress(`${tag}     memory at end:  ${describeMemory(report.memory.end)}`);
       progress(

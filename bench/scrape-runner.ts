@@ -95,7 +95,7 @@ answer(
     }, 50);
     const cpu0 = cpuMs();
     const t0 = performance.now();
-    const result = await scraper.runOnce().finally(() => clearInterval(sampler));
+    const result = await scraper.run('once').finally(() => clearInterval(sampler));
     const wallMs = performance.now() - t0;
     const cycleCpuMs = cpuMs() - cpu0;
     const end = sample();

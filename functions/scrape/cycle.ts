@@ -1,8 +1,9 @@
 /**
- * One scrape cycle: take the cycle (one per resolution across instances), list nodes and Running pods,
- * fetch every selected kubelet with bounded concurrency (its previous state read alongside), advance each
- * node's two-point state, and stream its new state and served entries to Redis as soon as it is done
- * (staging hashes private to the cycle, renamed over the served ones at the end). A node that fails is
+ * One scrape cycle: take the cycle (a lease in Redis, renewed while the cycle works: one cycle at a time
+ * across instances, for triggers one per resolution), list nodes and Running pods, fetch every selected
+ * kubelet with bounded concurrency (its previous state read alongside), advance each node's two-point
+ * state, and stream its new state and served entries to Redis as soon as it is done (staging hashes
+ * private to the cycle, renamed over the served ones at the end, unless the lease was lost). A node that fails is
  * logged with its cause and keeps its previous points until they expire; every other node is served.
  * Then the cycle's record: its figures and new TLS sessions, every listed node registered with them,
  * and whatever was kept for nodes the list no longer has forgotten (shared/store/keys.ts).
@@ -10,13 +11,24 @@
 import type { NodeObject, PodMeta } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { StatsWrite } from '../../shared/metrics.ts';
-import type { CycleRecord, CycleStaging, CycleStart, StagingOptions } from '../../shared/store/writer.ts';
+import type {
+  CycleClaim,
+  CycleClaimRequest,
+  CycleKind,
+  CycleRecord,
+  CycleStaging,
+  CycleState,
+  StagingOptions,
+} from '../../shared/store/writer.ts';
 import type { MetricsBatch } from './decode/batch.ts';
 import { departures } from './departures.ts';
 import { KubeletError } from './kubelet.ts';
+import { CycleLease, type LeaseStore } from './lease.ts';
 import { CycleRender } from './render.ts';
 import { decodeState, encodeState } from './state.ts';
 import { advanceNode } from './storage.ts';
+
+export type { CycleKind };
 
 /** The narrow interfaces the cycle needs, so it is tested beside small fakes of each. */
 export interface CycleDeps {
@@ -30,8 +42,8 @@ export interface CycleDeps {
     /** TLS sessions kubelets issued since the last call (`host:port` → session). */
     takeNewSessions?(): [string, Buffer][];
   };
-  store: {
-    acquireCycle(resolutionMs: number, toleranceMs: number, holder: string): Promise<CycleStart>;
+  store: LeaseStore & {
+    acquireCycle(r: CycleClaimRequest): Promise<CycleClaim>;
     /** The nodes the scraper keeps anything for, each with its kubelet's `host:port`. */
     readKnownNodes(): Promise<Map<string, string>>;
     recordCycle(r: CycleRecord): Promise<void>;
@@ -55,6 +67,8 @@ export interface CycleConfig {
   nodeSelector: { matches(labels: Record<string, string>): boolean } | null;
   /** Names this instance in the lock, for operators reading Redis. */
   holder: string;
+  /** The cycle's lease (default: leaseMs(resolutionMs)); tests shorten it. */
+  leaseMs?: number;
 }
 
 export interface NodeFailure {
@@ -62,13 +76,35 @@ export interface NodeFailure {
   error: string;
 }
 
+/** Why a cycle did not run, from the lock. */
+export interface CycleSkip {
+  /** `done`: the cycle due has already run (triggers only); `running`: another instance's is in progress. */
+  reason: 'done' | 'running';
+  /** The instance that ran, or is running, that cycle. */
+  by: string;
+  /** When that cycle started (Redis clock, ms). */
+  started: number;
+  /** `running`: when its lease ends unless renewed; `done`: when it ended. */
+  until: number;
+  /** How it ended (`done` or `failed`), or `running`. */
+  state: CycleState;
+}
+
 export interface CycleResult {
-  /** False when another instance ran the cycle due now; nothing else happened. */
+  /** False when the lock kept this request from running (`skipped` says why); nothing else happened. */
   ran: boolean;
+  skipped: CycleSkip | null;
+  /** The cycle that ran: its start (Redis clock, ms), which names it; 0 when skipped. */
+  start: number;
   /** When the next cycle is due, Redis clock (ms). */
   nextDue: number;
-  /** How long from the end of this call until then: what a --loop ticker sleeps. */
+  /** How long from the end of this call until then. */
   nextDueInMs: number;
+  /**
+   * When a --loop ticker looks again: the next due time or, while another instance's cycle is in
+   * progress, the end of its lease (to retake the cycle at once if that runner died).
+   */
+  wakeInMs: number;
   nodes: number;
   scraped: number;
   failed: NodeFailure[];
@@ -82,16 +118,35 @@ const TLS_SESSIONS_TTL_MS = 24 * 3600_000;
 /** Kept states are read and rendered this many nodes at a time. */
 const KEPT_BATCH = 500;
 
+/**
+ * How long a cycle's lease lasts unless renewed (lease.ts renews it every fifth): how soon another
+ * instance retakes the cycle of a runner that died. Half a resolution, so the retake comes before the
+ * next cycle is due, and at most 10 s, so it comes within seconds; long enough that a runner whose event
+ * loop stalls for seconds (a cold cycle at 5,000 nodes) keeps it.
+ */
+export function leaseMs(resolutionMs: number): number {
+  return Math.min(10_000, resolutionMs / 2);
+}
+
+/** A --loop standby looks again this long after the lease it saw should end. */
+const RETAKE_MARGIN_MS = 50;
+
+/** How often --once looks again while another instance's cycle is in progress. */
+const ONCE_POLL_MS = 500;
+
 /** Slack beyond the kubelet timeout for cron jitter and the cycle's own work. */
 const GRACE_SLACK_MS = 5000;
 
 /**
  * A point is served until one resolution after the cycle that scraped it started, plus a grace that covers
- * how late the next cycle's writes can land (its kubelet timeout, and some slack): under healthy scraping
- * a reader never sees a gap, and a node that stops answering disappears within resolution + grace.
+ * how late the next cycle's writes can land even when its runner dies: a healthy cycle lands within the
+ * kubelet timeout plus some slack (cron jitter, its own work); one whose runner dies just before its end
+ * is retaken once its lease lapses, and that retake lands as late again. Under healthy scraping, and with
+ * one runner killed per cycle, a reader never sees a gap; a node that stops answering disappears within
+ * resolution + grace.
  */
-export function graceMs(kubeletTimeoutMs: number): number {
-  return kubeletTimeoutMs + GRACE_SLACK_MS;
+export function graceMs(kubeletTimeoutMs: number, lease: number): number {
+  return 2 * (kubeletTimeoutMs + GRACE_SLACK_MS) + lease;
 }
 
 /** How early a trigger may come and still run the cycle due: cron ticks jitter. */
@@ -113,12 +168,17 @@ export function stagingTtlMs(resolutionMs: number): number {
   return Math.max(2 * resolutionMs, 60_000);
 }
 
-/** Runs `work` on every item with at most `limit` in flight; after a failure, starts no more. */
-async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+/** Runs `work` on every item with at most `limit` in flight; after a failure or an abort, starts no more. */
+async function pool<T>(
+  items: T[],
+  limit: number,
+  signal: AbortSignal,
+  work: (item: T) => Promise<void>,
+): Promise<void> {
   let next = 0;
   let failed = false;
   const worker = async () => {
-    while (!failed && next < items.length) {
+    while (!failed && !signal.aborted && next < items.length) {
       try {
         await work(items[next++]!);
       } catch (err) {
@@ -130,26 +190,136 @@ async function pool<T>(items: T[], limit: number, work: (item: T) => Promise<voi
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
 
-export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<CycleResult> {
+const at = (ms: number) => new Date(ms).toISOString();
+
+/**
+ * Takes the cycle, as `kind` may: a trigger takes it or is skipped; `--once` waits while another
+ * instance's cycle is in progress (polling, for at most a resolution and a lease: a longer one is stuck),
+ * then runs regardless of the due time.
+ */
+async function claim(deps: CycleDeps, cfg: CycleConfig, kind: CycleKind, lease: number) {
+  const { log, store } = deps;
+  const request: CycleClaimRequest = {
+    kind,
+    resolutionMs: cfg.resolutionMs,
+    toleranceMs: toleranceMs(cfg.resolutionMs),
+    leaseMs: lease,
+    holder: cfg.holder,
+  };
+  const giveUpAt = performance.now() + cfg.resolutionMs + lease;
+  let waitingFor = '';
+  for (;;) {
+    const c = await store.acquireCycle(request);
+    if (kind === 'trigger' || c.outcome !== 'running') return c;
+    const cycle = `${c.start} ${c.holder}`;
+    if (cycle !== waitingFor) {
+      waitingFor = cycle;
+      log.info('Waiting for the scrape cycle in progress on another instance to end', {
+        holder: c.holder,
+        started: at(c.start),
+        leaseUntil: at(c.until),
+      });
+    }
+    if (performance.now() > giveUpAt) {
+      throw new Error(
+        `gave up waiting for the scrape cycle of ${c.holder} (started ${at(c.start)}), still in progress`,
+      );
+    }
+    await new Promise((r) => setTimeout(r, Math.min(ONCE_POLL_MS, c.until - c.now + RETAKE_MARGIN_MS)));
+  }
+}
+
+/**
+ * One cycle, as `kind` asks (CycleKind): `once` runs one now (after the one in progress, if any);
+ * `trigger` runs the cycle due, if no instance ran it or is running it.
+ */
+export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKind): Promise<CycleResult> {
   const { log, store } = deps;
   const started = performance.now();
-  const start = await store.acquireCycle(cfg.resolutionMs, toleranceMs(cfg.resolutionMs), cfg.holder);
+  const lease = cfg.leaseMs ?? leaseMs(cfg.resolutionMs);
+  const start = await claim(deps, cfg, kind, lease);
+  const claimedAt = performance.now();
+  /** From the end of this call: `at` (Redis clock) less the time since Redis answered the claim. */
+  const untilThen = (redisMs: number) => redisMs - start.now - (performance.now() - claimedAt);
   const empty = { nodes: 0, scraped: 0, failed: [], points: { nodes: 0, pods: 0, containers: 0 } };
-  if (!start.acquired) {
-    log.debug(1, 'Scrape cycle skipped: already run for this resolution', {
-      nextDueInMs: start.nextDue - start.now,
-    });
-    const durationMs = performance.now() - started;
+  if (start.outcome !== 'taken') {
+    const skipped: CycleSkip = {
+      reason: start.outcome,
+      by: start.holder,
+      started: start.start,
+      until: start.until,
+      state: start.state,
+    };
+    const nextDueInMs = untilThen(start.nextDue);
     return {
       ran: false,
+      skipped,
+      start: 0,
       nextDue: start.nextDue,
-      nextDueInMs: start.nextDue - start.now - durationMs,
-      durationMs,
+      nextDueInMs,
+      wakeInMs: start.outcome === 'running' ? untilThen(start.until) + RETAKE_MARGIN_MS : nextDueInMs,
+      durationMs: performance.now() - started,
       ...empty,
     };
   }
-  const now = start.now;
-  const expiresAt = now + cfg.resolutionMs + graceMs(cfg.kubeletTimeoutMs);
+  if (start.holder !== '') {
+    log.info('Retaking the scrape cycle of an instance that stopped renewing its lease', {
+      holder: start.holder,
+    });
+  }
+  const held = new CycleLease(
+    store,
+    { start: start.start, holder: cfg.holder, leaseMs: lease, resolutionMs: cfg.resolutionMs },
+    log,
+  );
+  try {
+    // Served until a resolution past the cycle's start, plus the grace.
+    const expiresAt = start.now + cfg.resolutionMs + graceMs(cfg.kubeletTimeoutMs, lease);
+    const { listed, known, ...r } = await scrapeCycle(deps, cfg, start.now, expiresAt, held);
+    await held.end('done');
+    const durationMs = performance.now() - started;
+    const nextDueInMs = untilThen(start.nextDue);
+    log.info('Scrape cycle finished', {
+      nodes: r.nodes,
+      scraped: r.scraped,
+      failed: r.failed.length,
+      pods: r.points.pods,
+      containers: r.points.containers,
+      duration: `${Math.round(durationMs)}ms`,
+    });
+    const result: CycleResult = {
+      ran: true,
+      skipped: null,
+      start: start.start,
+      nextDue: start.nextDue,
+      nextDueInMs,
+      wakeInMs: nextDueInMs,
+      durationMs,
+      ...r,
+    };
+    await record(deps, listed, known, result);
+    return result;
+  } catch (err) {
+    await held.end('failed');
+    throw err;
+  }
+}
+
+/** The cycle's work, under its lease: what runCycle reports of a cycle that ran. */
+async function scrapeCycle(
+  deps: CycleDeps,
+  cfg: CycleConfig,
+  now: number,
+  expiresAt: number,
+  lease: CycleLease,
+): Promise<
+  Pick<CycleResult, 'nodes' | 'scraped' | 'failed' | 'points'> & {
+    /** The nodes listed, and those registered before the cycle (for its record). */
+    listed: NodeObject[];
+    known: Map<string, string>;
+  }
+> {
+  const { log, store } = deps;
 
   // The pod list (the cycle's largest read: hundreds of pages at 5,000 nodes) goes on while the kubelets
   // are fetched; only rendering waits for it.
@@ -186,7 +356,7 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
   let rendered: ReturnType<CycleRender['finish']>;
   try {
     const scraped = new Set<string>();
-    await pool(selected, cfg.concurrency, async (node) => {
+    await pool(selected, cfg.concurrency, lease.signal, async (node) => {
       // The node's previous state is read while its kubelet answers; a Redis failure fails the cycle,
       // not the node.
       const previous = store.readState(node.name);
@@ -219,6 +389,7 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
       await staging.flushIfFull();
     });
 
+    lease.check();
     const render = await ready;
     // Nodes not scraped this cycle (failed, or not selected) are served from the state kept for them.
     const kept = nodes.filter((n) => !scraped.has(n.name)).map((n) => n.name);
@@ -232,32 +403,22 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig): Promise<Cycle
       await staging.flushIfFull();
     }
     rendered = render.finish();
+    // The last word before publishing: a runner that lost its lease (another instance retook the
+    // cycle) publishes nothing.
+    await lease.confirm();
     await staging.finish({ nodes: rendered.nodes, namespaces: rendered.namespaces, previousNamespaces });
   } catch (err) {
     await staging.abandon();
     throw err;
   }
-  const durationMs = performance.now() - started;
-  const result: CycleResult = {
-    ran: true,
-    nextDue: start.nextDue,
-    nextDueInMs: start.nextDue - now - durationMs,
+  return {
     nodes: selected.length,
     scraped: selected.length - failed.length,
     failed,
     points: rendered.points,
-    durationMs,
+    listed: nodes,
+    known,
   };
-  log.info('Scrape cycle finished', {
-    nodes: result.nodes,
-    scraped: result.scraped,
-    failed: failed.length,
-    pods: rendered.points.pods,
-    containers: rendered.points.containers,
-    duration: `${Math.round(durationMs)}ms`,
-  });
-  await record(deps, nodes, known, result);
-  return result;
 }
 
 /**

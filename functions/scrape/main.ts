@@ -1,7 +1,7 @@
 /**
  * `npm run scrape -- FLAGS`: the scraper function as a plain Node program.
- *   --once   one cycle, then exit (0: a node was scraped, or there are none; 1: every node failed or the
- *            cycle could not run)
+ *   --once   one cycle now (after the one in progress on another instance, if any), then exit (0: a node
+ *            was scraped, or there are none; 1: every node failed or the cycle could not run)
  *   --loop   its own ticker, a cycle every --metric-resolution (plus the HTTP server, for probes)
  *   neither  an HTTP trigger server: POST / runs a cycle (cron-connector, PingSource, any HTTP cron)
  */
@@ -10,7 +10,7 @@ import { ConfigError, loadScrapeConfig, scrapeSpec } from '../../shared/config/i
 import { onShutdown, startProgram } from '../../shared/program.ts';
 import { cycleSucceeded } from './cycle.ts';
 import { createScraper } from './scraper.ts';
-import { createTriggerApp, singleFlight } from './trigger.ts';
+import { createTrigger, createTriggerApp } from './trigger.ts';
 
 const { config, log } = startProgram('scrape', scrapeSpec, loadScrapeConfig);
 const scraper = (() => {
@@ -27,7 +27,7 @@ const scraper = (() => {
 if (config.once) {
   let code = 1;
   try {
-    code = cycleSucceeded(await scraper.runOnce()) ? 0 : 1;
+    code = cycleSucceeded(await scraper.run('once')) ? 0 : 1;
   } catch (err) {
     log.error('Scrape cycle failed', { err: err instanceof Error ? err.message : String(err) });
   }
@@ -35,7 +35,10 @@ if (config.once) {
   process.exit(code);
 }
 
-const trigger = singleFlight(() => scraper.runOnce());
+const trigger = createTrigger(() => scraper.run('trigger'), log, {
+  loop: config.loop,
+  resolutionMs: config.metricResolutionMs,
+});
 const app = createTriggerApp(trigger, log, config.loop ? config.metricResolutionMs : null);
 app.get('/metrics', async () => {
   const { contentType, body } = await scraper.metrics();
@@ -48,24 +51,10 @@ const server = serve({ fetch: app.fetch, port: config.port, hostname: config.bin
   });
 });
 
-let timer: NodeJS.Timeout | undefined;
-if (config.loop) {
-  const tick = async () => {
-    let delay = config.metricResolutionMs;
-    try {
-      const r = await trigger.run();
-      delay = r.nextDueInMs;
-    } catch (err) {
-      log.error('Scrape cycle failed', { err: err instanceof Error ? err.message : String(err) });
-      delay = Math.min(config.metricResolutionMs, 5000);
-    }
-    timer = setTimeout(tick, Math.max(50, delay));
-  };
-  void tick();
-}
+trigger.start();
 
 onShutdown(log, async () => {
-  clearTimeout(timer);
+  trigger.stop();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   await scraper.close();
 });

@@ -1,6 +1,6 @@
 /**
- * The scraper's composition root: from its configuration to a `runOnce()` that every trigger calls
- * (--once, --loop, the HTTP trigger, a Workers cron). Connections (Redis, the API server, kubelets) are
+ * The scraper's composition root: from its configuration to a `run(kind)` that every entry point calls
+ * (--once, --loop, the HTTP trigger). Connections (Redis, the API server, kubelets) are
  * made once and reused across cycles.
  */
 import type https from 'node:https';
@@ -11,15 +11,18 @@ import type { Logger } from '../../shared/log.ts';
 import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
 import { parseLabelSelector } from '../../shared/selectors/index.ts';
 import { RedisMetricsReader } from '../../shared/store/reader.ts';
-import { connect, createRedis, guarded, redisTarget } from '../../shared/store/redis.ts';
+import { connect, createRedis, duplicate, guarded, redisTarget } from '../../shared/store/redis.ts';
 import { RedisMetricsWriter } from '../../shared/store/writer.ts';
 import { ignoredWithProxy, readKubeletCredentials } from './credentials.ts';
-import { type CycleResult, runCycle } from './cycle.ts';
+import { type CycleKind, type CycleResult, runCycle } from './cycle.ts';
 import { KubeletClient, type TlsOptions } from './kubelet.ts';
 
 export interface Scraper {
-  /** Runs one cycle (or learns that another instance ran it); throws when it could not run at all. */
-  runOnce(): Promise<CycleResult>;
+  /**
+   * Runs one cycle as `kind` asks (`once`: now, after any cycle in progress; `trigger`: the cycle due,
+   * unless another instance ran or runs it); throws when it could not run at all.
+   */
+  run(kind: CycleKind): Promise<CycleResult>;
   /** /metrics: this process' metrics and the scraper's stored figures (as every serve replica shows them). */
   metrics(): Promise<{ contentType: string; body: string }>;
   close(): Promise<void>;
@@ -35,7 +38,9 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
     commandTimeoutMs: Math.max(5000, config.metricResolutionMs / 2),
     log,
   });
-  const store = new RedisMetricsWriter(redis);
+  // The cycle's lease is renewed on a connection of its own, so it never waits behind the cycle's writes.
+  const lockRedis = duplicate(redis);
+  const store = new RedisMetricsWriter(redis, lockRedis);
   const nodeSelector = config.nodeSelector ? parseLabelSelector(config.nodeSelector) : null;
   // At start, not at the first cycle: an unreadable or mismatched file is a configuration error.
   const credentials = readKubeletCredentials(config);
@@ -93,8 +98,8 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   let sessionsLoaded = false;
   let requests: RequestFigure[] = [];
   return {
-    async runOnce() {
-      await guarded(() => connect(redis));
+    async run(kind) {
+      await guarded(() => Promise.all([connect(redis), connect(lockRedis)]));
       const client = await kubeletClient();
       if (!sessionsLoaded) {
         sessionsLoaded = true;
@@ -129,6 +134,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
           nodeSelector,
           holder,
         },
+        kind,
       );
     },
     async metrics() {
@@ -143,6 +149,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
       kubelet?.close();
       api.close();
       redis.disconnect();
+      lockRedis.disconnect();
     },
   };
 }

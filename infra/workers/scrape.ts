@@ -14,6 +14,7 @@
 import { type CycleResult, runCycle } from '../../functions/scrape/cycle.ts';
 import { decode } from '../../functions/scrape/decode/index.ts';
 import { KubeletError, kubeletUrl } from '../../functions/scrape/kubelet.ts';
+import { logSkip } from '../../functions/scrape/trigger.ts';
 import { loadScrapeConfig, type ScrapeConfig } from '../../shared/config/index.ts';
 import type { NodeObject, PodMeta } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
@@ -178,13 +179,13 @@ export function fetchKubelets(c: WorkersScrapeConfig) {
 }
 
 /** One cycle, as the scheduled handler runs it; `redis` is this invocation's own client. */
-export function scrapeOnce(
+export async function scrapeOnce(
   c: WorkersScrapeConfig,
   redis: RedisClient,
   log: Logger,
   holder: string,
 ): Promise<CycleResult> {
-  return runCycle(
+  const r = await runCycle(
     {
       api: fetchApi(c.apiServer, c.token),
       kubelet: fetchKubelets(c),
@@ -198,5 +199,9 @@ export function scrapeOnce(
       nodeSelector: c.config.nodeSelector ? parseLabelSelector(c.config.nodeSelector) : null,
       holder,
     },
+    // A cron tick is a trigger: one cycle per resolution, whichever invocation runs it.
+    'trigger',
   );
+  if (!r.ran) logSkip(log, r, 'tick');
+  return r;
 }

@@ -37,7 +37,7 @@ export const scrapeSpec = defineProgram({
     ...redisFlags,
     boolean('once', {
       section: TRIGGER,
-      help: 'Run one scrape cycle, then exit (exit 0 when a node was scraped or there are no nodes, non-zero when every node failed or the cycle could not run).',
+      help: 'Run one scrape cycle now, whenever the last one ran (after waiting for one in progress on another instance), then exit: 0 when a node was scraped or there are no nodes, non-zero when every node failed or the cycle could not run.',
     }),
     boolean('loop', {
       section: TRIGGER,
@@ -47,7 +47,7 @@ export const scrapeSpec = defineProgram({
       section: TRIGGER,
       default: 8080,
       zero: 'pick a free port',
-      help: 'The plain-HTTP port of the trigger server (POST / runs a cycle), used without --once and --loop.',
+      help: 'The plain-HTTP port of the trigger server (POST / runs the cycle due, or answers why not), used without --once and --loop.',
     }),
     string('bind-address', {
       section: TRIGGER,

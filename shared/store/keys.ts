@@ -18,7 +18,10 @@
  *                                   without asking Redis per request.
  * The scraper's own memory (previous cumulative samples, for rates):
  *   ms:state:{<node>}        string the node's last/prev samples (functions/scrape/state.ts)
- *   ms:scrape:lock           string `<cycle start ms> <holder>`: one cycle per resolution across instances
+ *   ms:{scrape}:lock         string `<start> <next due> <until> <running|done|failed> <holder>` (ms, Redis
+ *                                   clock; `until`: the lease's end while running, else when it ended): one
+ *                                   cycle at a time across instances, for triggers one per resolution
+ *                                   (shared/store/writer.ts, docs/behaviour.md)
  *   ms:{scrape}:tls          hash   kubelet `host:port` → its last TLS session, so a fresh scraper process
  *                                   resumes sessions instead of a full handshake with every kubelet
  *   ms:{scrape}:nodes        hash   node name → its kubelet's `host:port` ('' without a usable address):

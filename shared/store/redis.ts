@@ -171,6 +171,13 @@ export function databaseOf(client: RedisClient): number {
   return client.isCluster ? 0 : ((client as Redis).options.db ?? 0);
 }
 
+/** Another connection with the same target and options (lazy too); errors are left to the original's log. */
+export function duplicate(client: RedisClient): RedisClient {
+  const copy: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
+  copy.on('error', () => undefined);
+  return copy;
+}
+
 /**
  * Connects a lazyConnect client, waiting until it is ready (commands before that would fail), or
  * failing with the first error: in Sentinel mode ioredis' own connect() never settles while no Sentinel

@@ -48,34 +48,124 @@ export interface CycleRecord {
   staleEndpoints?: string[];
 }
 
-export interface CycleStart {
-  /** False when another instance already ran the cycle due now (this trigger does nothing). */
-  acquired: boolean;
-  /** Redis' clock, ms. */
-  now: number;
-  /** When the next cycle is due, Redis' clock, ms. */
-  nextDue: number;
+/** Which kind of request a cycle answers: an operator's `--once`, or a trigger (POST /, a --loop tick, a cron). */
+export type CycleKind = 'once' | 'trigger';
+
+/** A cycle's state in the lock. `failed` counts as run: the next trigger waits for the next due time. */
+export type CycleState = 'running' | 'done' | 'failed';
+
+export interface CycleClaimRequest {
+  kind: CycleKind;
+  resolutionMs: number;
+  /** How early a trigger may come and still run the cycle due (cron ticks jitter). */
+  toleranceMs: number;
+  /** How long the lease lasts unless its runner renews it (CycleLease renews it every third). */
+  leaseMs: number;
+  holder: string;
 }
 
+/** What the lock says: the cycle taken now, or the one that keeps this request from running. */
+export interface CycleClaim {
+  /**
+   * `taken`: this instance runs a cycle now. `running`: another instance holds a live lease on a cycle
+   * (a trigger is skipped, `--once` waits). `done`: the cycle due has already run (a trigger is skipped).
+   */
+  outcome: 'taken' | 'running' | 'done';
+  /** Redis' clock, ms. */
+  now: number;
+  /** The cycle taken (its start names it), or the one in progress or last run. */
+  start: number;
+  /** Who holds or last ran that cycle; for `taken`, the runner whose lapsed lease was retaken ('' if none). */
+  holder: string;
+  /** When the next cycle is due (Redis clock). */
+  nextDue: number;
+  /** `taken` and `running`: the end of the lease; `done`: when the cycle ended. */
+  until: number;
+  /** `done`: how the cycle ended. */
+  state: CycleState;
+}
+
+export type CycleRenewal = { held: true; until: number } | { held: false; holder: string; state: string };
+
 /**
- * One cycle per resolution across any number of instances, on Redis' clock: a trigger runs a cycle only
- * if the last one started at least a resolution ago (less a small tolerance for early cron ticks). The
- * key outlives the next due time, so if the instance that started a cycle dies, whichever instance is
- * triggered next after the due time takes over.
+ * The cycle lock, `keys.scrapeLock`: `<start> <next due> <until> <state> <holder>` (times in ms on Redis'
+ * clock; `until` is the lease's end while `running`, the cycle's end once `done` or `failed`; the holder,
+ * last, may contain spaces). The key lives until a resolution past the later of both times. An older
+ * scraper's value, `<start> <holder>`, reads as a cycle that ended when it started.
  */
-const ACQUIRE = `
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local resolution = tonumber(ARGV[1])
-local last = redis.call('GET', KEYS[1])
-if last then
-  local started = tonumber(string.match(last, '^(%d+)'))
-  if started and now < started + resolution - tonumber(ARGV[2]) then
-    return {0, now, started + resolution}
+const LOCK_LUA = `
+local function now()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function read(key, resolution)
+  local v = redis.call('GET', key)
+  if not v then return nil end
+  local start, due, untilT, state, holder = string.match(v, '^(%d+) (%d+) (%d+) (%a+) (.*)$')
+  if start then
+    return {start = start, due = tonumber(due), untilT = tonumber(untilT), state = state, holder = holder}
+  end
+  start, holder = string.match(v, '^(%d+) ?(.*)$')
+  if not start then return nil end
+  return {start = start, due = tonumber(start) + resolution, untilT = tonumber(start), state = 'done', holder = holder}
+end
+local function write(key, start, due, untilT, state, holder, resolution, t)
+  redis.call('SET', key, start .. ' ' .. due .. ' ' .. untilT .. ' ' .. state .. ' ' .. holder,
+    'PX', math.max(due, untilT) + resolution - t)
+end
+`;
+
+/**
+ * Takes the cycle, or says why not (CycleClaim), atomically on Redis' clock. A live lease is never taken
+ * over. A trigger runs only when the cycle due has not run (the last one ended, or failed, at least a
+ * resolution less the tolerance ago) or was left unfinished by a runner whose lease lapsed; `--once`
+ * runs whenever no live lease is held. A cycle that takes over a lapsed lease, and a `--once` before
+ * the due time, keep the due time, so cron ticks and --loop tickers keep their cadence.
+ * ARGV: kind, resolution, tolerance, lease, holder.
+ */
+const ACQUIRE = `${LOCK_LUA}
+local t = now()
+local resolution, tolerance, lease = tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4])
+local l = read(KEYS[1], resolution)
+if l then
+  if l.state == 'running' and l.untilT > t then
+    return {'running', t, l.start, l.holder, l.due, l.untilT, l.state}
+  end
+  if ARGV[1] ~= 'once' and l.state ~= 'running' and t < l.due - tolerance then
+    return {'done', t, l.start, l.holder, l.due, l.untilT, l.state}
   end
 end
-redis.call('SET', KEYS[1], now .. ' ' .. ARGV[3], 'PX', 2 * resolution)
-return {1, now, now + resolution}
+local due = t + resolution
+if l and t < l.due - tolerance and (ARGV[1] == 'once' or l.state == 'running') then due = l.due end
+write(KEYS[1], t, due, t + lease, 'running', ARGV[5], resolution, t)
+local retaken = ''
+if l and l.state == 'running' then retaken = l.holder end
+return {'taken', t, tostring(t), retaken, due, t + lease, 'running'}
+`;
+
+/** Extends the lease of the cycle `start` held by `holder`, if it still is. ARGV: start, holder, lease, resolution. */
+const RENEW = `${LOCK_LUA}
+local t = now()
+local resolution = tonumber(ARGV[4])
+local l = read(KEYS[1], resolution)
+if l and l.start == ARGV[1] and l.holder == ARGV[2] and l.state == 'running' then
+  write(KEYS[1], l.start, l.due, t + tonumber(ARGV[3]), 'running', l.holder, resolution, t)
+  return {1, t + tonumber(ARGV[3])}
+end
+if not l then return {0, '', ''} end
+return {0, l.holder, l.state}
+`;
+
+/** Marks the cycle `start` held by `holder` as ended (done or failed), if it still holds it. ARGV: start, holder, state, resolution. */
+const END = `${LOCK_LUA}
+local t = now()
+local resolution = tonumber(ARGV[4])
+local l = read(KEYS[1], resolution)
+if l and l.start == ARGV[1] and l.holder == ARGV[2] and l.state == 'running' then
+  write(KEYS[1], l.start, l.due, t, ARGV[3], l.holder, resolution, t)
+  return 1
+end
+return 0
 `;
 
 /**
@@ -88,6 +178,21 @@ if tonumber(ARGV[1]) <= current then return 0 end
 redis.call('SET', KEYS[1], ARGV[1])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('PUBLISH', ARGV[2], ARGV[1])
+return 1
+`;
+
+/**
+ * Replaces a served hash by a cycle's staging hash (or deletes both), unless a newer cycle wrote the
+ * served one: a runner that lost its lease while stalled in its renames never overwrites a newer cycle.
+ * KEYS: served, staging (same slot); ARGV: the cycle's start, 'rename' | 'delete', CYCLE_FIELD.
+ */
+const REPLACE_UNLESS_NEWER = `
+local current = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0') or 0
+if current > tonumber(ARGV[1]) then
+  redis.call('DEL', KEYS[2])
+  return 0
+end
+if ARGV[2] == 'rename' then redis.call('RENAME', KEYS[2], KEYS[1]) else redis.call('DEL', KEYS[1], KEYS[2]) end
 return 1
 `;
 
@@ -343,14 +448,14 @@ export class CycleStaging {
         groups.push({
           weight: h.fields.length + extra.length + 3,
           add: (p) => {
-            if (h.size === 0) {
-              p.del(key);
-              if (this.#expirySet.has(next)) p.del(next);
-              return;
+            if (h.size > 0) {
+              hsetChunks(p, next, [...h.fields.flat(), ...extra.flat()]);
+              p.pexpireat(next, h.expireAt);
             }
-            hsetChunks(p, next, [...h.fields.flat(), ...extra.flat()]);
-            p.pexpireat(next, h.expireAt);
-            p.rename(next, key);
+            const op = h.size > 0 ? 'rename' : 'delete';
+            if (cycleField) p.eval(REPLACE_UNLESS_NEWER, 2, key, next, start, op, CYCLE_FIELD);
+            else if (op === 'rename') p.rename(next, key);
+            else p.del(key, next);
           },
         });
       };
@@ -410,22 +515,59 @@ export class CycleStaging {
 
 export class RedisMetricsWriter {
   #redis: RedisClient;
+  /** The cycle lock's connection: a lease renewal must not wait behind a cycle's pipelines. */
+  #lock: RedisClient;
 
-  constructor(redis: RedisClient) {
+  /** @param lock a connection of its own for the cycle lock (default: `redis`). */
+  constructor(redis: RedisClient, lock: RedisClient = redis) {
     this.#redis = redis;
+    this.#lock = lock;
   }
 
-  acquireCycle(resolutionMs: number, toleranceMs: number, holder: string): Promise<CycleStart> {
+  /** Takes the cycle, or learns who keeps this request from running (ACQUIRE). */
+  acquireCycle(r: CycleClaimRequest): Promise<CycleClaim> {
     return guarded(async () => {
-      const r = (await this.#redis.eval(
+      const v = (await this.#lock.eval(
         ACQUIRE,
         1,
         keys.scrapeLock,
-        resolutionMs,
-        toleranceMs,
-        holder,
-      )) as number[];
-      return { acquired: r[0] === 1, now: Number(r[1]), nextDue: Number(r[2]) };
+        r.kind,
+        r.resolutionMs,
+        r.toleranceMs,
+        r.leaseMs,
+        r.holder,
+      )) as [CycleClaim['outcome'], number, string, string, number, number, CycleState];
+      return {
+        outcome: v[0],
+        now: Number(v[1]),
+        start: Number(v[2]),
+        holder: String(v[3]),
+        nextDue: Number(v[4]),
+        until: Number(v[5]),
+        state: v[6],
+      };
+    });
+  }
+
+  /** Extends the lease on cycle `start`, or learns that `holder` no longer holds it (RENEW). */
+  renewCycle(start: number, holder: string, leaseMs: number, resolutionMs: number): Promise<CycleRenewal> {
+    return guarded(async () => {
+      const v = (await this.#lock.eval(RENEW, 1, keys.scrapeLock, start, holder, leaseMs, resolutionMs)) as [
+        number,
+        number | string,
+        string,
+      ];
+      return v[0] === 1
+        ? { held: true, until: Number(v[1]) }
+        : { held: false, holder: String(v[1]), state: String(v[2]) };
+    });
+  }
+
+  /** Marks cycle `start` ended, if `holder` still holds it; false when it does not (END). */
+  endCycle(start: number, holder: string, state: 'done' | 'failed', resolutionMs: number): Promise<boolean> {
+    return guarded(async () => {
+      const v = await this.#lock.eval(END, 1, keys.scrapeLock, start, holder, state, resolutionMs);
+      return v === 1;
     });
   }
 

@@ -9,7 +9,6 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createCA, issueCertificate } from '../../shared/pki.ts';
-import { keys } from '../../shared/store/keys.ts';
 import { type Sim, type StartSimOptions, startSim } from '../../sim/index.ts';
 import { freePort, type Program, startProgram, waitFor } from '../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../helpers/redis.ts';
@@ -58,7 +57,12 @@ export interface Cluster {
   serveLog: string[];
   /** The last `--once` run's output lines. */
   scrapeLog: string[];
-  /** One scrape cycle through the real program (`scrape --once`), as if a resolution had passed. */
+  /**
+   * The scraper's flags against this cluster (Redis, kubeconfig, kubelet CA and addresses, the
+   * resolution, a 2 s kubelet timeout); a later flag of the same name wins.
+   */
+  scrapeArgs(...overrides: string[]): string[];
+  /** One scrape cycle through the real program (`scrape --once`: one cycle now, whatever the lock says). */
   cycle(extraArgs?: string[]): Promise<{ code: number | NodeJS.Signals; lines: string[] }>;
   /** kubectl as admin, or with another kubeconfig. */
   kubectl(args: string[], version?: string, kubeconfig?: string): Promise<Run>;
@@ -122,6 +126,20 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
   sim.registerMetricsBackend({ url: `https://127.0.0.1:${securePort}`, caPem: serveCa.certPem });
   const kubectls = kubectlDir();
   const scrapeLog: string[] = [];
+  const scrapeArgs = (...overrides: string[]) => {
+    const named = new Set(overrides.map((a) => a.split('=')[0]));
+    return [
+      `--redis-url=${db.url}`,
+      `--kubeconfig=${file('scraper.kubeconfig')}`,
+      `--kubelet-certificate-authority=${file('kubelet-ca.crt')}`,
+      '--kubelet-use-node-status-port',
+      '--kubelet-preferred-address-types=InternalIP',
+      `--metric-resolution=${RESOLUTION}`,
+      '--kubelet-request-timeout=2s',
+    ]
+      .filter((a) => !named.has(a.split('=')[0]))
+      .concat(overrides);
+  };
   return {
     sim,
     db,
@@ -131,24 +149,10 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     file,
     serveLog,
     scrapeLog,
+    scrapeArgs,
     async cycle(extraArgs = []) {
-      await db.redis.del(keys.scrapeLock);
       scrapeLog.length = 0;
-      const p = startProgram(
-        'scrape',
-        [
-          '--once',
-          `--redis-url=${db.url}`,
-          `--kubeconfig=${file('scraper.kubeconfig')}`,
-          `--kubelet-certificate-authority=${file('kubelet-ca.crt')}`,
-          '--kubelet-use-node-status-port',
-          '--kubelet-preferred-address-types=InternalIP',
-          `--metric-resolution=${RESOLUTION}`,
-          '--kubelet-request-timeout=2s',
-          ...extraArgs,
-        ],
-        (l) => scrapeLog.push(l),
-      );
+      const p = startProgram('scrape', ['--once', ...scrapeArgs(...extraArgs)], (l) => scrapeLog.push(l));
       const code = await p.exited;
       return { code, lines: [...scrapeLog] };
     },

@@ -1,14 +1,16 @@
 /**
  * The scraper's other ways in and out, end to end against the simulated cluster: the Summary API
- * (`--kubelet-endpoint summary`), the API server's node proxy (`--kubelet-via proxy`), the HTTP trigger
- * server (`POST /`, what cron sources call) and its own ticker (`--loop`).
+ * (`--kubelet-endpoint summary`), the API server's node proxy (`--kubelet-via proxy`), `--once` (one
+ * cycle now, after any cycle in progress elsewhere), the HTTP trigger server (`POST /`, what cron
+ * sources call) and its own ticker (`--loop`).
  */
 import assert from 'node:assert/strict';
+import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { NodeMetricsList, PodMetricsList } from '../../shared/metrics-api.ts';
 import { keys } from '../../shared/store/keys.ts';
 import { freePort, startProgram, waitFor } from '../../sim/processes.ts';
-import { type Cluster, startCluster } from './harness.ts';
+import { type Cluster, startCluster, table } from './harness.ts';
 
 /** Short, so the --loop test sees its second tick soon. */
 const RESOLUTION = '10s';
@@ -26,21 +28,11 @@ before(async () => {
 });
 after(async () => c?.stop());
 
-/** The scraper's flags against this cluster, as the harness passes them. */
-const baseArgs = () => [
-  `--redis-url=${c.db.url}`,
-  `--kubeconfig=${c.dir}/scraper.kubeconfig`,
-  `--kubelet-certificate-authority=${c.dir}/kubelet-ca.crt`,
-  '--kubelet-use-node-status-port',
-  '--kubelet-preferred-address-types=InternalIP',
-  `--metric-resolution=${RESOLUTION}`,
-  '--kubelet-request-timeout=2s',
-  '--bind-address=127.0.0.1',
-];
+/** The scraper's flags against this cluster, as the harness passes them, at this file's resolution. */
+const baseArgs = () => c.scrapeArgs(`--metric-resolution=${RESOLUTION}`, '--bind-address=127.0.0.1');
 
 /** `scrape --once` with exactly these flags. */
 async function once(args: string[]) {
-  await c.db.redis.del(keys.scrapeLock);
   const lines: string[] = [];
   const code = await startProgram('scrape', ['--once', ...args], (l) => lines.push(l)).exited;
   return { code, lines };
@@ -106,8 +98,75 @@ describe('kubelet TLS', () => {
   });
 });
 
+describe('--once', () => {
+  test('two --once in a row at the default resolution both scrape; after the second, kubectl top has numbers', async () => {
+    await c.db.redis.flushdb();
+    const args = baseArgs().filter((a) => !a.startsWith('--metric-resolution'));
+    for (let i = 0; i < 2; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 1100)); // past the kubelets' next housekeeping
+      const { code, lines } = await once(args);
+      assert.equal(code, 0, lines.join('\n'));
+      assert.ok(
+        lines.some((l) => /"Scrape cycle finished" nodes=2 scraped=2 failed=0/.test(l)),
+        lines.join('\n'),
+      );
+    }
+    const top = await c.kubectl(['top', 'nodes']);
+    assert.equal(top.code, 0, top.stderr);
+    const rows = table(top.stdout).slice(1);
+    assert.deepEqual(
+      rows.map((r) => r[0]),
+      ['sim-node-0001', 'sim-node-0002'],
+    );
+    for (const r of rows) assert.match(r[1] ?? '', /^\d+m$/, top.stdout);
+  });
+
+  test('--once started while another instance’s cycle is running waits for that cycle to end, then runs its own', async () => {
+    await c.db.redis.flushdb();
+    c.sim.kubelets.clearServed();
+    const SLOW_MS = 2500;
+    c.sim.cluster.setFault('sim-node-0001', { kind: 'slow', delayMs: SLOW_MS });
+    try {
+      const args = [
+        ...baseArgs().filter((a) => !a.startsWith('--kubelet-request-timeout')),
+        '--kubelet-request-timeout=8s',
+      ];
+      const first: string[] = [];
+      const a = startProgram('scrape', ['--once', ...args], (l) => first.push(l));
+      await waitFor('the first cycle to be in progress', 15_000, async () =>
+        / running /.test((await c.db.redis.get(keys.scrapeLock)) ?? ''),
+      );
+      const second: string[] = [];
+      const b = startProgram('scrape', ['--once', ...args], (l) => second.push(l));
+      const [codeA, codeB] = await Promise.all([a.exited, b.exited]);
+      assert.equal(codeA, 0, first.join('\n'));
+      assert.equal(codeB, 0, second.join('\n'));
+      const waiting = second.find((l) =>
+        l.includes('"Waiting for the scrape cycle in progress on another instance to end"'),
+      );
+      assert.ok(waiting, second.join('\n'));
+      assert.match(waiting, new RegExp(`holder="${hostname()}/${a.child.pid}"`));
+      for (const lines of [first, second]) {
+        assert.ok(
+          lines.some((l) => /"Scrape cycle finished" nodes=2 scraped=2 failed=0/.test(l)),
+          lines.join('\n'),
+        );
+      }
+      // Never concurrently: the second asked no kubelet before the first's slow kubelet had answered.
+      const served = ['sim-node-0001', 'sim-node-0002'].map((n) =>
+        c.sim.kubelets.served(n).map((r) => r.servedAt),
+      );
+      for (const times of served) assert.equal(times.length, 2);
+      const firstSlowAsked = served[0]![0]!;
+      assert.ok(Math.min(served[0]![1]!, served[1]![1]!) >= firstSlowAsked + SLOW_MS);
+    } finally {
+      c.sim.cluster.setFault('sim-node-0001', 'none');
+    }
+  });
+});
+
 describe('triggers', () => {
-  test('the HTTP trigger server: POST / runs a cycle; concurrent triggers share it; a second within the resolution is skipped', async () => {
+  test('the HTTP trigger server: POST / runs a cycle; concurrent triggers share it; a second within the resolution is skipped, saying so', async () => {
     await c.db.redis.flushdb();
     const port = await freePort();
     const lines: string[] = [];
@@ -118,13 +177,38 @@ describe('triggers', () => {
       const [a, b] = await Promise.all([fetch(base, { method: 'POST' }), fetch(base, { method: 'POST' })]);
       assert.equal(a.status, 200);
       assert.equal(b.status, 200);
-      const [ra, rb] = (await Promise.all([a.json(), b.json()])) as { ran: boolean; scraped: number }[];
+      const [ra, rb] = (await Promise.all([a.json(), b.json()])) as Record<string, unknown>[];
       assert.deepEqual(ra, rb, 'both callers got the one cycle');
-      assert.equal(ra?.ran, true);
+      assert.equal(ra?.result, 'ran');
       assert.equal(ra?.scraped, 2);
       assert.equal(lines.filter((l) => l.includes('"Scrape cycle finished"')).length, 1);
-      const again = (await (await fetch(base, { method: 'POST' })).json()) as { ran: boolean };
-      assert.equal(again.ran, false, 'one cycle per resolution');
+
+      const again = await fetch(base, { method: 'POST' });
+      assert.equal(again.status, 200);
+      const holder = `${hostname()}/${p.child.pid}`;
+      const body = (await again.json()) as Record<string, unknown>;
+      assert.deepEqual(
+        {
+          result: body.result,
+          reason: body.reason,
+          holder: body.holder,
+          started: body.started,
+          nextDue: body.nextDue,
+        },
+        { result: 'skipped', reason: 'already-run', holder, started: ra?.started, nextDue: ra?.nextDue },
+      );
+      assert.ok(
+        Number(body.nextDueInSeconds) > 0 && Number(body.nextDueInSeconds) <= 10,
+        String(body.nextDueInSeconds),
+      );
+      const skipped = lines.filter((l) => l.includes('Scrape cycle skipped'));
+      assert.equal(skipped.length, 1, lines.join('\n'));
+      assert.match(
+        skipped[0]!,
+        new RegExp(
+          `^I.*"Scrape cycle skipped: the cycle due has already run" holder="${holder}" started="${ra?.started}" .*nextDue="${ra?.nextDue}"`,
+        ),
+      );
       assert.equal((await fetch(`${base}/_/health`)).status, 200);
       assert.equal((await fetch(`${base}/_/ready`)).status, 200);
     } finally {
@@ -137,19 +221,16 @@ describe('triggers', () => {
     const port = await freePort();
     const lines: string[] = [];
     const p = startProgram('scrape', [...baseArgs(), '--loop', `--port=${port}`], (l) => lines.push(l));
+    const finished = () => lines.filter((l) => l.includes('"Scrape cycle finished"')).length;
     try {
-      await waitFor('the first cycle', 15_000, async () =>
-        lines.some((l) => l.includes('"Scrape cycle finished"')),
-      );
+      await waitFor('the first cycle', 15_000, async () => finished() >= 1);
       assert.equal((await fetch(`http://127.0.0.1:${port}/livez`)).status, 200);
-      // The lock records when the cycle started; the ticker sleeps until a resolution later.
-      const [started] = (await c.db.redis.get(keys.scrapeLock))!.split(' ');
-      assert.ok(Date.now() - Number(started) < 10_000);
-      // Pretend the resolution has passed: move the recorded start back; the next tick runs right after its due time.
-      await c.db.redis.set(keys.scrapeLock, `${Number(started) - 9_000} test`, 'PX', 20_000);
-      await waitFor('the second cycle', 15_000, async () =>
-        lines.filter((l) => l.includes('"Scrape cycle finished"')).length >= 2 ? true : undefined,
-      );
+      const first = await c.db.redis.get(keys.scrapeLock);
+      // The ticker sleeps until the next due time, a resolution (10 s) later, and runs the next cycle.
+      await waitFor('the second cycle', 30_000, async () => finished() >= 2, 200);
+      const [start1, due1] = first!.split(' ').map(Number);
+      const [start2] = (await c.db.redis.get(keys.scrapeLock))!.split(' ').map(Number);
+      assert.ok(start2! >= due1! - 1000, `not before the due time: ${start2! - start1!}ms after the first`);
     } finally {
       assert.equal(await p.stop(), 0);
     }

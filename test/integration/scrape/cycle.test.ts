@@ -4,15 +4,16 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
-import { type CycleDeps, runCycle } from '../../../functions/scrape/cycle.ts';
+import { type CycleDeps, leaseMs, runCycle, toleranceMs } from '../../../functions/scrape/cycle.ts';
 import type { ContainerSample, MetricsBatch } from '../../../functions/scrape/decode/batch.ts';
 import type { NodeObject, PodMeta } from '../../../shared/kube.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { type RequestFigure, statsWrite } from '../../../shared/metrics.ts';
 import { NodeMetrics, PodMetrics } from '../../../shared/metrics-api.ts';
-import { keys } from '../../../shared/store/keys.ts';
+import { CYCLE_FIELD, keys } from '../../../shared/store/keys.ts';
 import { RedisMetricsReader } from '../../../shared/store/reader.ts';
 import { RedisMetricsWriter } from '../../../shared/store/writer.ts';
+import { waitFor } from '../../../sim/processes.ts';
 import { leaseTestDb, storedParts, type TestDb, whereNamed } from '../../helpers/redis.ts';
 
 const RESOLUTION = 15_000;
@@ -136,10 +137,9 @@ const cfg = {
   holder: 'test',
 };
 
-/** The next cycle as if a resolution had passed: the lock says the last one started long ago. */
+/** The next cycle, now (`--once`: whether or not a resolution has passed). */
 async function nextCycle(cluster: FakeCluster, lines: string[] = []) {
-  await db.redis.del(keys.scrapeLock);
-  const r = await runCycle(cluster.deps(writer, lines), cfg);
+  const r = await runCycle(cluster.deps(writer, lines), cfg, 'once');
   cluster.tick++;
   return r;
 }
@@ -311,8 +311,7 @@ describe('a scrape cycle', () => {
       };
       let r = null;
       for (let i = 0; i < 2; i++) {
-        await db.redis.del(keys.scrapeLock);
-        r = await runCycle(deps, cfg);
+        r = await runCycle(deps, cfg, 'once');
         cluster.tick++;
       }
       assert.deepEqual(r?.points, { nodes: 2, pods: 1, containers: 1 });
@@ -331,8 +330,7 @@ describe('a scrape cycle', () => {
       await new Promise((r) => setTimeout(r, 20));
       throw new Error('HTTP 500: etcdserver: request timed out');
     };
-    await db.redis.del(keys.scrapeLock);
-    await assert.rejects(runCycle(deps, cfg), /^Error: listing pods: HTTP 500: etcdserver/);
+    await assert.rejects(runCycle(deps, cfg, 'once'), /^Error: listing pods: HTTP 500: etcdserver/);
     assert.deepEqual(await db.redis.hgetall(keys.pods('default')), before);
     assert.deepEqual(await db.redis.keys('*:next:*'), []);
   });
@@ -341,8 +339,7 @@ describe('a scrape cycle', () => {
     const cluster = twoNodeCluster();
     const selected = { ...cfg, nodeSelector: { matches: (l: Record<string, string>) => l.zone === 'a' } };
     for (let i = 0; i < 2; i++) {
-      await db.redis.del(keys.scrapeLock);
-      await runCycle(cluster.deps(writer, []), selected);
+      await runCycle(cluster.deps(writer, []), selected, 'once');
       cluster.tick++;
     }
     assert.deepEqual([...new Set(cluster.scrapes)], ['node-a']);
@@ -404,7 +401,7 @@ describe('fan-out', () => {
       inFlight--;
       return scrape(node);
     };
-    const r = await runCycle(deps, { ...cfg, concurrency: 3 });
+    const r = await runCycle(deps, { ...cfg, concurrency: 3 }, 'once');
     assert.equal(r.scraped, 12);
     assert.equal(most, 3);
     assert.deepEqual(
@@ -414,29 +411,131 @@ describe('fan-out', () => {
   });
 });
 
-describe('one cycle per resolution', () => {
-  test('of several instances triggered at once, exactly one runs the cycle; the others learn when the next is due', async () => {
+describe('the cycle lock: one cycle at a time, and for triggers one per resolution', () => {
+  /** A cluster whose kubelets answer only once `release()` is called, to hold a cycle in progress. */
+  function heldCluster() {
+    const cluster = twoNodeCluster();
+    let release!: () => void;
+    const gate = new Promise<void>((r) => {
+      release = r;
+    });
+    let inFlight = 0;
+    let most = 0;
+    const deps = (holdUntilReleased: boolean, lines: string[] = []) => {
+      const d = cluster.deps(writer, lines);
+      const scrape = d.kubelet.scrape;
+      d.kubelet.scrape = async (node) => {
+        most = Math.max(most, ++inFlight);
+        try {
+          if (holdUntilReleased) await gate;
+          return await scrape(node);
+        } finally {
+          inFlight--;
+        }
+      };
+      return d;
+    };
+    return { cluster, deps, release: () => release(), most: () => most, inFlight: () => inFlight };
+  }
+
+  test('of several instances triggered at once, exactly one runs the cycle; each other is skipped, naming the runner and when the next is due', async () => {
     const cluster = twoNodeCluster();
     const deps = cluster.deps(writer, []);
     const results = await Promise.all(
-      Array.from({ length: 5 }, (_, i) => runCycle(deps, { ...cfg, holder: `instance-${i}` })),
+      Array.from({ length: 5 }, (_, i) => runCycle(deps, { ...cfg, holder: `instance-${i}` }, 'trigger')),
     );
-    assert.equal(results.filter((r) => r.ran).length, 1);
+    const ran = results.filter((r) => r.ran);
+    assert.equal(ran.length, 1);
+    const runner = `instance-${results.indexOf(ran[0]!)}`;
     for (const r of results.filter((x) => !x.ran)) {
+      assert.ok(r.skipped, 'a skip says why');
+      assert.equal(r.skipped.by, runner);
+      assert.equal(r.skipped.started, ran[0]!.start);
+      assert.equal(r.nextDue, ran[0]!.nextDue);
       assert.ok(r.nextDueInMs > RESOLUTION - 2000 && r.nextDueInMs <= RESOLUTION, String(r.nextDueInMs));
     }
     assert.equal(cluster.scrapes.length, 2);
+    // Once it has ended, the next trigger learns that the cycle due has already run, and by whom.
+    const late = await runCycle(deps, { ...cfg, holder: 'late' }, 'trigger');
+    assert.equal(late.ran, false);
+    assert.deepEqual(
+      { reason: late.skipped?.reason, by: late.skipped?.by, state: late.skipped?.state },
+      { reason: 'done', by: runner, state: 'done' },
+    );
   });
 
-  test('a trigger arriving a resolution later runs; one arriving early does not', async () => {
+  test('a trigger is skipped until the cycle due, then runs', async () => {
     const cluster = twoNodeCluster();
     const deps = cluster.deps(writer, []);
-    assert.equal((await runCycle(deps, cfg)).ran, true);
-    assert.equal((await runCycle(deps, cfg)).ran, false);
-    // The holder died mid-cycle or simply a resolution passed: shift the recorded start back in time.
-    const [started, holder] = (await db.redis.get(keys.scrapeLock))!.split(' ');
-    await db.redis.set(keys.scrapeLock, `${Number(started) - RESOLUTION} ${holder}`, 'PX', 30_000);
-    assert.equal((await runCycle(deps, cfg)).ran, true);
+    const short = { ...cfg, resolutionMs: 600 };
+    const first = await runCycle(deps, short, 'trigger');
+    assert.equal(first.ran, true);
+    const early = await runCycle(deps, short, 'trigger');
+    assert.equal(early.ran, false);
+    assert.equal(early.skipped?.reason, 'done');
+    await new Promise((r) => setTimeout(r, early.nextDueInMs));
+    const due = await runCycle(deps, short, 'trigger');
+    assert.equal(due.ran, true);
+    assert.ok(due.start >= first.nextDue - toleranceMs(600), 'not before its due time (less the tolerance)');
+  });
+
+  test('--once runs now although the cycle due has already run, and leaves the triggers’ due time alone', async () => {
+    const cluster = twoNodeCluster();
+    const deps = cluster.deps(writer, []);
+    const triggered = await runCycle(deps, cfg, 'trigger');
+    const once = [await runCycle(deps, cfg, 'once'), await runCycle(deps, cfg, 'once')];
+    assert.deepEqual(
+      once.map((r) => r.ran),
+      [true, true],
+    );
+    assert.equal(cluster.scrapes.length, 6, 'three cycles, two nodes each');
+    const next = await runCycle(deps, cfg, 'trigger');
+    assert.equal(next.ran, false);
+    assert.equal(next.nextDue, triggered.nextDue, 'cron ticks keep their cadence');
+    assert.equal(next.skipped?.by, 'test');
+  });
+
+  test('--once started while another instance’s cycle is in progress waits for it to end, then runs its own, never concurrently', async () => {
+    const held = heldCluster();
+    const first = runCycle(held.deps(true), { ...cfg, holder: 'first' }, 'trigger');
+    await waitFor('the first cycle to fetch its kubelets', 5000, async () => held.inFlight() === 2);
+    const lines: string[] = [];
+    const once = runCycle(held.deps(false, lines), { ...cfg, holder: 'second' }, 'once');
+    await waitFor('--once to say what it waits for', 5000, async () =>
+      lines.some((l) => l.includes('"Waiting for the scrape cycle in progress on another instance to end"')),
+    );
+    const waiting = lines.find((l) => l.includes('Waiting for the scrape cycle'))!;
+    assert.match(waiting, /holder="first" started="\d{4}-.*Z" leaseUntil="\d{4}-.*Z"/);
+    assert.equal(held.inFlight(), 2, 'the second fetches nothing meanwhile');
+    held.release();
+    const [a, b] = await Promise.all([first, once]);
+    assert.equal(a.ran, true);
+    assert.equal(b.ran, true);
+    assert.ok(b.start > a.start);
+    assert.equal(held.most(), 2, 'never more kubelets at once than one cycle fetches');
+    assert.equal(held.cluster.scrapes.length, 4);
+    assert.equal(
+      await db.redis.hget(keys.nodes, CYCLE_FIELD),
+      String(b.start),
+      'the served hashes are the second’s',
+    );
+  });
+
+  test('a trigger while another instance’s cycle is in progress is skipped, naming it and when its lease ends', async () => {
+    const held = heldCluster();
+    const first = runCycle(held.deps(true), { ...cfg, holder: 'first' }, 'trigger');
+    await waitFor('the first cycle to fetch its kubelets', 5000, async () => held.inFlight() === 2);
+    const r = await runCycle(held.deps(false), { ...cfg, holder: 'second' }, 'trigger');
+    held.release();
+    const a = await first;
+    assert.equal(r.ran, false);
+    assert.equal(r.skipped?.reason, 'running');
+    assert.equal(r.skipped?.by, 'first');
+    assert.equal(r.skipped?.started, a.start);
+    assert.ok(
+      r.wakeInMs > 0 && r.wakeInMs <= leaseMs(RESOLUTION) + 100,
+      `a standby looks again when the lease ends: ${r.wakeInMs}`,
+    );
   });
 });
 
@@ -513,7 +612,7 @@ describe('nodes that leave the cluster', () => {
     });
     const lines: string[] = [];
     await db.redis.del(keys.scrapeLock);
-    const r = await runCycle({ ...cluster.deps(writer, lines), store }, cfg);
+    const r = await runCycle({ ...cluster.deps(writer, lines), store }, cfg, 'once');
     assert.equal(r.ran, true, 'the cycle itself is not failed by its record');
     assert.ok(lines.some((l) => l.includes('"Could not store') && l.includes('READONLY')));
     assert.notDeepEqual(await whereNamed(db.redis, names), []);

@@ -68,7 +68,7 @@ after(async () => {
 /** The next cycle, as if a resolution had passed. */
 async function cycle(): Promise<CycleResult> {
   await db.redis.del(keys.scrapeLock);
-  const r = await scraper.runOnce();
+  const r = await scraper.run('once');
   assert.equal(r.ran, true);
   return r;
 }

@@ -55,34 +55,50 @@ async function stream(staging: CycleStaging, node: string, pods: string[]) {
 const stagingKeys = () => db.redis.keys('*:next:*');
 
 describe('streamed cycle writes', () => {
-  test('two overlapping cycles each rename only what they wrote', async () => {
+  test('two overlapping cycles each write only their own staging keys; the older, finishing last, replaces nothing newer', async () => {
     const slow = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000, flushCommands: 1 });
     const fast = writer.stageCycle({ cycle: 2_000, ttlMs: 60_000, flushCommands: 1 });
     await stream(slow, 'node-slow', ['slow-1']);
-    // The next cycle starts while the slow one is still going, and finishes first.
+    // The next cycle starts while the slow one is still going (its runner stalled past its lease), and
+    // finishes first.
     await stream(fast, 'node-fast', ['fast-1', 'fast-2']);
     assert.equal((await stagingKeys()).length, 4, 'each cycle has its own staging keys');
     await fast.finish(end(['fast-1', 'fast-2']));
     const reader = new RedisMetricsReader(db.redis);
-    assert.deepEqual(
-      (await reader.namespacePods('shop')).map((e) => e.name),
-      ['fast-1', 'fast-2'],
-    );
-    assert.equal(await db.redis.hget(keys.pods('shop'), CYCLE_FIELD), '2000');
-    assert.deepEqual(await db.redis.hkeys(keys.nodes), ['node-fast', CYCLE_FIELD]);
-    assert.equal(await db.redis.hget(keys.nodes, CYCLE_FIELD), '2000', 'the nodes hash names its cycle too');
+    const served = async () => ({
+      pods: (await reader.namespacePods('shop')).map((e) => e.name),
+      podsCycle: await db.redis.hget(keys.pods('shop'), CYCLE_FIELD),
+      nodes: (await db.redis.hkeys(keys.nodes)).sort(),
+      nodesCycle: await db.redis.hget(keys.nodes, CYCLE_FIELD),
+      labels: await db.redis.hgetall(keys.podLabels('shop')),
+    });
+    const fastServed = await served();
+    assert.deepEqual(fastServed, {
+      pods: ['fast-1', 'fast-2'],
+      podsCycle: '2000',
+      nodes: [CYCLE_FIELD, 'node-fast'],
+      nodesCycle: '2000',
+      labels: { '{}': 'fast-1\nfast-2', [CYCLE_FIELD]: '2000' },
+    });
 
     await stream(slow, 'node-slow-2', ['slow-2']);
     await slow.finish(end(['slow-1', 'slow-2']));
-    assert.deepEqual(
-      (await reader.namespacePods('shop')).map((e) => e.name),
-      ['slow-1', 'slow-2'],
-    );
-    assert.equal(await db.redis.hget(keys.pods('shop'), CYCLE_FIELD), '1000');
-    assert.deepEqual((await db.redis.hkeys(keys.nodes)).sort(), [CYCLE_FIELD, 'node-slow', 'node-slow-2']);
-    assert.equal(await db.redis.hget(keys.nodes, CYCLE_FIELD), '1000');
-    assert.deepEqual(await db.redis.hget(keys.podLabels('shop'), '{}'), 'slow-1\nslow-2');
-    assert.deepEqual(await stagingKeys(), []);
+    assert.deepEqual(await served(), fastServed, 'the newer cycle stays served');
+    assert.deepEqual(await stagingKeys(), [], 'the older cycle’s staging keys are gone');
+  });
+
+  test('an older cycle that finds nothing to serve does not delete a newer cycle’s hashes', async () => {
+    const newer = writer.stageCycle({ cycle: 2_000, ttlMs: 60_000, flushCommands: 1 });
+    await stream(newer, 'node-a', ['a-1']);
+    await newer.finish(end(['a-1']));
+    const older = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000 });
+    await older.finish({
+      nodes: { fields: [], size: 0, expireAt: 0 },
+      namespaces: new Map(),
+      previousNamespaces: ['shop'],
+    });
+    assert.equal(await db.redis.hget(keys.pods('shop'), CYCLE_FIELD), '2000');
+    assert.equal(await db.redis.hget(keys.nodes, CYCLE_FIELD), '2000');
   });
 
   test('the served hashes are untouched until the cycle renames its staging hashes', async () => {

@@ -416,7 +416,7 @@ describe('the functions themselves, on Sentinel with TLS and both passwords', ()
       createLogger({ write: (l) => lines.push(l) }),
     );
     try {
-      const r = await scraper.runOnce();
+      const r = await scraper.run('once');
       assert.equal(r.scraped, 2, lines.join('\n'));
     } finally {
       await scraper.close();
