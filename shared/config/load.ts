@@ -132,7 +132,7 @@ function scan(
     }
     if (flag === helpFlag) help ||= text === 'true' || text === '1';
     const before = given.get(flag);
-    given.set(flag, flag.repeatable && before !== undefined ? `${before},${text}` : text);
+    given.set(flag, flag.repeatable && before !== undefined ? `${before}${flag.separator}${text}` : text);
   }
   if (problem !== undefined && !help) throw new ConfigError(problem);
   return { given, help };
