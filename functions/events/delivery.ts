@@ -120,7 +120,8 @@ export class SinkDelivery {
     }
     let rejected: { id: string; reason: string }[];
     try {
-      const delivery = await this.#target.sink.deliver(batchOf(records), signal);
+      // A sink that ignores the signal is not waited for past it; what it does later is not acknowledged.
+      const delivery = await untilAborted(this.#target.sink.deliver(batchOf(records), signal), signal);
       const ids = new Set(records.map((r) => r.id));
       rejected = delivery.rejected.filter((r) => ids.has(r.id));
     } catch (err) {
@@ -155,11 +156,20 @@ export class SinkDelivery {
    * A pass: batches until the sink has everything journaled, `attempts` failures in a row, or the
    * deadline (performance.now() ms) would pass during a backoff. Throws when the lease is lost.
    */
-  async drain(token: string, signal: AbortSignal, deadline: number, attempts: number): Promise<DrainResult> {
+  async drain(token: string, outer: AbortSignal, deadline: number, attempts: number): Promise<DrainResult> {
     const out: DrainResult = { sink: this.name, caughtUp: false, delivered: 0, rejected: 0, failures: 0 };
+    const signal = Number.isFinite(deadline)
+      ? AbortSignal.any([outer, AbortSignal.timeout(Math.max(1, Math.ceil(deadline - performance.now())))])
+      : outer;
     let inARow = 0;
     while (!signal.aborted) {
-      const s = await this.#guardedStep(token, signal, 0);
+      let s: Step;
+      try {
+        s = await this.#guardedStep(token, signal, 0);
+      } catch (err) {
+        if (isLeaseLost(err) || !signal.aborted || outer.aborted) throw err;
+        break; // the pass deadline
+      }
       if (s.kind === 'idle') {
         out.caughtUp = true;
         break;
@@ -258,6 +268,15 @@ export class SinkDelivery {
     if (last === null) return null;
     return { records, range: { after: state.cursor.id, last: last.id, n: last.n } };
   }
+}
+
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(new Error('delivery stopped'));
+  return new Promise<T>((resolve, reject) => {
+    const stop = () => reject(new Error('delivery stopped (pass deadline, lease lost or shutdown)'));
+    signal.addEventListener('abort', stop, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
+  });
 }
 
 /** Tells sleeping sink loops that something was journaled. */

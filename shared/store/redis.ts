@@ -125,25 +125,36 @@ export function databaseOf(client: RedisClient): number {
   return client.isCluster ? 0 : ((client as Redis).options.db ?? 0);
 }
 
-/** Connects a lazyConnect client, waiting until it is ready (commands before that would fail). */
-export async function connect(client: RedisClient): Promise<void> {
+/**
+ * Connects a lazyConnect client, waiting until it is ready (commands before that would fail). With
+ * `timeoutMs`, gives up after that long: while Redis is down ioredis retries forever, and a caller that
+ * must answer (a probe, a sink) cannot wait for it.
+ */
+export async function connect(client: RedisClient, timeoutMs?: number): Promise<void> {
   if (client.status === 'ready') return;
-  if (client.status === 'wait' || client.status === 'end') {
-    await client.connect();
-    return;
-  }
-  await new Promise<void>((resolve, reject) => {
-    const ready = () => {
-      client.off('end', ended);
-      resolve();
+  let timer: NodeJS.Timeout | undefined;
+  let cleanup = () => {};
+  const ready = new Promise<void>((resolve, reject) => {
+    const onReady = () => resolve();
+    const onEnd = () => reject(new Error('connection closed'));
+    client.once('ready', onReady);
+    client.once('end', onEnd);
+    if (timeoutMs !== undefined)
+      timer = setTimeout(() => reject(new Error(`not connected within ${timeoutMs} ms`)), timeoutMs);
+    cleanup = () => {
+      clearTimeout(timer);
+      client.off('ready', onReady);
+      client.off('end', onEnd);
     };
-    const ended = () => {
-      client.off('ready', ready);
-      reject(new Error('connection closed'));
-    };
-    client.once('ready', ready);
-    client.once('end', ended);
   });
+  ready.catch(() => {}); // when client.connect() fails first, nobody awaits this one
+  try {
+    await (client.status === 'wait' || client.status === 'end'
+      ? Promise.race([client.connect(), ready])
+      : ready);
+  } finally {
+    cleanup();
+  }
 }
 
 /** Runs a store operation, turning every Redis failure into StoreUnavailableError. */

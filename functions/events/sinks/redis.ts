@@ -81,7 +81,9 @@ export class RedisStreamSink implements Sink {
     const args: (string | number)[] = [this.#o.maxlen, 2 * batch.records.length + 64];
     for (const r of batch.records) args.push(r.id, r.verb, r.time, JSON.stringify(r));
     try {
-      await connect(this.#redis);
+      // Connected once, a client that lost its server fails commands at once (no offline queue), so
+      // a sink that is down costs a pass little; only the first connection is waited for.
+      if (this.#redis.status === 'wait') await connect(this.#redis, 2000);
       await ADD(this.#redis, [this.#o.stream], args);
     } catch (err) {
       const where = this.#o.url ? redactUrl(this.#o.url) : 'this Redis';

@@ -148,6 +148,21 @@ describe('delivering to a sink', () => {
     assert.equal(sink.batches[2]!.ids.length, 2);
   });
 
+  test('does not wait past its deadline for a sink that never answers, and acknowledges nothing of it', async () => {
+    await journalEvents(2);
+    const hung = new RecordingSink('a');
+    hung.onBatch = () => new Promise(() => {});
+    const r = await delivery(hung).drain(TOKEN, never, performance.now() + 300, 3);
+    assert.equal(r.caughtUp, false);
+    assert.match(r.error ?? '', /delivery stopped/);
+    assert.equal((await positions.load(['a'])).get('a')!.cursor.n, 0);
+    assert.notEqual(
+      (await positions.load(['a'])).get('a')!.inflight,
+      null,
+      'recorded, to be sent again as it was',
+    );
+  });
+
   test('logs a record the sink rejects as malformed with its id, counts it, and does not send it again', async () => {
     const ids = await journalEvents(3);
     const sink = new RecordingSink('a');
