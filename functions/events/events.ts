@@ -13,7 +13,7 @@ import { SinkPositions } from './cursors.ts';
 import { type DrainResult, SinkDelivery, Wake } from './delivery.ts';
 import { idTime, Journal } from './journal.ts';
 import { KubeEventSource } from './kube-source.ts';
-import { LEASE_DEFAULTS, Lease } from './lease.ts';
+import { Lease } from './lease.ts';
 import { isLeaseLost } from './lua.ts';
 import { EventsMetrics, type EventsStatus } from './metrics.ts';
 import { type EventSource, Reader, type ReadSummary } from './reader.ts';
@@ -83,7 +83,11 @@ export function createEvents(
   const keys = eventKeys(eventsScope(config.namespace));
   const journal = new Journal(redis, keys, { eventTtlMs: config.eventTtlMs });
   const positions = new SinkPositions(redis, keys);
-  const lease = new Lease(redis, keys.lease, { ...(o.lease ?? LEASE_DEFAULTS), log });
+  const leaseTimes = o.lease ?? {
+    durationMs: config.leaderElectLeaseDurationMs,
+    renewEveryMs: config.leaderElectLeaseDurationMs / 3,
+  };
+  const lease = new Lease(redis, keys.lease, { ...leaseTimes, log });
   const token = lease.token;
   const source = o.source ?? new KubeEventSource(loadKubeConfig(config.kubeconfig), config.namespace);
   const names = configured.map((c) => c.name);
@@ -155,7 +159,7 @@ export function createEvents(
     let a = await lease.tryAcquire();
     // The holder may be finishing a pass, or dead: its lease runs out within its duration.
     const until =
-      performance.now() + (a.acquired ? 0 : Math.min(a.expiresInMs, LEASE_DEFAULTS.durationMs) + 2000);
+      performance.now() + (a.acquired ? 0 : Math.min(a.expiresInMs, leaseTimes.durationMs) + 2000);
     while (wait && !a.acquired && performance.now() < until) {
       await sleep(500, NEVER);
       a = await lease.tryAcquire();

@@ -74,6 +74,12 @@ export const eventsSpec = defineProgram({
       section: TRIGGER,
       help: 'Keep a watch open and deliver as events arrive; another instance with --loop waits as a standby and takes over when this one goes.',
     }),
+    duration('leader-elect-lease-duration', {
+      section: TRIGGER,
+      default: '15s',
+      min: '2s',
+      help: "As kube-controller-manager's: how long the instance that reads and delivers holds its lease in Redis without renewing it (it renews every third of that). When it dies, another instance takes over within this long.",
+    }),
     duration('pass-timeout', {
       section: TRIGGER,
       default: '4m',
