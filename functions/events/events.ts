@@ -202,6 +202,12 @@ export function createEvents(
   return {
     async pass(po = {}) {
       const started = performance.now();
+      if (looping) {
+        // Under --loop this process reads and delivers continuously (or stands by): a pass beside it
+        // would share its lease token and end by releasing the lease the loop holds.
+        log.info('Pass skipped: this instance runs --loop', {});
+        return { ran: false, holder: 'this instance (--loop)', read: null, sinks: [], durationMs: 0 };
+      }
       const a = await acquire(po.waitForLease ?? false);
       if (!a.acquired) {
         log.info('Pass skipped: another instance holds the events lease', { holder: a.holder });

@@ -126,7 +126,7 @@ export class Lease {
       const ok = await RENEW(this.#redis, [this.#key], [this.token, this.#durationMs]);
       if (!this.#held) return;
       if (ok !== 1) {
-        this.#lose('another instance holds it now');
+        this.#lose('another instance holds it now, or Redis lost it');
         return;
       }
       this.#validUntil = sent + this.#validFor();

@@ -165,7 +165,10 @@ export class Reader {
           await this.#relist(token, signal, sum);
           relist = false;
         } else {
-          await this.#watch(cp, LOOP_WATCH_SECONDS(), token, signal, sum, () => false, turned);
+          const opened = performance.now();
+          const w = await this.#watch(cp, LOOP_WATCH_SECONDS(), token, signal, sum, () => false, turned);
+          // A server that ends watches at once must not be asked again in a tight loop.
+          if (w.received === 0 && performance.now() - opened < 1000) await sleep(1000, signal);
         }
         failures = 0;
       } catch (err) {

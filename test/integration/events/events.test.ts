@@ -184,6 +184,11 @@ describe('--loop', () => {
     store.add();
     await waitFor('delivery', 10_000, async () => sink.accepted.length === 2);
     const { body } = await events.metrics();
+    // POST / beside --loop runs no pass of its own (it would share, then release, the loop's lease).
+    const beside = await events.pass();
+    assert.deepEqual([beside.ran, beside.holder], [false, 'this instance (--loop)']);
+    store.add();
+    await waitFor('delivery after the refused pass', 10_000, async () => sink.accepted.length === 3);
     stop.abort();
     await loop;
     assert.match(body, /^events_sink_delivered_records_total\{sink="out"\} 2$/m);
