@@ -73,6 +73,16 @@ function stringRecord(v: unknown): Record<string, string> {
   return v as Record<string, string>;
 }
 
+/** An answer other than 200 from the API server: its status code and message (a Status body's, if any). */
+export class ApiStatusError extends Error {
+  override name = 'ApiStatusError';
+  readonly status: number;
+  constructor(status: number, message: string) {
+    super(`HTTP ${status}: ${message}`);
+    this.status = status;
+  }
+}
+
 export class KubeApi {
   #core: CoreV1Api;
   #kc: KubeConfig;
@@ -84,7 +94,7 @@ export class KubeApi {
   }
 
   /** GET on the API server with the kubeconfig's credentials and TLS settings; the parsed JSON body. */
-  async #get(path: string, accept: string): Promise<unknown> {
+  async #get(path: string, accept: string, timeoutMs?: number): Promise<unknown> {
     const cluster = this.#kc.getCurrentCluster();
     if (!cluster) throw new Error('no current cluster in the kubeconfig');
     const opts: https.RequestOptions = {};
@@ -110,8 +120,9 @@ export class KubeApi {
             if (res.statusCode !== 200) {
               const message = (body as { message?: unknown } | undefined)?.message;
               reject(
-                new Error(
-                  `HTTP ${res.statusCode}: ${typeof message === 'string' ? message : text.slice(0, 200)}`,
+                new ApiStatusError(
+                  res.statusCode ?? 0,
+                  typeof message === 'string' ? message : text.slice(0, 200),
                 ),
               );
             } else if (body === undefined) reject(new Error(`${url.pathname}: the response is not JSON`));
@@ -119,9 +130,18 @@ export class KubeApi {
           });
         },
       );
+      if (timeoutMs !== undefined)
+        req.setTimeout(timeoutMs, () =>
+          req.destroy(new Error(`${url.pathname}: no answer within ${timeoutMs} ms`)),
+        );
       req.on('error', reject);
       req.end();
     });
+  }
+
+  /** A GET of JSON as the API server sent it (no client-side model classes); throws ApiStatusError. */
+  getJson(path: string, timeoutMs?: number): Promise<unknown> {
+    return this.#get(path, 'application/json', timeoutMs);
   }
 
   close(): void {

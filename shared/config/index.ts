@@ -6,6 +6,7 @@
  */
 
 export * from './checks.ts';
+export { type EventsConfig, eventsSpec, loadEventsConfig } from './events.ts';
 export * from './flags.ts';
 export * from './help.ts';
 export * from './load.ts';

@@ -253,7 +253,7 @@ function scan(program: CommandLine, argv: readonly string[]): Scanned {
     if (flag === helpFlag) help ||= text === 'true' || text === '1';
     const before = given.get(flag);
     given.set(flag, {
-      text: flag.repeatable && before !== undefined ? `${before.text},${text}` : text,
+      text: flag.repeatable && before !== undefined ? `${before.text}${flag.separator}${text}` : text,
       name,
     });
   }

@@ -39,6 +39,8 @@ export interface Flag<N extends string = string, K extends string = string, T = 
   readonly boolean: boolean;
   /** repeated on the command line, values accumulate (lists) instead of the last one winning */
   readonly repeatable: boolean;
+  /** what joins repeated values before `parse` (',' for lists) */
+  readonly separator: string;
   /** the default, written as on the command line ('' = none) */
   readonly default: string;
   /** the `(default …)` text of `--help`, '' to show none */
@@ -85,6 +87,7 @@ function define<const N extends string, K extends string, T>(
     showDefault?: (text: string) => string;
     boolean?: boolean;
     repeatable?: boolean;
+    separator?: string;
   },
 ): Flag<N, K, T> {
   const check = o.check;
@@ -100,6 +103,7 @@ function define<const N extends string, K extends string, T>(
     expects: kind.expects,
     boolean: kind.boolean ?? false,
     repeatable: kind.repeatable ?? false,
+    separator: kind.separator ?? ',',
     default: kind.default,
     showDefault: kind.showDefault ?? ((t) => t),
     echo: o.echo ?? ((t) => t),
@@ -250,6 +254,34 @@ export function list<const N extends string>(
         .split(',')
         .map((s) => s.trim())
         .filter((s) => s !== '');
+      for (const i of items) {
+        const problem = item?.(i);
+        if (problem !== undefined) throw new InvalidValue(problem);
+      }
+      return items;
+    },
+  });
+}
+
+/**
+ * Values that may themselves hold commas (URIs: `kafka:?brokers=h1:9092,h2:9092`), as pflag's
+ * stringArray: each repetition of the flag is one item, never split. In the environment variable, items
+ * are separated by whitespace (no item can contain any). `item` checks each element and names the bad one.
+ */
+export function stringArray<const N extends string>(
+  name: N,
+  o: Common<string[]> & { item?: Check<string> },
+): Flag<N, Camel<N>, string[]> {
+  const item = o.item;
+  return define(name, camel(name) as Camel<N>, o, {
+    type: 'stringArray',
+    expects: 'a value',
+    default: '',
+    repeatable: true,
+    separator: '\n',
+    showDefault: (t) => (t === '' ? '' : `[${t}]`),
+    parse: (t) => {
+      const items = t.split(/\s+/).filter((s) => s !== '');
       for (const i of items) {
         const problem = item?.(i);
         if (problem !== undefined) throw new InvalidValue(problem);

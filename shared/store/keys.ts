@@ -42,6 +42,25 @@
  * after a node leaves the API server's list nothing in Redis names it, however many nodes come and go; a
  * record that fails is retried by the next cycle, and a state key also expires by itself (3 resolutions).
  *
+ * The events function (functions/events), per reading scope `<scope>` (eventsScope: `all`, or `ns:<namespace>`
+ * under --namespace), every key in the one hash tag `{ev:<scope>}` so that each journal script touches one
+ * Cluster slot, and two deployments reading different namespaces share nothing:
+ *   ms:{ev:<scope>}:journal      stream  one entry per journaled event version: `n` (its sequence number,
+ *                                        from 1) and `r` (the record's JSON); trimmed to what every sink has
+ *                                        acknowledged and to --journal-max-age
+ *   ms:{ev:<scope>}:checkpoint   hash    `rv` the resourceVersion to watch from (absent: list first), `at`
+ *                                        when it last moved (Redis ms), `n` the last sequence number used
+ *   ms:{ev:<scope>}:lease        string  the reading instance's token; PX = the lease duration, renewed while
+ *                                        it reads. Every write above checks it (fencing)
+ *   ms:{ev:<scope>}:event:<uid>  hash    what the journal knows of one event: `rv` and `last` (the JSON of its
+ *                                        last journaled version, the next record's old_event), and `v:<rv>`
+ *                                        for every version seen; PEXPIRE --event-ttl + 15m after the last
+ *   ms:{ev:<scope>}:cursors      hash    sink name → `<journal id> <n>`: what that sink has acknowledged
+ *   ms:{ev:<scope>}:inflight     hash    sink name → `<after id> <last id> <last n>`: the batch being sent, recorded
+ *                                        before sending so that a redelivery sends exactly it again
+ *   ms:{ev:<scope>}:sinks        hash    sink name → when it was last configured (Redis ms): a sink gone for
+ *                                        --journal-max-age loses its cursor
+ *
  * Names from the cluster only ever appear as hash fields, or inside a key after `encodeName`, which
  * escapes everything but [a-z0-9.-]: no name can add a `{`, `}`, `*`, `:` or whitespace to a key, so a
  * name never changes which key (or Redis Cluster slot) a command touches. Every key holds its own
@@ -91,6 +110,26 @@ export const keys = {
   /** The newest cycle whose served hashes are all in place (string: its start, ms), and its channel. */
   latestCycle: `${PREFIX}{cycle}`,
 } as const;
+
+/** The hash tag of the events function's keys for one reading scope: all namespaces, or one. */
+export const eventsScope = (namespace: string): string =>
+  namespace === '' ? 'ev:all' : `ev:ns:${encodeName(namespace)}`;
+
+/** The events function's keys for one scope (eventsScope). */
+export function eventKeys(scope: string) {
+  const base = `${PREFIX}{${scope}}`;
+  return {
+    journal: `${base}:journal`,
+    checkpoint: `${base}:checkpoint`,
+    lease: `${base}:lease`,
+    event: (uid: string) => `${base}:event:${encodeName(uid)}`,
+    cursors: `${base}:cursors`,
+    inflight: `${base}:inflight`,
+    sinks: `${base}:sinks`,
+  } as const;
+}
+
+export type EventKeys = ReturnType<typeof eventKeys>;
 
 /**
  * Where the scraper announces `keys.latestCycle` each time it moves (a message: the cycle's start).

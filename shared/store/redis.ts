@@ -181,13 +181,16 @@ export function duplicate(client: RedisClient): RedisClient {
 /**
  * Connects a lazyConnect client, waiting until it is ready (commands before that would fail), or
  * failing with the first error: in Sentinel mode ioredis' own connect() never settles while no Sentinel
- * answers (or all refuse the login), and a `--once` run must not wait for ever. The client keeps
- * retrying by itself either way.
+ * answers (or all refuse the login), and a `--once` run must not wait for ever. With `timeoutMs`, also
+ * gives up after that long (a host that never answers raises no error): a caller that must answer (a
+ * probe, a sink) cannot wait for it. The client keeps retrying by itself either way.
  */
-export async function connect(client: RedisClient): Promise<void> {
+export async function connect(client: RedisClient, timeoutMs?: number): Promise<void> {
   if (client.status === 'ready') return;
   await new Promise<void>((resolve, reject) => {
+    let timer: NodeJS.Timeout | undefined;
     const settle = (err?: Error) => {
+      clearTimeout(timer);
       client.off('ready', ready);
       client.off('error', failed);
       client.off('end', ended);
@@ -200,6 +203,9 @@ export async function connect(client: RedisClient): Promise<void> {
     client.once('ready', ready);
     client.once('error', failed);
     client.once('end', ended);
+    if (timeoutMs !== undefined) {
+      timer = setTimeout(() => settle(new Error(`not connected within ${timeoutMs} ms`)), timeoutMs);
+    }
     if (client.status === 'wait' || client.status === 'end') client.connect().catch(failed);
   });
 }

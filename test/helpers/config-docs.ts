@@ -3,7 +3,13 @@
  * `npm run docs` writes it; test/unit/docs.test.ts fails when it is stale.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import { helpText, METRICS_SERVER_FLAGS, scrapeSpec, serveSpec } from '../../shared/config/index.ts';
+import {
+  eventsSpec,
+  helpText,
+  METRICS_SERVER_FLAGS,
+  scrapeSpec,
+  serveSpec,
+} from '../../shared/config/index.ts';
 
 export const CONFIG_DOC = new URL('../../docs/configuration.md', import.meta.url);
 
@@ -39,7 +45,7 @@ export function configurationDoc(): string {
 
 <!-- Generated from shared/config by \`npm run docs\`; edit the flag declarations, not this file. -->
 
-Both functions are plain Node programs configured by flags. Every flag can also be set through its
+The functions are plain Node programs configured by flags. Every flag can also be set through its
 environment variable (the flag's name in upper snake case: \`--metric-resolution\` → \`METRIC_RESOLUTION\`),
 which is how function platforms pass configuration; a flag beats its variable. Flags take \`--flag value\`
 or \`--flag=value\`; booleans are bare (\`--kubelet-insecure-tls\`) or \`=true\`/\`=false\`; durations are
@@ -72,6 +78,12 @@ ${block('scrape', helpText(scrapeSpec, 'scrape'))}
 ## serve
 
 ${block('serve', helpText(serveSpec, 'serve'))}
+
+## events
+
+The sinks, the routing file and the delivery guarantee: [events.md](events.md).
+
+${block('events', helpText(eventsSpec, 'events'))}
 `;
 }
 

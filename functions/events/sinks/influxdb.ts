@@ -318,4 +318,4 @@ function create(name: string, o: InfluxOptions, ctx: SinkContext): Sink {
   };
 }
 
-export const influxdb: SinkKind<InfluxOptions> = { kind: KIND, parse, create };
+export const influxdbSink: SinkKind<InfluxOptions> = { kind: KIND, parse, create };

@@ -262,7 +262,7 @@ export function createKafkaSink(
   };
 }
 
-export const kafka: SinkKind<KafkaOptions> = {
+export const kafkaSink: SinkKind<KafkaOptions> = {
   kind: KIND,
   parse,
   create: (name, o, ctx) => createKafkaSink(name, o, ctx),

@@ -227,4 +227,4 @@ function create(name: string, o: NatsOptions, ctx: SinkContext): Sink {
   };
 }
 
-export const nats: SinkKind<NatsOptions> = { kind: KIND, parse, create };
+export const natsSink: SinkKind<NatsOptions> = { kind: KIND, parse, create };

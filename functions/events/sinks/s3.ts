@@ -126,4 +126,4 @@ function create(name: string, o: S3Options, ctx: SinkContext): Sink {
   };
 }
 
-export const s3: SinkKind<S3Options> = { kind: KIND, parse, create };
+export const s3Sink: SinkKind<S3Options> = { kind: KIND, parse, create };

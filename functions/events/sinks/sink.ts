@@ -12,7 +12,9 @@
  *   - It throws SinkError when the batch should be retried later (sink down, timeout, 5xx, throttled):
  *     nothing of it is acknowledged, and the same batch is sent again after a backoff.
  */
+import { createHash } from 'node:crypto';
 import type { Logger } from '../../../shared/log.ts';
+import type { RedisClient } from '../../../shared/store/redis.ts';
 import type { EventRecord } from '../record.ts';
 
 export interface Rejection {
@@ -32,6 +34,16 @@ export interface Batch {
    */
   key: string;
 }
+
+/** Batch.key: 32 hex digits of SHA-256 over the records' ids, in order. */
+export function batchKey(records: readonly EventRecord[]): string {
+  const h = createHash('sha256');
+  for (const r of records) h.update(`${r.id}\n`);
+  return h.digest('hex').slice(0, 32);
+}
+
+/** A batch of these records, keyed by their ids. */
+export const batchOf = (records: readonly EventRecord[]): Batch => ({ records, key: batchKey(records) });
 
 export interface Sink {
   /** As the operator named it (`influxdb`, or the name in --sink-config): in logs and /metrics. */
@@ -57,6 +69,8 @@ export class SinkError extends Error {
 export interface SinkContext {
   /** Already carries the sink's name. */
   log: Logger;
+  /** The function's own Redis (--redis-*), for a sink that writes there (`redis:?stream=…`). */
+  redis?: RedisClient;
 }
 
 /**

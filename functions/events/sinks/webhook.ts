@@ -178,4 +178,4 @@ function create(name: string, o: WebhookOptions, ctx: SinkContext): Sink {
   };
 }
 
-export const webhook: SinkKind<WebhookOptions> = { kind: KIND, parse, create };
+export const webhookSink: SinkKind<WebhookOptions> = { kind: KIND, parse, create };

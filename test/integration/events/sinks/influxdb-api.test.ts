@@ -8,7 +8,7 @@ import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { influxdb } from '../../../../functions/events/sinks/influxdb.ts';
+import { influxdbSink as influxdb } from '../../../../functions/events/sinks/influxdb.ts';
 import { type Recorder, startRecorder } from '../../../helpers/http-recorder.ts';
 import { batchOf, captureLog, eventRecord, never } from '../../../helpers/sink-records.ts';
 

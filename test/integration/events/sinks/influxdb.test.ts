@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import fc from 'fast-check';
-import { influxdb } from '../../../../functions/events/sinks/influxdb.ts';
+import { influxdbSink as influxdb } from '../../../../functions/events/sinks/influxdb.ts';
 import type { Sink } from '../../../../functions/events/sinks/sink.ts';
 import { freePort } from '../../../../sim/processes.ts';
 import { type Influxd, rows, startInfluxd } from '../../../helpers/influxd.ts';

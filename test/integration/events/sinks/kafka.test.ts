@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { EventRecord } from '../../../../functions/events/record.ts';
-import { createKafkaSink, kafka } from '../../../../functions/events/sinks/kafka.ts';
+import { createKafkaSink, kafkaSink as kafka } from '../../../../functions/events/sinks/kafka.ts';
 import { freePort, waitFor } from '../../../../sim/processes.ts';
 import { type Broker, crc32c, startBroker } from '../../../helpers/kafka-broker.ts';
 import { batchOf, captureLog, eventRecord, never } from '../../../helpers/sink-records.ts';

@@ -14,7 +14,7 @@ import { after, before, describe, test } from 'node:test';
 import { type JetStreamManager, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { EventRecord } from '../../../../functions/events/record.ts';
-import { nats } from '../../../../functions/events/sinks/nats.ts';
+import { natsSink as nats } from '../../../../functions/events/sinks/nats.ts';
 import { freePort, waitFor } from '../../../../sim/processes.ts';
 import { batchOf, captureLog, eventRecord, never } from '../../../helpers/sink-records.ts';
 

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, ListObjectsV2Command } from '@aws-sdk/client-s3';
-import { s3 } from '../../../../functions/events/sinks/s3.ts';
+import { s3Sink as s3 } from '../../../../functions/events/sinks/s3.ts';
 import { freePort } from '../../../../sim/processes.ts';
 import { startRecorder } from '../../../helpers/http-recorder.ts';
 import { type S3Server, startS3rver, useS3rverCredentials } from '../../../helpers/s3rver.ts';

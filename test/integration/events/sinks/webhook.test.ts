@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventRecord } from '../../../../functions/events/record.ts';
-import { webhook } from '../../../../functions/events/sinks/webhook.ts';
+import { webhookSink as webhook } from '../../../../functions/events/sinks/webhook.ts';
 import { createCA, issueCertificate } from '../../../../shared/pki.ts';
 import { type Recorder, startRecorder } from '../../../helpers/http-recorder.ts';
 import { batchOf, captureLog, eventRecord, never } from '../../../helpers/sink-records.ts';

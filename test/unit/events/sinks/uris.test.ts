@@ -4,12 +4,12 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { influxdb } from '../../../../functions/events/sinks/influxdb.ts';
-import { kafka } from '../../../../functions/events/sinks/kafka.ts';
-import { nats } from '../../../../functions/events/sinks/nats.ts';
-import { s3 } from '../../../../functions/events/sinks/s3.ts';
+import { influxdbSink as influxdb } from '../../../../functions/events/sinks/influxdb.ts';
+import { kafkaSink as kafka } from '../../../../functions/events/sinks/kafka.ts';
+import { natsSink as nats } from '../../../../functions/events/sinks/nats.ts';
+import { s3Sink as s3 } from '../../../../functions/events/sinks/s3.ts';
 import { InvalidSink, type SinkKind } from '../../../../functions/events/sinks/sink.ts';
-import { webhook } from '../../../../functions/events/sinks/webhook.ts';
+import { webhookSink as webhook } from '../../../../functions/events/sinks/webhook.ts';
 import { captureLog } from '../../../helpers/sink-records.ts';
 
 /** Parsing `rest` fails with one InvalidSink line matching `message`. */
