@@ -108,7 +108,7 @@ describe('the redis sink URI', () => {
     );
     assert.match(
       refused(() => redisSink.parse('?stream=')),
-      /option stream: must not be empty/,
+      /redis sink: option "stream": must not be empty/,
     );
     assert.match(
       refused(() => redisSink.parse('http://r:6379')),
