@@ -116,7 +116,7 @@ describe('the redis sink URI', () => {
     );
     assert.match(
       refused(() => redisSink.parse('?stream=a&stream=b')),
-      /option stream is given twice/,
+      /redis sink: option "stream" is given more than once/,
     );
     assert.match(
       refused(() => parseSinkUri('redis:r:6379')),
