@@ -1,11 +1,12 @@
 # syntax=docker/dockerfile:1
-# One file, two images: the scraper and the serve function, both plain Node 24 programs running the
-# TypeScript sources through Node's type stripping (no build step, no bundler).
+# One file, three images: the scraper, the serve function and the events function, each a plain Node 24
+# program running the TypeScript sources through Node's type stripping (no build step, no bundler).
 #
 #   docker build --target scrape -t ghcr.io/OWNER/metrics-scrape:0.1.0 .
 #   docker build --target serve  -t ghcr.io/OWNER/metrics-serve:0.1.0 .
+#   docker build --target events -t ghcr.io/OWNER/metrics-events:0.1.0 .
 #
-# Both run as uid/gid 1000 (the base image's `node` user) and write nothing but the serve function's
+# All run as uid/gid 1000 (the base image's `node` user) and write nothing but the serve function's
 # self-signed certificate, which goes to --cert-dir (a writable emptyDir at /tmp): they run with
 # readOnlyRootFilesystem. docs/deploy.md has the full build and push commands.
 
@@ -17,7 +18,7 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --omit=dev --ignore-scripts --no-audit --no-fund && npm cache clean --force
 
-# What both functions share: the runtime, the dependencies and shared/.
+# What every function shares: the runtime, the dependencies and shared/.
 FROM ${NODE_IMAGE} AS runtime
 # npm and yarn are not needed to run a program: leave them out of the final images.
 RUN rm -rf /usr/local/lib/node_modules/npm /usr/local/bin/npm /usr/local/bin/npx /opt/yarn* \
@@ -44,3 +45,9 @@ COPY functions/serve ./functions/serve
 # 10250: HTTPS for the aggregator (--secure-port); 8080: plain-HTTP probes when --port=8080 is given.
 EXPOSE 10250 8080
 ENTRYPOINT ["node", "functions/serve/main.ts"]
+
+FROM runtime AS events
+COPY functions/events ./functions/events
+# The trigger server, the probes and /metrics (POST /, /healthz, /livez, /readyz, /_/health, /_/ready).
+EXPOSE 8080
+ENTRYPOINT ["node", "functions/events/main.ts"]

@@ -20,7 +20,7 @@ import {
 import { tmpdir } from 'node:os';
 import { dirname, join, relative } from 'node:path';
 import { after, describe, test } from 'node:test';
-import { helpText, scrapeSpec, serveSpec } from '../../../shared/config/index.ts';
+import { eventsSpec, helpText, scrapeSpec, serveSpec } from '../../../shared/config/index.ts';
 import { repoPath, repoRoot } from './manifests.ts';
 
 interface Instruction {
@@ -124,7 +124,7 @@ function readdirDeep(dir: string): string[] {
   return execFileSync('find', [dir, '-type', 'f'], { encoding: 'utf8' }).split('\n').filter(Boolean);
 }
 
-const targets = { scrape: scrapeSpec, serve: serveSpec } as const;
+const targets = { scrape: scrapeSpec, serve: serveSpec, events: eventsSpec } as const;
 
 describe('the Dockerfile', () => {
   test('builds every image from Node 24 (an official node:24 image)', () => {
@@ -134,7 +134,7 @@ describe('the Dockerfile', () => {
     }
   });
 
-  test('has the targets scrape and serve, each running its function as non-root', () => {
+  test('has the targets scrape, serve and events, each running its function as non-root', () => {
     for (const target of Object.keys(targets)) {
       const stages = chain(target);
       const user = stages.flatMap((s) => s.instructions.filter((i) => i.op === 'USER')).at(-1)?.args;
