@@ -6,8 +6,9 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
-import { kustomize, type Obj, repoPath } from './manifests.ts';
+import { join } from 'node:path';
+import { kustomize, type Obj } from './manifests.ts';
+import { writeOverlay } from './overlay.ts';
 
 export interface CaOverlay {
   objects: Obj[];
@@ -30,24 +31,17 @@ export async function caBundleOverlay(base: string, namespace: string, dnsName: 
   openssl(
     `x509 -req -in ${file('tls.csr')} -CA ${file('ca.crt')} -CAkey ${file('ca.key')} -CAcreateserial -days 1 -extfile ${file('san.ext')} -out ${file('tls.crt')}`,
   );
-  // Kustomize takes bases by relative path only.
-  writeFileSync(
-    file('kustomization.yaml'),
-    [
-      'apiVersion: kustomize.config.k8s.io/v1beta1',
-      'kind: Kustomization',
-      'resources:',
-      `  - ${relative(dir, repoPath(base))}`,
-      'components:',
-      `  - ${relative(dir, repoPath('infra/kubernetes/components/ca-bundle'))}`,
+  writeOverlay(dir, {
+    resources: [base],
+    components: ['infra/kubernetes/components/ca-bundle'],
+    extra: [
       'secretGenerator:',
       '  - name: metrics-serve-tls',
       `    namespace: ${namespace}`,
       '    type: kubernetes.io/tls',
       '    files: [tls.crt, tls.key, ca.crt]',
-      '',
-    ].join('\n'),
-  );
+    ],
+  });
   try {
     return {
       objects: await kustomize(dir),

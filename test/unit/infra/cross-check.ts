@@ -3,11 +3,19 @@
  * the problems it found (one line each, naming the object), so a test shows all of them at once.
  *
  * The programs are checked by their own configuration loaders: a container's args and environment are
- * parsed by loadScrapeConfig / loadServeConfig exactly as at start-up, and the ports, probes and files
- * that the manifests promise are compared with what that configuration makes the program do.
+ * parsed by loadScrapeConfig / loadServeConfig / loadEventsConfig exactly as at start-up, and the ports,
+ * probes and files that the manifests promise are compared with what that configuration makes the
+ * program do. The events function's sinks are parsed by its own parsers too: each --sink, and the
+ * --sink-config file as the ConfigMap or Secret it is mounted from holds it.
  */
+import { relative } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { SinkConfigFile } from '../../../functions/events/sink-config.ts';
+import { parseSinkUri } from '../../../functions/events/sinks/registry.ts';
 import {
   ConfigError,
+  type EventsConfig,
+  loadEventsConfig,
   loadScrapeConfig,
   loadServeConfig,
   type ScrapeConfig,
@@ -36,7 +44,8 @@ const BUILTIN_ROLES = new Set(['kube-system/extension-apiserver-authentication-r
 
 export type ProgramConfig =
   | { program: 'scrape'; config: ScrapeConfig }
-  | { program: 'serve'; config: ServeConfig };
+  | { program: 'serve'; config: ServeConfig }
+  | { program: 'events'; config: EventsConfig };
 
 /** The configuration a container's program would start with, or the one line it would stop with. */
 export function programConfig(
@@ -49,9 +58,9 @@ export function programConfig(
   const argv: string[] = (container.args ?? []).map(String);
   const env = containerEnv(objects, pod, container);
   try {
-    return program === 'scrape'
-      ? { program, config: loadScrapeConfig(argv, env) }
-      : { program, config: loadServeConfig(argv, env) };
+    if (program === 'scrape') return { program, config: loadScrapeConfig(argv, env) };
+    if (program === 'events') return { program, config: loadEventsConfig(argv, env) };
+    return { program, config: loadServeConfig(argv, env) };
   } catch (err) {
     if (err instanceof ConfigError) return `error: ${err.message}`;
     throw err;
@@ -60,7 +69,7 @@ export function programConfig(
 
 /** Ports the program listens on: plain HTTP (probes, triggers) and, for serve, its TLS port. */
 export function listening(p: ProgramConfig): { plain: number | null; secure: number | null } {
-  if (p.program === 'scrape') return { plain: p.config.once ? null : p.config.port, secure: null };
+  if (p.program !== 'serve') return { plain: p.config.once ? null : p.config.port, secure: null };
   return { plain: p.config.port === 0 ? null : p.config.port, secure: p.config.securePort };
 }
 
@@ -69,15 +78,99 @@ function declaredPort(container: Obj, port: unknown): number | undefined {
   return container.ports?.find((p: Obj) => p.name === port)?.containerPort;
 }
 
-/** The volume mounted at (or above) a path, if any. */
-function mountOf(pod: PodTemplate, container: Obj, path: string): Obj | undefined {
+/** The volume mount at (or above) a path, the deepest one, if any. */
+function mountAt(container: Obj, path: string): Obj | undefined {
   const mounts: Obj[] = [...(container.volumeMounts ?? [])].sort(
     (a, b) => String(b.mountPath).length - String(a.mountPath).length,
   );
-  const m = mounts.find(
+  return mounts.find(
     (x) => path === x.mountPath || path.startsWith(`${String(x.mountPath).replace(/\/$/, '')}/`),
   );
+}
+
+/** The volume mounted at (or above) a path, if any. */
+function mountOf(pod: PodTemplate, container: Obj, path: string): Obj | undefined {
+  const m = mountAt(container, path);
   return m && pod.spec.volumes?.find((v: Obj) => v.name === m.name);
+}
+
+const secretText = (secret: Obj, key: string): string | undefined =>
+  secret.stringData?.[key] ??
+  (secret.data?.[key] === undefined ? undefined : Buffer.from(String(secret.data[key]), 'base64').toString());
+
+/**
+ * What a container reads at `path`, from the ConfigMap or Secret mounted there (a volume of either, or a
+ * projection of them): the text, or why it cannot be read.
+ */
+export function mountedFile(
+  objects: Obj[],
+  pod: PodTemplate,
+  container: Obj,
+  path: string,
+): { text: string } | { problem: string } {
+  const m = mountAt(container, path);
+  const volume = mountOf(pod, container, path);
+  if (!m || !volume) return { problem: `${path} is on no mounted volume` };
+  const key = m.subPath ?? relative(String(m.mountPath), path);
+  const sources: Obj[] = volume.projected?.sources ?? [volume];
+  for (const source of sources) {
+    const ref = source.configMap ?? source.secret;
+    if (!ref) continue;
+    const kind = source.configMap ? 'ConfigMap' : 'Secret';
+    const name = ref.name ?? ref.secretName;
+    const item = (ref.items as Obj[] | undefined)?.find((i) => i.path === key);
+    if (ref.items && !item) continue;
+    const o = find(objects, kind, name, pod.namespace);
+    if (!o) continue;
+    const text = kind === 'ConfigMap' ? o.data?.[item?.key ?? key] : secretText(o, item?.key ?? key);
+    if (text !== undefined) return { text: String(text) };
+  }
+  return { problem: `${path}: no ConfigMap or Secret mounted there holds ${key}` };
+}
+
+/**
+ * The events function's sinks, as it parses them at start: each --sink, and each entry of the
+ * --sink-config file the container reads. Secret files a sink names (`*_file=`) must be in a mounted
+ * Secret: never in the image, a ConfigMap or a flag.
+ */
+function checkSinks(
+  objects: Obj[],
+  pod: PodTemplate,
+  c: Obj,
+  config: EventsConfig,
+  where: string,
+  out: string[],
+) {
+  const uris = [...config.sink.map((uri) => ({ uri, from: '--sink' }))];
+  if (config.sinkConfig !== '') {
+    const file = mountedFile(objects, pod, c, config.sinkConfig);
+    if ('problem' in file) out.push(`${where}: --sink-config ${file.problem}`);
+    else {
+      const r = SinkConfigFile.safeParse(parseYaml(file.text) ?? {});
+      if (!r.success)
+        out.push(
+          `${where}: --sink-config ${config.sinkConfig}: ${r.error.issues[0]?.path.join('.')}: ${r.error.issues[0]?.message}`,
+        );
+      else uris.push(...r.data.sinks.map((s) => ({ uri: s.uri, from: `--sink-config sink ${s.name}` })));
+    }
+  }
+  const inSecret = (path: string) => {
+    const v = mountOf(pod, c, path);
+    return Boolean(v?.secret || v?.projected?.sources?.every((s: Obj) => s.secret));
+  };
+  for (const { uri, from } of uris) {
+    for (const [, option, path] of uri.matchAll(/[?&](\w+_file)=([^&]+)/g)) {
+      if (!inSecret(path!)) out.push(`${where}: ${from}: ${option}=${path} is not in a mounted Secret`);
+    }
+    try {
+      parseSinkUri(uri);
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      // A kind that reads its secret file while parsing: the file is the mounted Secret's, at run time.
+      const unread = /cannot read (\S+):/.exec(message)?.[1];
+      if (unread === undefined || !inSecret(unread)) out.push(`${where}: ${from}: ${message}`);
+    }
+  }
 }
 
 function checkContainer(objects: Obj[], pod: PodTemplate, c: Obj, out: string[]): void {
@@ -110,6 +203,7 @@ function checkContainer(objects: Obj[], pod: PodTemplate, c: Obj, out: string[])
     if (!(HEALTH_PATHS as readonly string[]).includes(path ?? ''))
       out.push(`${where}: ${kind} path ${http.path} is not a health endpoint the program serves`);
   }
+  if (p.program === 'events') checkSinks(objects, pod, c, p.config, where, out);
   if (p.program === 'serve') {
     const cfg = p.config;
     if (cfg.tlsCertFile !== '') {
@@ -134,8 +228,10 @@ function checkPod(objects: Obj[], pod: PodTemplate, options: CrossCheckOptions, 
     if (v.configMap && !find(objects, 'ConfigMap', v.configMap.name, pod.namespace))
       out.push(`${pod.owner}: volume ${v.name}: ConfigMap ${v.configMap.name} does not exist`);
     const secret = v.secret?.secretName;
+    // An optional Secret (one the user creates, such as sink credentials) may be absent.
     if (
       secret &&
+      v.secret.optional !== true &&
       !find(objects, 'Secret', secret, pod.namespace) &&
       !options.externalSecrets?.includes(secret)
     )

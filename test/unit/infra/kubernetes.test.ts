@@ -160,6 +160,7 @@ for (const variant of ['infra/kubernetes', 'infra/kubernetes/overlays/redis-sent
     test('both functions read the same resolution and find Redis where a Service serves it', () => {
       const scrape = configOf(objects, 'Deployment', 'metrics-scrape');
       const serve = configOf(objects, 'Deployment', 'metrics-serve');
+      assert.ok(scrape.program === 'scrape' && serve.program === 'serve');
       assert.equal(scrape.config.metricResolutionMs, 15_000);
       assert.equal(serve.config.metricResolutionMs, scrape.config.metricResolutionMs);
       const addresses =

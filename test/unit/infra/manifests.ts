@@ -223,10 +223,11 @@ export function containerEnv(objects: Obj[], pod: PodTemplate, container: Obj): 
 }
 
 /** Which of the project's programs an image runs (by the image name the Dockerfile targets build). */
-export function programOf(image: string): 'scrape' | 'serve' | null {
+export function programOf(image: string): 'scrape' | 'serve' | 'events' | null {
   const name = image.split('/').pop()!.split(':')[0]!.split('@')[0]!;
   if (name === 'metrics-scrape') return 'scrape';
   if (name === 'metrics-serve') return 'serve';
+  if (name === 'metrics-events') return 'events';
   return null;
 }
 
