@@ -78,6 +78,11 @@ export class SinkDelivery {
   #failures = 0;
   /** The first record of a batch that is filling, and since when (performance.now()). */
   #pending: { first: string; since: number } | null = null;
+  /**
+   * Journal entries after the cursor already read (in order, none skipped): while a batch fills, each
+   * step reads only what was appended since, rather than everything after the cursor again.
+   */
+  #ahead: JournalEntry[] = [];
 
   constructor(target: Target, deps: DeliveryDeps, backoff: Backoff = DEFAULT_BACKOFF) {
     this.name = target.sink.name;
@@ -91,6 +96,7 @@ export class SinkDelivery {
   reset(): void {
     this.#state = null;
     this.#pending = null;
+    this.#ahead = [];
   }
 
   /**
@@ -212,7 +218,7 @@ export class SinkDelivery {
       return await this.step(token, signal, flushMs);
     } catch (err) {
       if (isLeaseLost(err) || signal.aborted) throw err;
-      this.#state = null; // what was written is unknown: read it again
+      this.reset(); // what was written is unknown: read it again
       this.#failures++;
       const retryInMs = backoffDelay(this.#backoff, this.#failures);
       this.#log.warn('Delivery could not read or move its cursor; retrying', {
@@ -236,6 +242,8 @@ export class SinkDelivery {
     await this.#d.positions.ack(this.name, to, token);
     state.cursor = to;
     state.inflight = null;
+    const i = this.#ahead.findIndex((e) => e.id === range.last);
+    this.#ahead = i < 0 ? [] : this.#ahead.slice(i + 1);
   }
 
   /**
@@ -255,20 +263,27 @@ export class SinkDelivery {
     }
     const max = this.#target.sink.maxBatch;
     const records: EventRecord[] = [];
-    let after = state.cursor.id;
     let last: JournalEntry | null = null;
-    for (let scans = 0; scans < MAX_SCANS && records.length < max; scans++) {
-      const entries = await this.#d.journal.after(after, SCAN);
+    const takeUpTo = (entries: readonly JournalEntry[]): boolean => {
       for (const e of entries) {
         last = e;
         take(e, records);
-        if (records.length === max) break;
+        if (records.length === max) return true;
       }
+      return false;
+    };
+    let full = takeUpTo(this.#ahead);
+    let after = this.#ahead.at(-1)?.id ?? state.cursor.id;
+    for (let scans = 0; scans < MAX_SCANS && !full; scans++) {
+      const entries = await this.#d.journal.after(after, SCAN);
+      this.#ahead.push(...entries);
+      full = takeUpTo(entries);
       if (entries.length < SCAN) break;
       after = entries.at(-1)!.id;
     }
     if (last === null) return null;
-    return { records, range: { after: state.cursor.id, last: last.id, n: last.n } };
+    const end: JournalEntry = last;
+    return { records, range: { after: state.cursor.id, last: end.id, n: end.n } };
   }
 }
 

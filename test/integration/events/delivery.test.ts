@@ -229,6 +229,30 @@ describe('delivering to a sink', () => {
     assert.equal((await d.step(TOKEN, never, 30)).kind, 'done');
   });
 
+  test('a batch that fills over several steps, with more read than it takes, sends every record once, in order', async () => {
+    const sink = new RecordingSink('a', 5);
+    const d = delivery(sink);
+    const ids = await journalEvents(2);
+    assert.equal((await d.step(TOKEN, never, 60_000)).kind, 'waiting');
+    ids.push(...(await journalEvents(9)));
+    assert.equal((await d.step(TOKEN, never, 60_000)).kind, 'done');
+    assert.equal((await d.step(TOKEN, never, 60_000)).kind, 'done');
+    assert.equal((await d.step(TOKEN, never, 60_000)).kind, 'waiting');
+    ids.push(...(await journalEvents(4)));
+    assert.equal((await d.step(TOKEN, never, 60_000)).kind, 'done');
+    assert.equal((await d.step(TOKEN, never, 0)).kind, 'idle');
+    assert.deepEqual(
+      sink.batches.map((b) => b.ids.length),
+      [5, 5, 5],
+    );
+    assert.deepEqual(sink.ids(), ids);
+    // A new holder of the lease (reset) reads from the cursor in Redis, not from what was read before.
+    d.reset();
+    const more = await journalEvents(5);
+    assert.equal((await d.step(TOKEN, never, 60_000)).kind, 'done');
+    assert.deepEqual(sink.ids(), [...ids, ...more]);
+  });
+
   test('under --loop, delivers what is journaled while it runs', async () => {
     const sink = new RecordingSink('a', 5);
     const wake = new Wake();
