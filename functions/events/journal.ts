@@ -82,6 +82,29 @@ export function planAppend(versions: readonly KubeEvent[], known: ReadonlyMap<st
 }
 
 /**
+ * What the journal knows of a batch's events, in one round trip (a chunk of a busy watch names hundreds
+ * of events: one command each would be as many socket writes). KEYS: the events' hashes. ARGV: per key,
+ * how many of the batch's resourceVersions it has, then those. Reply: per key its `rv` and `last` ('' for
+ * none), then 1 or 0 per resourceVersion: seen before or not.
+ */
+const KNOWN = script(`
+local out = {}
+local a = 1
+for i = 1, #KEYS do
+  local n = tonumber(ARGV[a])
+  a = a + 1
+  local hm = redis.call('HMGET', KEYS[i], 'rv', 'last')
+  out[#out + 1] = hm[1] or ''
+  out[#out + 1] = hm[2] or ''
+  for _ = 1, n do
+    out[#out + 1] = redis.call('HEXISTS', KEYS[i], 'v:' .. ARGV[a])
+    a = a + 1
+  end
+end
+return out
+`);
+
+/**
  * KEYS: lease, journal, checkpoint, then the events' hashes. ARGV: token, checkpoint ('' = keep),
  * hash TTL (ms), the number of versions, then five per version: its hash's index in KEYS, rv, the rv
  * expected before it, its record's JSON ('' = none: only remembered) and its event's JSON (`last`). All checks first: Redis does not
@@ -196,26 +219,22 @@ export class Journal {
       rvs.push(v.metadata.resourceVersion);
       byUid.set(v.metadata.uid, rvs);
     }
-    const p = this.#redis.pipeline();
-    for (const [uid, rvs] of byUid) {
-      const k = this.#keys.event(uid);
-      p.hmget(k, 'rv', 'last');
-      for (const rv of rvs) p.hexists(k, `v:${rv}`);
-    }
-    const replies = (await p.exec()) ?? [];
     const known = new Map<string, Known>();
+    if (byUid.size === 0) return known;
+    const keys: string[] = [];
+    const args: (string | number)[] = [];
+    for (const [uid, rvs] of byUid) {
+      keys.push(this.#keys.event(uid));
+      args.push(rvs.length, ...rvs);
+    }
+    const reply = (await KNOWN(this.#redis, keys, args)) as (string | number)[];
     let i = 0;
     for (const [uid, rvs] of byUid) {
-      const [err, hm] = replies[i++] ?? [];
-      if (err) throw err;
-      const [rv, last] = hm as [string | null, string | null];
+      const rv = String(reply[i++]);
+      const last = String(reply[i++]);
       const seen = new Set<string>();
-      for (const r of rvs) {
-        const [e, exists] = replies[i++] ?? [];
-        if (e) throw e;
-        if (exists === 1) seen.add(r);
-      }
-      known.set(uid, { rv: rv ?? '', last: last ? (JSON.parse(last) as KubeEvent) : null, seen });
+      for (const r of rvs) if (reply[i++] === 1) seen.add(r);
+      known.set(uid, { rv, last: last === '' ? null : (JSON.parse(last) as KubeEvent), seen });
     }
     return known;
   }
