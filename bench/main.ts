@@ -7,7 +7,9 @@
  *   npm run bench -- --nodes 1000       one size (the serve benchmark runs on it)
  *   npm run bench -- --json out.json    also write the figures as JSON
  *   npm run bench -- --no-serve         the scrape benchmark only
- *   npm run bench -- --cpu-prof DIR     CPU profiles of the scraper and serve processes into DIR
+ *   npm run bench -- --cpu-prof DIR     CPU profiles of the scraper, serve and events processes into DIR
+ *   npm run bench -- --events           the events benchmark only (1,000 events/s into three sinks;
+ *                                       --events-rate N, --events-seconds S)
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +17,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../sim/processes.ts';
+import { type EventsFigures, eventsBench } from './events-bench.ts';
+import { eventsJson, eventsReport } from './events-report.ts';
 import { describeMachine, machine } from './machine.ts';
 import { report, toJson } from './report.ts';
 import { type ScrapeFigures, scrapeBench } from './scrape-bench.ts';
@@ -30,10 +34,14 @@ const { values } = parseArgs({
     'no-serve': { type: 'boolean', default: false },
     'serve-seconds': { type: 'string', default: '8' },
     'cpu-prof': { type: 'string' },
+    events: { type: 'boolean', default: false },
+    'events-rate': { type: 'string', default: '1000' },
+    'events-seconds': { type: 'string', default: '60' },
   },
 });
 
-const sizes = (values.nodes ?? ['100', '1000', '5000']).map(Number);
+// --events alone: the events benchmark only.
+const sizes = (values.nodes ?? (values.events ? [] : ['100', '1000', '5000'])).map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--nodes: want whole numbers ≥ 1, got ${values.nodes?.join(', ')}`);
 const podsPerNode = Number(values['pods-per-node']);
@@ -104,9 +112,23 @@ try {
       }
     }
   }
-  process.stdout.write(`\n${report(m, scrape, serve)}\n`);
+  const events: EventsFigures = await eventsBench({
+    rate: Number(values['events-rate']),
+    seconds: Number(values['events-seconds']),
+    warmupSeconds: 10,
+    redisUrl: server.url,
+    redis,
+    dir,
+    progress,
+    nodeArgs: nodeArgs('events'),
+  });
+  if (scrape.length > 0) process.stdout.write(`\n${report(m, scrape, serve)}\n`);
+  process.stdout.write(
+    `\n${scrape.length > 0 ? '' : `Machine: ${describeMachine(m)}\n\n`}${eventsReport(events)}\n`,
+  );
   if (values.json) {
-    await writeFile(values.json, `${JSON.stringify(toJson(m, scrape, serve), null, 2)}\n`);
+    const json = { ...toJson(m, scrape, serve), events: eventsJson(events) };
+    await writeFile(values.json, `${JSON.stringify(json, null, 2)}\n`);
     progress(`figures written to ${values.json}`);
   }
 } finally {

@@ -3,10 +3,11 @@
  * (warm cycles: connections and TLS sessions reused), a fresh scraper process (cold cycle, as a function
  * platform may start one), the floor program, and Redis' memory per stored container point.
  */
-import { mkdirSync, readFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Child, spawnChild } from './ipc.ts';
+import { scriptNodeArgs } from './node-args.ts';
 import { memoryByKind, redisCpuMs, usedMemory } from './redis-stats.ts';
 
 export interface SimInfo {
@@ -134,15 +135,7 @@ function profileEnv(o: ScrapeBenchOptions, role: string): Record<string, string>
  * Node flags for the scraper processes: those `npm run scrape` (and the image, whose NODE_OPTIONS a test
  * keeps equal) runs it with, or BENCH_SCRAPER_NODE_ARGS (space-separated) to try others.
  */
-const scraperNodeArgs = (
-  process.env.BENCH_SCRAPER_NODE_ARGS ??
-  (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).scripts.scrape as string)
-    .split(/\s+/)
-    .slice(1, -1)
-    .join(' ')
-)
-  .split(/\s+/)
-  .filter(Boolean);
+const scraperNodeArgs = scriptNodeArgs('scrape', process.env.BENCH_SCRAPER_NODE_ARGS);
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 

@@ -13,6 +13,7 @@ import { createCA, issueCertificate } from '../shared/pki.ts';
 import { freePort, startProgram, waitFor } from '../sim/processes.ts';
 import { type Child, spawnChild } from './ipc.ts';
 import type { LoadResult } from './load.ts';
+import { processCpuMs, resetPeak, statusKiB } from './proc.ts';
 import type { ScrapeFigures } from './scrape-bench.ts';
 
 export interface LoadFigures extends LoadResult {
@@ -65,23 +66,6 @@ const NODE_LIST_CONNECTIONS = 4;
 /** Requests per second of the steady-rate HPA measurement (a large cluster's HPAs ask a few per second). */
 const STEADY_RATE = 1000;
 const FLOOR_KEY = 'bench:floor:hpa';
-
-/** utime + stime of a process, ms (Linux /proc; clock ticks of 10 ms). */
-function processCpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) * 10;
-}
-
-function statusKiB(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const m = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) : 0;
-}
-
-/** Resets a process' peak RSS (VmHWM) to its current RSS, so the next peak is the next request's. */
-async function resetPeak(pid: number): Promise<void> {
-  await writeFile(`/proc/${pid}/clear_refs`, '5').catch(() => undefined);
-}
 
 function fetchBody(url: string, cert: string, key: string, headers: Record<string, string>): Promise<string> {
   return new Promise((resolve, reject) => {
