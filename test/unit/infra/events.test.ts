@@ -307,21 +307,10 @@ describe('each platform runs it the way docs/deploy.md says', () => {
       assert.ok(e.config.sinkConfig.startsWith(`${SECRETS_DIR}/`));
     });
 
-    test("its secrets exist in openfaas-fn with no key twice; Redis' NetworkPolicy is infra/openfaas's", async () => {
+    test('its secrets exist in openfaas-fn, with no key twice', () => {
       const fn = functions[0]!;
       const keys = fn.spec.secrets.flatMap((n: string) => secretKeys(get(build.applied, 'Secret', n, FN_NS)));
       assert.equal(new Set(keys).size, keys.length, `duplicate secret keys ${keys}`);
-      const metrics = await kustomize('infra/openfaas');
-      for (const [kind, name, namespace] of [
-        ['NetworkPolicy', 'metrics-redis', NS],
-        ['Secret', 'metrics-kubeconfig', FN_NS],
-        ['Deployment', 'metrics-redis', NS],
-      ] as const)
-        assert.deepEqual(
-          get(build.applied, kind, name, namespace),
-          get(metrics, kind, name, namespace),
-          `${kind} ${name}`,
-        );
     });
 
     test('the role is the plain-Kubernetes one', async () => {
@@ -332,6 +321,32 @@ describe('each platform runs it the way docs/deploy.md says', () => {
       );
     });
   });
+});
+
+describe("applied beside the metrics functions' entry point of the same platform", () => {
+  const pairs = [
+    ['infra/kubernetes', 'infra/kubernetes/events'],
+    ['infra/knative', 'infra/knative/events'],
+    ['infra/knative/overlays/loop-15s', 'infra/knative/events/overlays/loop'],
+    ['infra/openfaas', 'infra/openfaas/events'],
+  ] as const;
+  const key = (o: Obj) => `${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ''}/${o.metadata?.name}`;
+
+  for (const [metrics, events] of pairs) {
+    test(`${events} and ${metrics} share objects only as the same objects, the namespace and Redis among them`, async () => {
+      const [a, b] = await Promise.all([kustomize(metrics), kustomize(events)]);
+      const theirs = new Map(a.map((o) => [key(o), o]));
+      const shared = b.filter((o) => theirs.has(key(o)));
+      for (const o of shared) assert.deepEqual(o, theirs.get(key(o)), key(o));
+      const names = shared.map((o) => `${o.kind}/${o.metadata.name}`);
+      for (const must of [
+        'Namespace/metrics-serverless',
+        'Deployment/metrics-redis',
+        'NetworkPolicy/metrics-redis',
+      ])
+        assert.ok(names.includes(must), `${must} is shared: ${names.join(', ')}`);
+    });
+  }
 });
 
 describe('the overlays docs/deploy.md shows: the events function beside the metrics functions, with Redis Sentinel', () => {
