@@ -1,9 +1,9 @@
 /**
- * The store on a real Redis Cluster (three private masters, slots spread over them): the real scraper
- * (`createScraper`, `--redis-cluster-nodes`) scrapes the simulated cluster into it, the real reader and
- * CycleWatch read it back over the project's own Cluster client, and the serve function answers from it.
- * DESIGN.md promises the layout works unchanged on Cluster; a command whose keys span slots (CROSSSLOT)
- * or that Cluster mode does not route fails here.
+ * The store on a real Redis Cluster (three private masters, slots spread over them, a replica each): the
+ * real scraper (`createScraper`, `--redis-cluster-nodes`) scrapes the simulated cluster into it, the real
+ * reader and CycleWatch read it back over the project's own Cluster client, and the serve function answers
+ * from it. DESIGN.md promises the layout works unchanged on Cluster; a command whose keys span slots
+ * (CROSSSLOT) or that Cluster mode does not route fails here.
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -20,19 +20,17 @@ import { keys } from '../../../shared/store/keys.ts';
 import { RedisMetricsReader } from '../../../shared/store/reader.ts';
 import { connect, createRedis, type RedisClient } from '../../../shared/store/redis.ts';
 import { type Sim, startSim } from '../../../sim/index.ts';
-import {
-  type RedisCluster,
-  redisServerInstalled,
-  startRedisCluster,
-  waitFor,
-} from '../../../sim/processes.ts';
+import { redisServerInstalled, waitFor } from '../../../sim/processes.ts';
+import { type RedisClusterGroup, startRedisCluster } from '../../helpers/redis-topology.ts';
 import { startServeAsMaster } from '../../helpers/serve.ts';
 import { completePods } from '../../helpers/served.ts';
 
 const RESOLUTION_MS = 60_000;
+/** The `cluster-node-timeout` docs/behaviour.md asks operators for (section *High availability*). */
+const NODE_TIMEOUT_MS = 1000;
 const V1BETA1 = '/apis/metrics.k8s.io/v1beta1';
 
-let cluster: RedisCluster;
+let cluster: RedisClusterGroup;
 let sim: Sim;
 let dir: string;
 let scraper: Scraper;
@@ -60,7 +58,7 @@ async function cycle(): Promise<void> {
 
 before(async () => {
   assert.ok(redisServerInstalled(), 'redis-server is installed');
-  cluster = await startRedisCluster(3);
+  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
   sim = await startSim({ nodes: 3, podsPerNode: 5, housekeepingMs: 1000, seed: 'redis-cluster-it' });
   dir = await mkdtemp(join(tmpdir(), 'ms-redis-cluster-it-'));
   await writeFile(join(dir, 'kubelet-ca.crt'), sim.kubeletCaPem);
