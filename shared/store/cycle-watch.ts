@@ -7,10 +7,9 @@
  * On every (re)connection it subscribes first and reads `ms:{cycle}` second, so no announcement falls
  * between the two; the newest of what it reads and hears wins.
  */
-import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import { cycleChannel, keys } from './keys.ts';
-import { databaseOf, type RedisClient } from './redis.ts';
+import { databaseOf, duplicate, type RedisClient } from './redis.ts';
 
 export class CycleWatch {
   readonly #redis: RedisClient;
@@ -29,8 +28,7 @@ export class CycleWatch {
     this.#redis = redis;
     this.#log = log;
     this.#channel = cycleChannel(databaseOf(redis));
-    this.#sub = redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate();
-    this.#sub.on('error', () => {}); // the main client reports outages (createRedis' outage log)
+    this.#sub = duplicate(redis); // the main client reports outages (createRedis' outage log)
     this.#sub.on('message', (channel: string, message: string) => {
       if (channel !== this.#channel) return;
       const cycle = Number(message);
