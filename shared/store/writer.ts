@@ -75,6 +75,21 @@ redis.call('PUBLISH', ARGV[2], ARGV[1])
 return 1
 `;
 
+/**
+ * RENAMEs a cycle's staging hash over its served key only if it holds every field the cycle wrote into it
+ * (ARGV[1]). Fewer means writes were lost: Redis failed over during the cycle (asynchronous replication
+ * loses what the old master had not passed on, and the client sends the rest to the new master). Such a
+ * hash would serve a list with nodes or pods missing; the cycle fails instead, and the next one writes
+ * them all. KEYS: staging, served (same slot).
+ */
+const RENAME_WHOLE = `
+local n = redis.call('HLEN', KEYS[1])
+if n < tonumber(ARGV[1]) then
+  return redis.error_reply('INCOMPLETE ' .. KEYS[1] .. ' holds ' .. n .. ' of the ' .. ARGV[1] .. ' fields its cycle wrote (a failover lost writes)')
+end
+return redis.call('RENAME', KEYS[1], KEYS[2])
+`;
+
 /** Commands per pipeline (HSET fields count one each): bounds each round trip's size. */
 const PIPELINE_COMMANDS = 4000;
 
@@ -326,7 +341,7 @@ export class CycleStaging {
             }
             hsetChunks(p, next, [...h.fields.flat(), ...extra.flat()]);
             p.pexpireat(next, h.expireAt);
-            p.rename(next, key);
+            p.eval(RENAME_WHOLE, 2, next, key, h.size + extra.length);
           },
         });
       };
