@@ -133,6 +133,7 @@ export function report(
         .join(', ')}`,
     );
   }
+  if (decoders) out.push('', describeDecoders(decoders));
   if (serve) {
     out.push(
       '',
@@ -182,7 +183,6 @@ export function report(
       `All pods (${serve.allPods.pods} pods, ${f(serve.allPods.bytes / 2 ** 20, 1)} MiB of JSON): ${f(serve.allPods.seconds, 2)} s (best of ${serve.allPods.runs}; median ${f(serve.allPods.medianSeconds, 2)} s), serve peak RSS ${f(serve.allPods.peakRssMiB, 0)} MiB (${f(serve.allPods.rssBeforeMiB, 0)} MiB before)`,
     );
   }
-  if (decoders) out.push('', describeDecoders(decoders));
   out.push('', 'Targets (DESIGN.md):');
   const big = rows.find((r) => r.nodes === 5000) ?? rows.at(-1);
   if (big) {
