@@ -8,6 +8,7 @@
  *   npm run bench -- --json out.json    also write the figures as JSON
  *   npm run bench -- --no-serve         the scrape benchmark only
  *   npm run bench -- --cpu-prof DIR     CPU profiles of the scraper and serve processes into DIR
+ *   npm run bench -- --no-decoders      without the decoders' throughput (measured in-process first)
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -15,6 +16,8 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../sim/processes.ts';
+import type { DecoderFigures } from './decoders.ts';
+import { spawnChild } from './ipc.ts';
 import { describeMachine, machine } from './machine.ts';
 import { report, toJson } from './report.ts';
 import { type ScrapeFigures, scrapeBench } from './scrape-bench.ts';
@@ -28,6 +31,7 @@ const { values } = parseArgs({
     // Five: the first warm cycle or two still run colder code on a smaller heap; the median is steady state.
     'warm-cycles': { type: 'string', default: '5' },
     'no-serve': { type: 'boolean', default: false },
+    'no-decoders': { type: 'boolean', default: false },
     'serve-seconds': { type: 'string', default: '8' },
     'cpu-prof': { type: 'string' },
   },
@@ -70,7 +74,30 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const scrape: ScrapeFigures[] = [];
 let serve: ServeFigures | null = null;
+let decoders: DecoderFigures | null = null;
 try {
+  if (!values['no-decoders']) {
+    progress(
+      `decoders: throughput on the simulator's payloads (${podsPerNode} pods per node) and the fixtures…`,
+    );
+    const child = spawnChild('decoders.ts', [], nodeArgs('decoders'));
+    try {
+      await child.ready;
+      const { id: _id, ...figures } = await child.ask<DecoderFigures & { id: number }>('measure', {
+        podsPerNode,
+      });
+      decoders = figures;
+    } finally {
+      await child.stop();
+    }
+    for (const r of decoders.rows) {
+      progress(
+        `  /${r.endpoint} (${r.payloads}): ${Object.entries(r.runs)
+          .map(([name, run]) => `${name} ${run.mbPerSecond.toFixed(1)} MB/s`)
+          .join(', ')}`,
+      );
+    }
+  }
   for (const [i, nodes] of sizes.entries()) {
     const last = i === sizes.length - 1;
     const figures = await scrapeBench({
@@ -104,9 +131,9 @@ try {
       }
     }
   }
-  process.stdout.write(`\n${report(m, scrape, serve)}\n`);
+  process.stdout.write(`\n${report(m, scrape, serve, decoders)}\n`);
   if (values.json) {
-    await writeFile(values.json, `${JSON.stringify(toJson(m, scrape, serve), null, 2)}\n`);
+    await writeFile(values.json, `${JSON.stringify(toJson(m, scrape, serve, decoders), null, 2)}\n`);
     progress(`figures written to ${values.json}`);
   }
 } finally {
