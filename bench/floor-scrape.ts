@@ -1,32 +1,45 @@
 /**
- * The scraper's floor: the least work any scraper must do. It fetches the same kubelet payloads over the
- * same kind of connections (node:https, a keep-alive Agent, the same TLS verification and bearer token,
- * the same concurrency) and parses them with the same decoders, and nothing else: no API server lists,
- * no Redis, no rates, no rendering. The scraper's CPU is reported as a ratio to this.
+ * The scraper's floors: the least work any scraper must do. The program fetches the same kubelet
+ * payloads over the same kind of connections (node:https, a keep-alive Agent, the same TLS verification
+ * and bearer token, the same concurrency) and reads each body into text, as the scraper's kubelet client
+ * does; then, in `decode` mode (the floor the scraper's CPU is held to), parses it with the same decoder,
+ * and in `io` mode (the I/O floor) does nothing more. No API server lists, no Redis, no rates, no
+ * rendering. Both modes run in one process on one Agent, so they share the same kept-alive connections;
+ * their difference is what decoding costs.
  *
- *   node bench/floor-scrape.ts   (URLs, token, CA and concurrency come with each `cycle` request)
+ *   node bench/floor-scrape.ts   (mode, URLs, token, CA and concurrency come with each `cycle` request)
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
 import { decode } from '../functions/scrape/decode/index.ts';
 import { answer, cpuMs, peakRssMiB } from './ipc.ts';
 
-let agent: https.Agent | null = null;
+export type FloorMode = 'decode' | 'io';
 
-function fetchAndDecode(url: string, headers: Record<string, string>): Promise<number> {
+let agent: https.Agent | null = null;
+/** Body bytes received in the current cycle. */
+let received = 0;
+
+/** Fetches one body as text; in `decode` mode decodes it. Resolves with the pods decoded (0 in `io`). */
+function fetchBody(url: string, headers: Record<string, string>, mode: FloorMode): Promise<number> {
   const requestTime = Date.now();
   return new Promise((resolve, reject) => {
     const req = https.request(url, { agent: agent!, headers }, (res) => {
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        chunks.push(c);
+      });
       res.on('error', reject);
       res.on('end', () => {
         if (res.statusCode !== 200) {
           reject(new Error(`${url}: status ${res.statusCode}`));
           return;
         }
-        const batch = decode('resource', Buffer.concat(chunks).toString('utf8'), requestTime);
-        resolve(batch.pods.length);
+        received += size;
+        const body = Buffer.concat(chunks, size).toString('utf8');
+        resolve(mode === 'decode' ? decode('resource', body, requestTime).pods.length : 0);
       });
     });
     req.on('error', reject);
@@ -38,6 +51,7 @@ answer(async (r) => {
   if (r.cmd !== 'cycle') throw new Error(`unknown command ${r.cmd}`);
   const urls = r.urls as string[];
   const concurrency = r.concurrency as number;
+  const mode = (r.mode ?? 'decode') as FloorMode;
   agent ??= new https.Agent({
     keepAlive: true,
     maxCachedSessions: 100_000,
@@ -51,9 +65,17 @@ answer(async (r) => {
   const t0 = performance.now();
   let next = 0;
   let pods = 0;
+  received = 0;
   const worker = async () => {
-    while (next < urls.length) pods += await fetchAndDecode(urls[next++]!, headers);
+    while (next < urls.length) pods += await fetchBody(urls[next++]!, headers, mode);
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, urls.length) }, worker));
-  return { wallMs: performance.now() - t0, cpuMs: cpuMs() - cpu0, pods, peakRssMiB: peakRssMiB() };
+  return {
+    mode,
+    wallMs: performance.now() - t0,
+    cpuMs: cpuMs() - cpu0,
+    pods,
+    bytes: received,
+    peakRssMiB: peakRssMiB(),
+  };
 });

@@ -8,6 +8,7 @@
  *   npm run bench -- --json out.json    also write the figures as JSON
  *   npm run bench -- --no-serve         the scrape benchmark only
  *   npm run bench -- --cpu-prof DIR     CPU profiles of the scraper, serve and events processes into DIR
+ *   npm run bench -- --no-decoders      without the decoders' throughput (measured in-process first)
  *   npm run bench -- --events           the events benchmark only (1,000 events/s into three sinks;
  *                                       --events-rate N, --events-seconds S)
  */
@@ -17,8 +18,10 @@ import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
 import { startRedisServer } from '../sim/processes.ts';
+import type { DecoderFigures } from './decoders.ts';
 import { type EventsFigures, eventsBench } from './events-bench.ts';
 import { eventsJson, eventsReport } from './events-report.ts';
+import { spawnChild } from './ipc.ts';
 import { describeMachine, machine } from './machine.ts';
 import { report, toJson } from './report.ts';
 import { type ScrapeFigures, scrapeBench } from './scrape-bench.ts';
@@ -32,6 +35,7 @@ const { values } = parseArgs({
     // Five: the first warm cycle or two still run colder code on a smaller heap; the median is steady state.
     'warm-cycles': { type: 'string', default: '5' },
     'no-serve': { type: 'boolean', default: false },
+    'no-decoders': { type: 'boolean', default: false },
     'serve-seconds': { type: 'string', default: '8' },
     'cpu-prof': { type: 'string' },
     events: { type: 'boolean', default: false },
@@ -78,7 +82,30 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 
 const scrape: ScrapeFigures[] = [];
 let serve: ServeFigures | null = null;
+let decoders: DecoderFigures | null = null;
 try {
+  if (!values['no-decoders'] && !values.events) {
+    progress(
+      `decoders: throughput on the simulator's payloads (${podsPerNode} pods per node) and the fixtures…`,
+    );
+    const child = spawnChild('decoders.ts', [], nodeArgs('decoders'));
+    try {
+      await child.ready;
+      const { id: _id, ...figures } = await child.ask<DecoderFigures & { id: number }>('measure', {
+        podsPerNode,
+      });
+      decoders = figures;
+    } finally {
+      await child.stop();
+    }
+    for (const r of decoders.rows) {
+      progress(
+        `  /${r.endpoint} (${r.payloads}): ${Object.entries(r.runs)
+          .map(([name, run]) => `${name} ${run.mbPerSecond.toFixed(1)} MB/s`)
+          .join(', ')}`,
+      );
+    }
+  }
   for (const [i, nodes] of sizes.entries()) {
     const last = i === sizes.length - 1;
     const figures = await scrapeBench({
@@ -122,12 +149,12 @@ try {
     progress,
     nodeArgs: nodeArgs('events'),
   });
-  if (scrape.length > 0) process.stdout.write(`\n${report(m, scrape, serve)}\n`);
+  if (scrape.length > 0) process.stdout.write(`\n${report(m, scrape, serve, decoders)}\n`);
   process.stdout.write(
     `\n${scrape.length > 0 ? '' : `Machine: ${describeMachine(m)}\n\n`}${eventsReport(events)}\n`,
   );
   if (values.json) {
-    const json = { ...toJson(m, scrape, serve), events: eventsJson(events) };
+    const json = { ...toJson(m, scrape, serve, decoders), events: eventsJson(events) };
     await writeFile(values.json, `${JSON.stringify(json, null, 2)}\n`);
     progress(`figures written to ${values.json}`);
   }

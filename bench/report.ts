@@ -1,4 +1,5 @@
 /** The figures as a table for people and as JSON for machines (the shape issue #5 names, and more). */
+import { type DecoderFigures, describeDecoders } from './decoders.ts';
 import { describeMachine, type Machine } from './machine.ts';
 import { medianBy, type ScrapeFigures } from './scrape-bench.ts';
 import type { ServeFigures } from './serve-bench.ts';
@@ -11,6 +12,7 @@ export function summarize(s: ScrapeFigures) {
   const warmWallMs = medianBy(s.warm, (c) => c.wallMs);
   const cpuMsPerNode = medianBy(s.warm, (c) => c.cpuMs) / s.nodes;
   const floorCpuMsPerNode = medianBy(s.floorWarm, (c) => c.cpuMs) / s.nodes;
+  const ioFloorCpuMsPerNode = medianBy(s.ioFloorWarm, (c) => c.cpuMs) / s.nodes;
   const peakRssMiB = Math.max(s.first.peakRssMiB, ...s.warm.map((c) => c.peakRssMiB), s.cold.peakRssMiB);
   return {
     nodes: s.nodes,
@@ -20,7 +22,10 @@ export function summarize(s: ScrapeFigures) {
     firstWallMs: s.first.wallMs,
     cpuMsPerNode,
     floorCpuMsPerNode,
+    ioFloorCpuMsPerNode,
     floorWallMs: medianBy(s.floorWarm, (c) => c.wallMs),
+    ioFloorWallMs: medianBy(s.ioFloorWarm, (c) => c.wallMs),
+    bodyBytesPerNode: medianBy(s.ioFloorWarm, (c) => c.bytes) / s.nodes,
     floorFirstWallMs: s.floorFirst.wallMs,
     coldCpuMsPerNode: s.cold.cpuMs / s.nodes,
     floorFirstCpuMsPerNode: s.floorFirst.cpuMs / s.nodes,
@@ -39,7 +44,12 @@ function table(head: string[], rows: string[][]): string {
 
 const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
 
-export function report(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures | null): string {
+export function report(
+  m: Machine,
+  scrape: ScrapeFigures[],
+  serve: ServeFigures | null,
+  decoders: DecoderFigures | null,
+): string {
   const out: string[] = [`Machine: ${describeMachine(m)}`, ''];
   const rows = scrape.map(summarize);
   out.push(
@@ -79,6 +89,35 @@ export function report(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures 
   );
   out.push(
     '',
+    'Floors, warm, side by side (floor: fetch and decode on the same connections, nothing else; I/O floor: fetch and read the body only)',
+    table(
+      [
+        'nodes',
+        'scraper CPU/node',
+        'floor CPU/node',
+        'scraper vs floor',
+        'I/O floor CPU/node',
+        'scraper vs I/O floor',
+        'floor vs I/O floor',
+        'decoding/node (floor − I/O)',
+        'body/node',
+      ],
+      rows.map((r) => [
+        String(r.nodes),
+        `${f(r.cpuMsPerNode, 3)} ms`,
+        `${f(r.floorCpuMsPerNode, 3)} ms`,
+        ratio(r.cpuMsPerNode, r.floorCpuMsPerNode),
+        `${f(r.ioFloorCpuMsPerNode, 3)} ms`,
+        ratio(r.cpuMsPerNode, r.ioFloorCpuMsPerNode),
+        ratio(r.floorCpuMsPerNode, r.ioFloorCpuMsPerNode),
+        `${f(r.floorCpuMsPerNode - r.ioFloorCpuMsPerNode, 3)} ms`,
+        `${f(r.bodyBytesPerNode / 1024, 1)} KiB`,
+      ]),
+    ),
+  );
+  out.push(
+    '',
+    `I/O floor wall time, warm: ${rows.map((r) => `${r.nodes}: ${f(r.ioFloorWallMs / 1000)} s`).join(', ')}`,
     `Floor wall time (fetch + decode only), warm: ${rows.map((r) => `${r.nodes}: ${f(r.floorWallMs / 1000)} s (scraper ${ratio(r.warmWallMs, r.floorWallMs)})`).join(', ')}`,
     `Floor first cycle (full TLS handshakes): ${rows.map((r) => `${r.nodes}: ${f(r.floorFirstWallMs / 1000)} s, ${f(r.floorFirstCpuMsPerNode, 3)} ms CPU/node`).join(', ')}`,
     `Redis CPU per node per warm cycle: ${rows.map((r) => `${r.nodes}: ${f(r.redisCpuMsPerNode, 3)} ms`).join(', ')}`,
@@ -94,6 +133,7 @@ export function report(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures 
         .join(', ')}`,
     );
   }
+  if (decoders) out.push('', describeDecoders(decoders));
   if (serve) {
     out.push(
       '',
@@ -165,7 +205,12 @@ export function report(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures 
   return out.join('\n');
 }
 
-export function toJson(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures | null) {
+export function toJson(
+  m: Machine,
+  scrape: ScrapeFigures[],
+  serve: ServeFigures | null,
+  decoders: DecoderFigures | null,
+) {
   return {
     machine: describeMachine(m),
     machineDetail: m,
@@ -179,8 +224,13 @@ export function toJson(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures 
         firstWallSeconds: r.firstWallMs / 1000,
         cpuMsPerNode: r.cpuMsPerNode,
         floorCpuMsPerNode: r.floorCpuMsPerNode,
+        ioFloorCpuMsPerNode: r.ioFloorCpuMsPerNode,
+        cpuVsFloor: r.cpuMsPerNode / r.floorCpuMsPerNode,
+        cpuVsIoFloor: r.cpuMsPerNode / r.ioFloorCpuMsPerNode,
         coldCpuMsPerNode: r.coldCpuMsPerNode,
         floorWallSeconds: r.floorWallMs / 1000,
+        ioFloorWallSeconds: r.ioFloorWallMs / 1000,
+        bodyBytesPerNode: r.bodyBytesPerNode,
         peakRssMiB: r.peakRssMiB,
         redisBytesPerContainerPoint: r.redisBytesPerContainerPoint,
         redisBytesByKey: s.redis.byKind,
@@ -192,9 +242,11 @@ export function toJson(m: Machine, scrape: ScrapeFigures[], serve: ServeFigures 
           cold: s.cold,
           floorFirst: s.floorFirst,
           floorWarm: s.floorWarm,
+          ioFloorWarm: s.ioFloorWarm,
         },
       };
     }),
+    decoders,
     serve: serve
       ? {
           pods: serve.pods,

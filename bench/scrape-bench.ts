@@ -72,9 +72,14 @@ export function describeMemory(m: MemorySample): string {
 }
 
 export interface FloorReport {
+  /** `decode`: fetch and decode (the floor); `io`: fetch and read the body only (the I/O floor). */
+  mode: 'decode' | 'io';
   wallMs: number;
   cpuMs: number;
+  /** Pods decoded (0 in `io` mode). */
   pods: number;
+  /** Body bytes received. */
+  bytes: number;
   peakRssMiB: number;
 }
 
@@ -88,6 +93,8 @@ export interface ScrapeFigures {
   cold: CycleReport;
   floorFirst: FloorReport;
   floorWarm: FloorReport[];
+  /** The I/O floor's warm cycles, each run right after the floor's cycle of the same index. */
+  ioFloorWarm: FloorReport[];
   redis: {
     bytes: number;
     containerPoints: number;
@@ -233,25 +240,32 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     );
     await coldRunner.stop();
 
-    progress(`${tag} floor: fetch and decode only…`);
+    progress(`${tag} floors: fetch and decode, and fetch only (I/O), on the same connections…`);
     const floor = spawnChild('floor-scrape.ts', [], o.nodeArgs(`floor-${o.nodes}`));
     children.push(floor);
     await floor.ready;
-    const floorCycle = async () => {
+    const floorCycle = async (mode: FloorReport['mode']) => {
       await sim.ask('advance');
       return floor.ask<FloorReport>('cycle', {
+        mode,
         urls: info.kubelets.map((u) => `${u}/metrics/resource`),
         token: info.token,
         ca: info.files.kubeletCa,
         concurrency: 256,
       });
     };
-    const floorFirst = await floorCycle();
+    const floorFirst = await floorCycle('decode');
     const floorWarm: FloorReport[] = [];
-    for (let i = 0; i < o.warmCycles; i++) floorWarm.push(await floorCycle());
+    const ioFloorWarm: FloorReport[] = [];
+    // Interleaved, so that a change in the machine's load moves both alike.
+    for (let i = 0; i < o.warmCycles; i++) {
+      floorWarm.push(await floorCycle('decode'));
+      ioFloorWarm.push(await floorCycle('io'));
+    }
     await floor.stop();
+    const perNode = (reports: FloorReport[]) => (medianBy(reports, (f) => f.cpuMs) / o.nodes).toFixed(3);
     progress(
-      `${tag}   floor: first ${(floorFirst.wallMs / 1000).toFixed(2)} s, warm ${(medianBy(floorWarm, (f) => f.wallMs) / 1000).toFixed(2)} s wall, ${(medianBy(floorWarm, (f) => f.cpuMs) / o.nodes).toFixed(3)} ms CPU/node`,
+      `${tag}   floor: first ${(floorFirst.wallMs / 1000).toFixed(2)} s, warm ${(medianBy(floorWarm, (f) => f.wallMs) / 1000).toFixed(2)} s wall, ${perNode(floorWarm)} ms CPU/node; I/O floor: ${(medianBy(ioFloorWarm, (f) => f.wallMs) / 1000).toFixed(2)} s wall, ${perNode(ioFloorWarm)} ms CPU/node`,
     );
 
     if (!o.keepSim) await sim.stop();
@@ -265,6 +279,7 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       cold,
       floorFirst,
       floorWarm,
+      ioFloorWarm,
       redis: { bytes, containerPoints, bytesPerContainerPoint: bytes / containerPoints, byKind },
       sim: o.keepSim ? sim : null,
       simInfo: info,

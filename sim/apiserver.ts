@@ -51,6 +51,11 @@ export interface MetricsBackendRegistration {
   serverName?: string;
   /** The aggregator's client certificate (`--proxy-client-cert-file`), signed by the front-proxy CA. */
   frontProxyClient: CertificateAndKey;
+  /**
+   * The group versions registered, one APIService each (`v1beta1.metrics.k8s.io`, `v1.metrics.k8s.io`);
+   * default v1beta1 alone, as metrics-server registers it. Only these are listed and proxied.
+   */
+  versions?: readonly string[];
 }
 
 export interface ApiServerOptions {
@@ -114,6 +119,8 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
   const log = opts.logger;
   const host = opts.host ?? '127.0.0.1';
   let backend: { reg: MetricsBackendRegistration; agent: Agent; host: string; port: number } | undefined;
+  /** The registered metrics.k8s.io versions (none without a backend). */
+  const metricsVersions = (): readonly string[] => (backend ? (backend.reg.versions ?? ['v1beta1']) : []);
   const kubeletAgent = new Agent({
     keepAlive: true,
     ca: opts.kubeletCaPem,
@@ -303,10 +310,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     if (path === '/version') return sendJson(res, 200, VERSION_INFO);
     if (path === '/api') return sendJson(res, 200, apiVersions(`${host}:${port}`));
     if (path === '/api/v1') return sendJson(res, 200, coreResources());
-    if (path === '/apis') return sendJson(res, 200, apiGroupList(backend !== undefined));
+    if (path === '/apis') return sendJson(res, 200, apiGroupList(metricsVersions()));
     if (first === 'apis' && group !== undefined && version === undefined) {
       // The aggregator serves an APIService's group document itself.
-      const g = apiGroup(group, backend !== undefined);
+      const g = apiGroup(group, metricsVersions());
       return g ? sendJson(res, 200, g) : sendStatus(res, S.notFoundPath());
     }
     if (first === 'apis' && group === METRICS_GROUP && version !== undefined) {
@@ -427,7 +434,10 @@ export async function startApiServer(opts: ApiServerOptions): Promise<SimApiServ
     rawQuery: string,
     user: UserInfo,
   ): Done {
-    if (!backend) return sendStatus(res, S.notFoundPath());
+    // The aggregator only knows the group versions of registered APIServices.
+    const version = rawPath.split('/')[3];
+    if (!backend || version === undefined || !metricsVersions().includes(version))
+      return sendStatus(res, S.notFoundPath());
     const target = backend;
     const headers: OutgoingHttpHeaders = {};
     for (const [k, v] of Object.entries(req.headers)) {

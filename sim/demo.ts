@@ -179,7 +179,12 @@ try {
       }
     });
   }
-  sim.registerMetricsBackend({ url: `https://127.0.0.1:${securePort}`, caPem: serveCa.certPem });
+  sim.registerMetricsBackend({
+    url: `https://127.0.0.1:${securePort}`,
+    caPem: serveCa.certPem,
+    // Both APIServices, as the manifests register them.
+    versions: ['v1beta1', 'v1'],
+  });
 
   const kubeconfig = rel(file('kubeconfig'));
   out(`

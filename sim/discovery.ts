@@ -25,31 +25,43 @@ export function apiVersions(serverAddress: string) {
   };
 }
 
-function groupVersion(name: string, version: string) {
-  return {
-    name,
-    versions: [{ groupVersion: `${name}/${version}`, version }],
-    preferredVersion: { groupVersion: `${name}/${version}`, version },
-  };
+function groupVersion(name: string, ...versions: string[]) {
+  const entry = (version: string) => ({ groupVersion: `${name}/${version}`, version });
+  return { name, versions: versions.map(entry), preferredVersion: entry(versions[0]!) };
 }
 
-/** The groups of /apis; metrics.k8s.io while an APIService is registered, reachable or not (as the aggregator lists it). */
-export function apiGroups(metricsRegistered: boolean) {
+/** Kubernetes' version order (kube-aware: GA before beta before alpha, higher first), as the aggregator sorts. */
+function byPriority(a: string, b: string): number {
+  const rank = (v: string) => {
+    const m = /^v(\d+)(?:(alpha|beta)(\d+))?$/.exec(v);
+    if (!m) return [0, 0, 0];
+    return [m[2] === undefined ? 3 : m[2] === 'beta' ? 2 : 1, Number(m[1]), Number(m[3] ?? 0)];
+  };
+  const [x, y] = [rank(a), rank(b)];
+  return y[0]! - x[0]! || y[1]! - x[1]! || y[2]! - x[2]!;
+}
+
+/**
+ * The groups of /apis; metrics.k8s.io in the versions whose APIServices are registered, reachable or
+ * not (as the aggregator lists them), the preferred first.
+ */
+export function apiGroups(metricsVersions: readonly string[]) {
   const groups = [
     groupVersion('authentication.k8s.io', 'v1'),
     groupVersion('authorization.k8s.io', 'v1'),
     groupVersion('events.k8s.io', 'v1'),
   ];
-  if (metricsRegistered) groups.push(groupVersion(METRICS_GROUP, 'v1beta1'));
+  if (metricsVersions.length > 0)
+    groups.push(groupVersion(METRICS_GROUP, ...[...metricsVersions].sort(byPriority)));
   return groups;
 }
 
-export function apiGroupList(metricsRegistered: boolean) {
-  return { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups(metricsRegistered) };
+export function apiGroupList(metricsVersions: readonly string[]) {
+  return { kind: 'APIGroupList', apiVersion: 'v1', groups: apiGroups(metricsVersions) };
 }
 
-export function apiGroup(name: string, metricsRegistered: boolean) {
-  const group = apiGroups(metricsRegistered).find((g) => g.name === name);
+export function apiGroup(name: string, metricsVersions: readonly string[]) {
+  const group = apiGroups(metricsVersions).find((g) => g.name === name);
   return group ? { kind: 'APIGroup', apiVersion: 'v1', ...group } : undefined;
 }
 

@@ -6,11 +6,19 @@
  *
  * On every (re)connection it subscribes first and reads `ms:{cycle}` second, so no announcement falls
  * between the two; the newest of what it reads and hears wins.
+ *
+ * Pub/sub delivers at most once, and not every loss shows as a lost connection: a Cluster client moves
+ * its subscription to another node by itself when the node it was on dies (ioredis tells no one), and
+ * an announcement published meanwhile is gone. So the watch also reads `ms:{cycle}` again every
+ * second (one GET): a cycle it did not hear of is noticed within that time, and the
+ * kept lists of the cycle before are served at most that much longer.
  */
-import type { Cluster, Redis } from 'ioredis';
 import type { Logger } from '../log.ts';
 import { cycleChannel, keys } from './keys.ts';
-import { databaseOf, type RedisClient } from './redis.ts';
+import { databaseOf, duplicate, type RedisClient } from './redis.ts';
+
+/** How often the watch reads `ms:{cycle}` to catch an announcement it missed. */
+const CHECK_EVERY_MS = 1000;
 
 export class CycleWatch {
   readonly #redis: RedisClient;
@@ -23,14 +31,14 @@ export class CycleWatch {
   /** Bumped on every connection loss: a read begun before it must not set `latest` after it. */
   #epoch = 0;
   #closed = false;
+  readonly #checker: ReturnType<typeof setInterval>;
 
   /** Starts watching through a duplicate of `redis` (same target and options); `redis` reads the key. */
   constructor(redis: RedisClient, log: Logger) {
     this.#redis = redis;
     this.#log = log;
     this.#channel = cycleChannel(databaseOf(redis));
-    this.#sub = redis.isCluster ? (redis as Cluster).duplicate() : (redis as Redis).duplicate();
-    this.#sub.on('error', () => {}); // the main client reports outages (createRedis' outage log)
+    this.#sub = duplicate(redis); // the main client reports outages (createRedis' outage log)
     this.#sub.on('message', (channel: string, message: string) => {
       if (channel !== this.#channel) return;
       const cycle = Number(message);
@@ -46,6 +54,8 @@ export class CycleWatch {
     }
     this.#sub.on('ready', () => void this.#sync());
     this.#sub.connect().catch(() => {}); // retried by ioredis' reconnect strategy
+    this.#checker = setInterval(() => void this.#check(), CHECK_EVERY_MS);
+    this.#checker.unref();
   }
 
   /** The newest cycle (its start, ms), or null when it may not be known. */
@@ -69,7 +79,22 @@ export class CycleWatch {
     }
   }
 
+  /** Catches up with a cycle whose announcement was lost (never moves backwards). */
+  async #check(): Promise<void> {
+    if (this.#latest === null) return; // not following yet: #sync reads the key when it is
+    const epoch = this.#epoch;
+    try {
+      const read = Number((await this.#redis.get(keys.latestCycle)) ?? 0);
+      if (epoch !== this.#epoch || this.#latest === null || !(read > this.#latest)) return;
+      this.#log.debug(2, 'Cycle announcement missed; caught up', { cycle: read, known: this.#latest });
+      this.#latest = read;
+    } catch {
+      // Redis not answering: requests find out and answer 503 (or serve a kept list still valid).
+    }
+  }
+
   close(): void {
+    clearInterval(this.#checker);
     this.#closed = true;
     this.#latest = null;
     this.#sub.disconnect();

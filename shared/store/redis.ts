@@ -12,6 +12,7 @@ import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { parseHostPort } from '../config/checks.ts';
 import { ConfigError } from '../config/load.ts';
 import type { Logger } from '../log.ts';
+import { followSwitchMaster } from './switch-master.ts';
 
 export type RedisClient = Redis | Cluster;
 
@@ -100,8 +101,9 @@ function baseOptions(o: ConnectOptions): RedisOptions {
     commandTimeout: o.commandTimeoutMs,
     protocol: 2,
     enableAutoPipelining: true,
-    // Back off to at most 1 s between reconnect attempts, so recovery is noticed within a second.
-    retryStrategy: (times) => Math.min(times * 100, 1000),
+    // Back off to at most half a second between reconnect attempts: a new master (after a failover) or
+    // a server that is back is used within that time, which the 5 s failover budget counts on.
+    retryStrategy: (times) => Math.min(times * 100, 500),
   };
 }
 
@@ -145,7 +147,12 @@ export function createRedis(target: RedisTarget, o: ConnectOptions): RedisClient
         ...(target.tls === undefined
           ? {}
           : { tls: target.tls, sentinelTLS: target.tls, enableTLSForSentinelMode: true }),
+        // A Sentinel that accepts connections but does not answer (a paused VM) would hold every reconnect
+        // attempt forever: each asks the next one after a second.
+        sentinelCommandTimeout: 1000,
       });
+      // ioredis' failoverDetector is left off: it can end a reconnecting client for good (switch-master.ts).
+      followSwitchMaster(client);
       break;
     }
     case 'cluster': {
@@ -166,16 +173,26 @@ export function createRedis(target: RedisTarget, o: ConnectOptions): RedisClient
   return client;
 }
 
+/**
+ * A second client to the same target with the same options (lazy too: a subscriber's own connection, the
+ * cycle lease's), following Sentinel failovers as createRedis' clients do; it reports no errors (the
+ * first one does).
+ */
+export function duplicate(client: RedisClient): RedisClient {
+  if (client.isCluster) {
+    const d = (client as Cluster).duplicate();
+    d.on('error', () => {});
+    return d;
+  }
+  const d = (client as Redis).duplicate();
+  d.on('error', () => {});
+  if (d.options.sentinels) followSwitchMaster(d);
+  return d;
+}
+
 /** The database index a client uses (always 0 in Cluster mode). */
 export function databaseOf(client: RedisClient): number {
   return client.isCluster ? 0 : ((client as Redis).options.db ?? 0);
-}
-
-/** Another connection with the same target and options (lazy too); errors are left to the original's log. */
-export function duplicate(client: RedisClient): RedisClient {
-  const copy: RedisClient = client instanceof Cluster ? client.duplicate() : client.duplicate();
-  copy.on('error', () => undefined);
-  return copy;
 }
 
 /**

@@ -182,17 +182,33 @@ return 1
 `;
 
 /**
+/**
  * Replaces a served hash by a cycle's staging hash (or deletes both), unless a newer cycle wrote the
  * served one: a runner that lost its lease while stalled in its renames never overwrites a newer cycle.
- * KEYS: served, staging (same slot); ARGV: the cycle's start, 'rename' | 'delete', CYCLE_FIELD.
+ * And a staging hash is renamed only if it holds every field the cycle wrote into it: fewer means writes
+ * were lost because Redis failed over during the cycle (asynchronous replication loses what the old
+ * master had not passed on, and the client sends the rest to the new master). Such a hash would serve a
+ * list with nodes or pods missing; the cycle fails instead, and the next one writes them all.
+ * KEYS: served, staging (same slot); ARGV: the cycle's start, 'rename' | 'delete', CYCLE_FIELD ('' for
+ * hashes that name no cycle), the fields the cycle wrote.
  */
 const REPLACE_UNLESS_NEWER = `
-local current = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0') or 0
-if current > tonumber(ARGV[1]) then
-  redis.call('DEL', KEYS[2])
-  return 0
+if ARGV[3] ~= '' then
+  local current = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0') or 0
+  if current > tonumber(ARGV[1]) then
+    redis.call('DEL', KEYS[2])
+    return 0
+  end
 end
-if ARGV[2] == 'rename' then redis.call('RENAME', KEYS[2], KEYS[1]) else redis.call('DEL', KEYS[1], KEYS[2]) end
+if ARGV[2] == 'delete' then
+  redis.call('DEL', KEYS[1], KEYS[2])
+  return 1
+end
+local n = redis.call('HLEN', KEYS[2])
+if n < tonumber(ARGV[4]) then
+  return redis.error_reply('INCOMPLETE ' .. KEYS[2] .. ' holds ' .. n .. ' of the ' .. ARGV[4] .. ' fields its cycle wrote (a failover lost writes)')
+end
+redis.call('RENAME', KEYS[2], KEYS[1])
 return 1
 `;
 
@@ -453,9 +469,16 @@ export class CycleStaging {
               p.pexpireat(next, h.expireAt);
             }
             const op = h.size > 0 ? 'rename' : 'delete';
-            if (cycleField) p.eval(REPLACE_UNLESS_NEWER, 2, key, next, start, op, CYCLE_FIELD);
-            else if (op === 'rename') p.rename(next, key);
-            else p.del(key, next);
+            p.eval(
+              REPLACE_UNLESS_NEWER,
+              2,
+              key,
+              next,
+              start,
+              op,
+              cycleField ? CYCLE_FIELD : '',
+              h.size + extra.length,
+            );
           },
         });
       };

@@ -123,7 +123,12 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     await db.release();
     throw new Error(`${err instanceof Error ? err.message : String(err)}; its log:\n${serveLog.join('\n')}`);
   });
-  sim.registerMetricsBackend({ url: `https://127.0.0.1:${securePort}`, caPem: serveCa.certPem });
+  sim.registerMetricsBackend({
+    url: `https://127.0.0.1:${securePort}`,
+    caPem: serveCa.certPem,
+    // Both APIServices, as the manifests register them.
+    versions: ['v1beta1', 'v1'],
+  });
   const kubectls = kubectlDir();
   const scrapeLog: string[] = [];
   const scrapeArgs = (...overrides: string[]) => {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { KubeConfig, Metrics } from '@kubernetes/client-node';
+import { CustomObjectsApi, KubeConfig, Metrics } from '@kubernetes/client-node';
 import { parseDuration } from '../../shared/duration.ts';
 import { NodeMetricsList, PodMetricsList } from '../../shared/metrics-api.ts';
 import { parseBytes, parseCpuNanocores } from '../../shared/quantity.ts';
@@ -239,6 +239,51 @@ describe('after two scrape cycles', () => {
     const pods = await metrics.getPodMetrics(namespace);
     assert.deepEqual(pods, await rawJson(`/apis/metrics.k8s.io/v1beta1/namespaces/${namespace}/pods`));
     assert.ok(pods.items.length > 0);
+  });
+
+  test('through a v1 APIService: discovery prefers v1, and client-node and raw requests read the same objects as v1', async () => {
+    const kc = new KubeConfig();
+    kc.loadFromFile(`${c.dir}/admin.kubeconfig`);
+    const group = (await rawJson('/apis/metrics.k8s.io')) as {
+      versions: { version: string }[];
+      preferredVersion: { version: string };
+    };
+    assert.deepEqual(
+      group.versions.map((v) => v.version),
+      ['v1', 'v1beta1'],
+    );
+    assert.equal(group.preferredVersion.version, 'v1');
+    const custom = kc.makeApiClient(CustomObjectsApi);
+    const v1 = (await custom.listClusterCustomObject({
+      group: 'metrics.k8s.io',
+      version: 'v1',
+      plural: 'nodes',
+    })) as { apiVersion: string; items: unknown[] };
+    assert.equal(v1.apiVersion, 'metrics.k8s.io/v1');
+    const v1beta1 = (await rawJson('/apis/metrics.k8s.io/v1beta1/nodes')) as { items: unknown[] };
+    assert.deepEqual(v1.items, v1beta1.items, 'the same objects in both versions');
+    const namespace = completePods(c.sim, RESOLUTION_MS)
+      .find((k) => !k.startsWith('kube-system/'))!
+      .split('/')[0]!;
+    const pods = (await custom.listNamespacedCustomObject({
+      group: 'metrics.k8s.io',
+      version: 'v1',
+      namespace,
+      plural: 'pods',
+    })) as { apiVersion: string; kind: string; items: { metadata: { name: string } }[] };
+    assert.equal(pods.kind, 'PodMetricsList');
+    assert.ok(pods.items.length > 0);
+    const one = (await rawJson(
+      `/apis/metrics.k8s.io/v1/namespaces/${namespace}/pods/${pods.items[0]!.metadata.name}`,
+    )) as {
+      kind: string;
+      apiVersion: string;
+    };
+    assert.deepEqual([one.kind, one.apiVersion], ['PodMetrics', 'metrics.k8s.io/v1']);
+    // kubectl (1.27–1.33 ask for v1beta1) reads v1 where it is asked to.
+    const table = await c.kubectl(['get', 'nodes.v1.metrics.k8s.io']);
+    assert.equal(table.code, 0, table.stderr);
+    assert.match(table.stdout, /^NAME\s+CPU\s+MEMORY\s+WINDOW/);
   });
 
   test('the scraper logged the failing node with its cause, and the cycle summary', () => {

@@ -14,6 +14,7 @@ import {
   decodeSummary,
   type MetricsBatch,
 } from '../../functions/scrape/decode/index.ts';
+import { mutated } from '../helpers/edits.ts';
 import { fixture } from '../helpers/fixtures.ts';
 
 const RESOURCE = fixture('resource-01-metrics-server-decode_test-kind-1.21-alpha.prom');
@@ -64,38 +65,6 @@ function decodesOrRejects(decode: () => MetricsBatch): void {
   }
   assertSane(batch);
 }
-
-/** Random edits of a real payload: deletions, insertions and replacements at random places. */
-const mutated = (base: string) =>
-  fc
-    .array(
-      fc.record({
-        at: fc.nat({ max: base.length }),
-        del: fc.nat({ max: 20 }),
-        ins: fc.oneof(
-          fc.string({ maxLength: 8 }),
-          fc.constantFrom(
-            '"',
-            '\\',
-            '{',
-            '}',
-            '=',
-            ',',
-            ' ',
-            '\n',
-            '#',
-            'NaN',
-            '-1',
-            '+Inf',
-            '1e309',
-            '\u0000',
-            '\u2028',
-          ),
-        ),
-      }),
-      { maxLength: 12 },
-    )
-    .map((edits) => edits.reduce((s, e) => s.slice(0, e.at) + e.ins + s.slice(e.at + e.del), base));
 
 const NAMES = [
   'node_cpu_usage_seconds_total',

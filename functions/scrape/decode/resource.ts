@@ -46,13 +46,25 @@ const LABELS = ['namespace', 'pod', 'container'] as const;
  * series in the same order; `applyRules` then keeps the newest twin.
  */
 interface ContainerSeries {
+  name: string;
   twins: RawContainer[];
   cpu: number;
   memory: number;
   start: number;
 }
 
-type Namespaces = Map<string, Map<string, Map<string, ContainerSeries>>>;
+/** One pod's containers, in the order first seen; looked up by name through `byName` once there are many. */
+interface PodSeries {
+  namespace: string;
+  name: string;
+  containers: ContainerSeries[];
+  byName: Map<string, ContainerSeries> | undefined;
+}
+
+type Namespaces = Map<string, Map<string, PodSeries>>;
+
+/** Pods have a few containers: up to this many, a scan finds one faster than a Map would. */
+const SCAN_LIMIT = 8;
 
 /** The series of one container, created on first use. */
 function seriesOf(
@@ -66,15 +78,27 @@ function seriesOf(
     pods = new Map();
     namespaces.set(namespace, pods);
   }
-  let containers = pods.get(pod);
-  if (!containers) {
-    containers = new Map();
-    pods.set(pod, containers);
+  let p = pods.get(pod);
+  if (!p) {
+    p = { namespace, name: pod, containers: [], byName: undefined };
+    pods.set(pod, p);
   }
-  let series = containers.get(container);
+  let series: ContainerSeries | undefined;
+  if (p.byName) {
+    series = p.byName.get(container);
+  } else {
+    for (const s of p.containers) {
+      if (s.name === container) {
+        series = s;
+        break;
+      }
+    }
+  }
   if (!series) {
-    series = { twins: [], cpu: 0, memory: 0, start: 0 };
-    containers.set(container, series);
+    series = { name: container, twins: [], cpu: 0, memory: 0, start: 0 };
+    p.containers.push(series);
+    if (p.byName) p.byName.set(container, series);
+    else if (p.containers.length > SCAN_LIMIT) p.byName = new Map(p.containers.map((s) => [s.name, s]));
   }
   return series;
 }
@@ -102,7 +126,7 @@ export function decodeResource(text: string, requestTime: number): MetricsBatch 
   const node: RawNode = { timestamp: undefined, cpu: undefined, memory: undefined };
   const namespaces: Namespaces = new Map();
 
-  parseExposition(text, LABELS, classify, (family, s) => {
+  parseExposition<Family, ContainerSeries>(text, LABELS, classify, (family, s) => {
     const timestamp = s.timestamp ?? requestTime;
     switch (family) {
       case NODE_CPU:
@@ -126,7 +150,12 @@ export function decodeResource(text: string, requestTime: number): MetricsBatch 
       const missing = LABELS.filter((_, i) => !s.labels[i]).join(', ');
       throw new DecodeError(`line ${s.line}: a container series without a value for label ${missing}`);
     }
-    const series = seriesOf(namespaces, namespace, pod, container);
+    // A container's lines in each family share one label set: its series is looked up once.
+    let series = s.labelSet.cache;
+    if (series === undefined) {
+      series = seriesOf(namespaces, namespace, pod, container);
+      s.labelSet.cache = series;
+    }
     switch (family) {
       case CONTAINER_CPU: {
         // DECIDED: the container's timestamp is the CPU sample's, the one that dates the counter
@@ -153,12 +182,18 @@ export function decodeResource(text: string, requestTime: number): MetricsBatch 
   return applyRules(node, pods(namespaces), { requireStartTime: false });
 }
 
-function* pods(namespaces: Namespaces): Generator<RawPod> {
-  for (const [namespace, byName] of namespaces) {
-    for (const [name, containers] of byName) {
-      const raw: RawContainer[] = [];
-      for (const series of containers.values()) raw.push(...series.twins);
-      yield { namespace, name, containers: raw };
+function pods(namespaces: Namespaces): RawPod[] {
+  const raw: RawPod[] = [];
+  for (const byName of namespaces.values()) {
+    for (const p of byName.values()) {
+      // The usual pod has one container, whose twins array is handed over as it is.
+      let containers = p.containers.length === 1 ? p.containers[0]!.twins : undefined;
+      if (!containers) {
+        containers = [];
+        for (const series of p.containers) containers.push(...series.twins);
+      }
+      raw.push({ namespace: p.namespace, name: p.name, containers });
     }
   }
+  return raw;
 }

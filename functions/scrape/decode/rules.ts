@@ -94,8 +94,9 @@ function newestTwin(twins: readonly RawContainer[]): RawContainer {
 }
 
 /** One container per name, sorted by name. */
-function dedupeContainers(containers: readonly RawContainer[]): RawContainer[] {
-  if (containers.length === 1) return [containers[0]!];
+function dedupeContainers(containers: RawContainer[]): RawContainer[] {
+  // The decoders own their arrays: one container is returned as it came.
+  if (containers.length === 1) return containers;
   const byName = new Map<string, RawContainer[]>();
   for (const c of containers) {
     const twins = byName.get(c.name);
@@ -120,6 +121,9 @@ interface Listing {
   newest: number;
 }
 
+const byPod = (a: Listing, b: Listing): number =>
+  compareText(a.namespace, b.namespace) || compareText(a.name, b.name);
+
 /**
  * Applies the rules to one payload's readings.
  *
@@ -133,60 +137,67 @@ interface Listing {
  *   newer (the first on a tie), then is checked as above. metrics-server keeps whichever comes first.
  * - Pods are sorted by namespace then name, containers by name; Dropped entries list the node
  *   first, then pods in the same order.
+ *
+ * The decoders hand over readings they own: `applyRules` may keep their arrays in what it returns.
  */
 export function applyRules(node: RawNode, pods: Iterable<RawPod>, options: RuleOptions): MetricsBatch {
   const dropped: Dropped[] = [];
 
   let nodeSample: Sample | null = null;
-  const problems = nodeProblems(node);
-  if (problems.length === 0) {
-    nodeSample = { timestamp: node.timestamp!, cpu: node.cpu!, memory: node.memory! };
+  if (usable(node.cpu) && usable(node.memory) && usable(node.timestamp)) {
+    nodeSample = { timestamp: node.timestamp, cpu: node.cpu, memory: node.memory };
   } else {
-    dropped.push({ what: 'node', reason: problems.join(', ') });
+    dropped.push({ what: 'node', reason: nodeProblems(node).join(', ') });
   }
 
-  const listings = new Map<string, Map<string, Listing>>();
+  const listings: Listing[] = [];
   for (const pod of pods) {
     if (pod.containers.length === 0) continue;
     const containers = dedupeContainers(pod.containers);
-    const listing: Listing = {
+    listings.push({
       namespace: pod.namespace,
       name: pod.name,
       containers,
       newest: newestTimestamp(containers),
-    };
-    let namespace = listings.get(pod.namespace);
-    if (!namespace) {
-      namespace = new Map();
-      listings.set(pod.namespace, namespace);
-    }
-    const earlier = namespace.get(pod.name);
-    if (!earlier || listing.newest > earlier.newest) namespace.set(pod.name, listing);
+    });
   }
-
-  const ordered: Listing[] = [];
-  for (const namespace of listings.values()) ordered.push(...namespace.values());
-  ordered.sort((a, b) => compareText(a.namespace, b.namespace) || compareText(a.name, b.name));
+  // A stable sort keeps listings of one pod in payload order, next to each other.
+  listings.sort(byPod);
 
   const kept: PodSamples[] = [];
-  for (const listing of ordered) {
-    const failures: string[] = [];
+  const { requireStartTime } = options;
+  for (let i = 0; i < listings.length; i++) {
+    let listing = listings[i]!;
+    while (i + 1 < listings.length && byPod(listing, listings[i + 1]!) === 0) {
+      const later = listings[++i]!;
+      if (later.newest > listing.newest) listing = later;
+    }
     const samples: ContainerSample[] = [];
+    let failed = false;
     for (const c of listing.containers) {
-      const cProblems = containerProblems(c, options);
-      if (cProblems.length > 0) {
-        failures.push(`container ${JSON.stringify(c.name)}: ${cProblems.join(', ')}`);
-      } else {
+      if (
+        usable(c.cpu) &&
+        usable(c.memory) &&
+        usable(c.timestamp) &&
+        (!requireStartTime || usable(c.startTime))
+      ) {
         samples.push({
           name: c.name,
-          timestamp: c.timestamp!,
-          cpu: c.cpu!,
-          memory: c.memory!,
+          timestamp: c.timestamp,
+          cpu: c.cpu,
+          memory: c.memory,
           startTime: orZero(c.startTime),
         });
+      } else {
+        failed = true;
       }
     }
-    if (failures.length > 0) {
+    if (failed) {
+      const failures: string[] = [];
+      for (const c of listing.containers) {
+        const problems = containerProblems(c, options);
+        if (problems.length > 0) failures.push(`container ${JSON.stringify(c.name)}: ${problems.join(', ')}`);
+      }
       dropped.push({ what: `${listing.namespace}/${listing.name}`, reason: failures.join('; ') });
     } else {
       kept.push({ namespace: listing.namespace, name: listing.name, containers: samples });

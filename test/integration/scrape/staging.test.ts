@@ -190,6 +190,28 @@ describe('streamed cycle writes', () => {
     assert.equal((await db.redis.hkeys(keys.pods('shop'))).length, 13);
   });
 
+  test('a staging hash that lost writes (a failover mid-cycle) never replaces a served one; the cycle fails', async () => {
+    const before = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000, flushCommands: 1 });
+    await stream(before, 'node-1', ['p-1', 'p-2', 'p-3']);
+    await before.finish(end(['p-1', 'p-2', 'p-3']));
+    const staging = writer.stageCycle({ cycle: 2_000, ttlMs: 60_000, flushCommands: 1 });
+    await stream(staging, 'node-1', ['p-1', 'p-2', 'p-3']);
+    // What a new master lacks when its old one died before passing a write on.
+    await db.redis.hdel(keys.staging(keys.pods('shop'), 2_000), 'p-2');
+    await assert.rejects(staging.finish(end(['p-1', 'p-2', 'p-3'])), (err: Error) => {
+      assert.ok(err instanceof StoreUnavailableError);
+      assert.match(err.message, /holds 3 of the 4 fields its cycle wrote/);
+      return true;
+    });
+    assert.deepEqual((await db.redis.hkeys(keys.pods('shop'))).sort(), [CYCLE_FIELD, 'p-1', 'p-2', 'p-3']);
+    assert.equal(
+      await db.redis.hget(keys.pods('shop'), CYCLE_FIELD),
+      '1000',
+      'the previous cycle still served',
+    );
+    assert.equal(await db.redis.get(keys.latestCycle), '1000', 'the failed cycle is not announced');
+  });
+
   test('a cycle that fails deletes its staging keys (abandon)', async () => {
     const failed = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000, flushCommands: 1 });
     await stream(failed, 'node-1', ['p-1']);

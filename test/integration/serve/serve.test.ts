@@ -231,7 +231,7 @@ describe('serve over HTTPS against the shared Redis', () => {
     assert.match((await serve.get(path)).body, /"items":\[\]/);
   });
 
-  test("while it follows the scraper's announcements, a kept list costs no read; after a lost connection it catches up", async () => {
+  test("while it follows the scraper's announcements, a kept list costs no read; after a lost connection or announcement it catches up", async () => {
     const key = keys.pods('announced');
     const now = await redisNow(db.redis);
     const entry = (app: string) =>
@@ -268,6 +268,20 @@ describe('serve over HTTPS against the shared Redis', () => {
     await cycle(base + 3, 'three', false);
     await eventually('caught up after reconnecting', 3000, async () =>
       /"app":"three"/.test((await serve.get(path)).body),
+    );
+    // An announcement lost on a connection that stays up (a Cluster client moves its subscription to
+    // another node silently when the node dies): once the replica follows again and keeps "three", a
+    // cycle lands unheard; it reads the newest cycle again every second.
+    const channel = cycleChannel(db.redis.options.db ?? 0);
+    await eventually('the replica subscribed again', 3000, async () => {
+      const [, n] = (await db.redis.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+      return n > 0;
+    });
+    await new Promise((r) => setTimeout(r, 300)); // its read of the newest cycle, after subscribing
+    assert.match((await serve.get(path)).body, /"app":"three"/);
+    await cycle(base + 4, 'four', false);
+    await eventually('caught up with an unheard cycle', 3000, async () =>
+      /"app":"four"/.test((await serve.get(path)).body),
     );
   });
 

@@ -322,6 +322,42 @@ describe('the development API server: aggregation of metrics.k8s.io', () => {
     }
   });
 
+  test('only the group versions of registered APIServices are listed and proxied, the preferred first', async () => {
+    const backend = await startFakeMetricsBackend(sim.frontProxyCaPem, ['sim-node-0001']);
+    const group = async () =>
+      json<{ versions: { version: string }[]; preferredVersion: { version: string } }>(
+        await api('/apis/metrics.k8s.io'),
+      );
+    try {
+      sim.registerMetricsBackend({ url: backend.url, caPem: backend.caPem });
+      assert.deepEqual((await group()).versions, [
+        { groupVersion: 'metrics.k8s.io/v1beta1', version: 'v1beta1' },
+      ]);
+      assert.equal((await api('/apis/metrics.k8s.io/v1/nodes')).status, 404, 'no v1 APIService');
+      sim.registerMetricsBackend({ url: backend.url, caPem: backend.caPem, versions: ['v1beta1', 'v1'] });
+      const g = await group();
+      assert.deepEqual(
+        g.versions.map((v) => v.version),
+        ['v1', 'v1beta1'],
+      );
+      assert.equal(g.preferredVersion.version, 'v1');
+      const listed = json<{ groups: { name: string; versions: { version: string }[] }[] }>(
+        await api('/apis'),
+      );
+      assert.deepEqual(
+        listed.groups.find((x) => x.name === 'metrics.k8s.io')?.versions.map((v) => v.version),
+        ['v1', 'v1beta1'],
+      );
+      await api('/apis/metrics.k8s.io/v1/nodes'); // this fake backend answers v1beta1 only: it is proxied
+      assert.equal(backend.seen.at(-1)!.url, '/apis/metrics.k8s.io/v1/nodes');
+      const seen = backend.seen.length;
+      assert.equal((await api('/apis/metrics.k8s.io/v2/nodes')).status, 404);
+      assert.equal(backend.seen.length, seen, 'an unregistered version never reaches the backend');
+    } finally {
+      await backend.close();
+    }
+  });
+
   test('an unreachable backend is kube-aggregator 503 with the dial error in text', async () => {
     const backend = await startFakeMetricsBackend(sim.frontProxyCaPem, []);
     sim.registerMetricsBackend({ url: backend.url, caPem: backend.caPem });

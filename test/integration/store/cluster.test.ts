@@ -1,16 +1,18 @@
 /**
- * The store on a real Redis Cluster (three private masters, slots spread over them): the real scraper
- * (`createScraper`, `--redis-cluster-nodes`) scrapes the simulated cluster into it, the real reader and
- * CycleWatch read it back over the project's own Cluster client, and the serve function answers from it.
- * DESIGN.md promises the layout works unchanged on Cluster; a command whose keys span slots (CROSSSLOT)
- * or that Cluster mode does not route fails here.
+ * The store on a real Redis Cluster (three private masters, slots spread over them, a replica each): the
+ * real scraper (`createScraper`, `--redis-cluster-nodes`) scrapes the simulated cluster into it, the real
+ * reader and CycleWatch read it back over the project's own Cluster client, and the serve function answers
+ * from it. DESIGN.md promises the layout works unchanged on Cluster; a command whose keys span slots
+ * (CROSSSLOT) or that Cluster mode does not route fails here. Last, a master is SIGKILLed under load (the
+ * scraper program on `--loop`, two serve replicas answering continuously): its replica takes over, and
+ * the fault table's promise holds (serve back within 5 s, no wrong answer ever).
  */
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import type { Cluster } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { createScraper, type Scraper } from '../../../functions/scrape/scraper.ts';
 import { loadScrapeConfig } from '../../../shared/config/index.ts';
 import { createLogger } from '../../../shared/log.ts';
@@ -20,19 +22,23 @@ import { keys } from '../../../shared/store/keys.ts';
 import { RedisMetricsReader } from '../../../shared/store/reader.ts';
 import { connect, createRedis, type RedisClient } from '../../../shared/store/redis.ts';
 import { type Sim, startSim } from '../../../sim/index.ts';
+import { redisServerInstalled, waitFor } from '../../../sim/processes.ts';
 import {
-  type RedisCluster,
-  redisServerInstalled,
-  startRedisCluster,
-  waitFor,
-} from '../../../sim/processes.ts';
+  describeFigures,
+  type FailoverRun,
+  failoverContract,
+  failoverUnderLoad,
+} from '../../helpers/failover.ts';
+import { onServer, type RedisClusterGroup, startRedisCluster } from '../../helpers/redis-topology.ts';
 import { startServeAsMaster } from '../../helpers/serve.ts';
 import { completePods } from '../../helpers/served.ts';
 
 const RESOLUTION_MS = 60_000;
+/** The `cluster-node-timeout` docs/behaviour.md asks operators for (section *High availability*). */
+const NODE_TIMEOUT_MS = 1000;
 const V1BETA1 = '/apis/metrics.k8s.io/v1beta1';
 
-let cluster: RedisCluster;
+let cluster: RedisClusterGroup;
 let sim: Sim;
 let dir: string;
 let scraper: Scraper;
@@ -59,7 +65,7 @@ async function cycle(): Promise<void> {
 
 before(async () => {
   assert.ok(redisServerInstalled(), 'redis-server is installed');
-  cluster = await startRedisCluster(3);
+  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
   sim = await startSim({ nodes: 3, podsPerNode: 5, housekeepingMs: 1000, seed: 'redis-cluster-it' });
   dir = await mkdtemp(join(tmpdir(), 'ms-redis-cluster-it-'));
   await writeFile(join(dir, 'kubelet-ca.crt'), sim.kubeletCaPem);
@@ -229,5 +235,57 @@ describe('the store on a 3-master Redis Cluster', () => {
       (await redis.hkeys(keys.scrapeKubeletStats)).filter((f) => f.endsWith(`:${victim}`)),
       [],
     );
+  });
+});
+
+describe('a Cluster master SIGKILLed under load', () => {
+  let run: FailoverRun;
+
+  before(async () => {
+    // The scenario brings its own simulated cluster: nothing of the first one may be read as its past,
+    // and only its serve replicas may follow the announcements.
+    watch.close();
+    await Promise.all((redis as Cluster).nodes('master').map((m) => m.flushall()));
+    let dead: (typeof cluster.servers)[number] | undefined;
+    /** `fn` on the master that serves `key`'s slot now. */
+    const onMasterOf = async <T>(key: string, fn: (r: Redis) => Promise<T>): Promise<T> =>
+      onServer((await cluster.masterOf(key)).port, fn);
+    const latestCycle = () =>
+      onMasterOf(keys.latestCycle, async (r) => Number(await r.get(keys.latestCycle)));
+    run = await failoverUnderLoad(
+      {
+        flags: [`--redis-cluster-nodes=${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`],
+        latestCycle,
+        fail: async () => {
+          dead = await cluster.masterOf(keys.nodes);
+          await dead.stop(true);
+          return `SIGKILL the master of ${keys.nodes}, 127.0.0.1:${dead.port}`;
+        },
+        failedOver: async () => `127.0.0.1:${(await cluster.failedOver(dead!, keys.nodes)).port}`,
+        onNewMaster: async () => ({
+          latestCycle: await latestCycle(),
+          nodes: await onMasterOf(keys.nodes, (r) => r.hgetall(keys.nodes)),
+        }),
+        // Classic pub/sub reaches every node of a Cluster; a subscriber listens on any one of them.
+        subscribers: async (channel) => {
+          let n = 0;
+          for (const s of cluster.servers.filter((x) => x !== dead)) {
+            n += await onServer(s.port, async (r) => {
+              const [, count] = (await r.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+              return count;
+            });
+          }
+          return n;
+        },
+      },
+      (line) => process.stdout.write(`# ${line}\n`),
+    );
+    for (const line of describeFigures(run)) process.stdout.write(`# cluster failover: ${line}\n`);
+  });
+
+  failoverContract(() => run);
+
+  test('readiness is back by itself (it fails only while no node answers a PING)', () => {
+    for (const f of run.figures) assert.ok(f.unreadyAtMs === null || f.readyAgainMs !== null, f.replica);
   });
 });

@@ -310,6 +310,28 @@ container_memory_working_set_bytes{container="a",namespace="n",pod="p"} 4096 170
     assert.deepEqual(batch.pods, []);
   });
 
+  test('a pod with many containers keeps each apart, names of one length too, in name order', () => {
+    // Twelve containers (more than a pod's containers are looked up by scanning, so also by name),
+    // each family listing them in another order.
+    const names = Array.from({ length: 12 }, (_, i) => `c${String.fromCharCode(108 - i)}`);
+    const lines: string[] = [];
+    for (const [i, name] of names.entries()) {
+      lines.push(
+        `container_cpu_usage_seconds_total{container="${name}",namespace="n",pod="p"} ${i + 1} 1700000000000`,
+      );
+    }
+    for (const [i, name] of [...names.entries()].reverse()) {
+      lines.push(
+        `container_memory_working_set_bytes{container="${name}",namespace="n",pod="p"} ${i + 1} 1700000000000`,
+      );
+    }
+    const batch = decodeResource(lines.join('\n'), REQUEST_TIME);
+    assert.deepEqual(
+      batch.pods[0]!.containers.map((c) => [c.name, c.cpu, c.memory]),
+      names.map((name, i) => [name, (i + 1) * 1e9, i + 1]).reverse(),
+    );
+  });
+
   test('CRLF line ends, tabs, comments and blank lines are accepted', () => {
     const text =
       '# a comment\r\n\r\n# HELP node_cpu_usage_seconds_total [STABLE] x\r\nnode_cpu_usage_seconds_total\t10\t1700000000000\r\n' +
