@@ -187,6 +187,22 @@ describe('a pass from a checkpoint', () => {
     assert.equal(records.filter((x) => x.event.metadata.uid === kept.metadata.uid).length, 1);
   });
 
+  test('lists again when the checkpoint is ahead of the API server (etcd restored, or another cluster)', async () => {
+    const kept = store.add();
+    await reader().catchUp(TOKEN, never, soon());
+    // What a restored etcd looks like from here: the checkpoint names a revision the server never reached.
+    await journal.append([], String(Number(store.resourceVersion) + 10_000), TOKEN);
+    const fresh = store.add();
+    const r = await reader().catchUp(TOKEN, never, soon());
+    assert.deepEqual([r.journaled, r.duplicates, r.relists, r.caughtUp], [1, 1, 1, true]);
+    assert.ok(lines.some((l) => l.includes('The checkpoint is ahead of the API server')));
+    assert.deepEqual(
+      (await journaled()).map((x) => x.event.metadata.uid),
+      [kept.metadata.uid, fresh.metadata.uid],
+    );
+    assert.equal((await journal.checkpoint()).rv, store.resourceVersion, 'the checkpoint went back');
+  });
+
   test('a list interrupted by an expired continue token starts over; what it journaled is not journaled again', async () => {
     for (let i = 0; i < PAGE + 10; i++) store.add({ name: `e-${String(i).padStart(5, '0')}` });
     const realList = store.list.bind(store);
@@ -233,6 +249,19 @@ describe('reading under --loop', () => {
       made.map((e) => `${e.metadata.uid}/${e.metadata.resourceVersion}`),
     );
     assert.ok(turns > 0);
+  });
+
+  test('under --loop too: a checkpoint ahead of the API server makes it list, not wait for that revision', async () => {
+    store.add();
+    await reader().catchUp(TOKEN, never, soon());
+    await journal.append([], String(Number(store.resourceVersion) + 10_000), TOKEN);
+    const fresh = store.add();
+    const stop = new AbortController();
+    const following = reader().follow(TOKEN, stop.signal, () => {}, isLeaseLost);
+    await waitFor('the new event journaled', 10_000, async () => (await journal.length()) === 2);
+    stop.abort();
+    await following;
+    assert.equal((await journaled())[1]!.event.metadata.uid, fresh.metadata.uid);
   });
 
   test('keeps trying when the API server fails, and stops at once when the lease is lost', async () => {
