@@ -1,7 +1,7 @@
 /**
- * `npm start` as a newcomer runs it: the demo prints the kubectl line, that line works, Ctrl-C stops
- * everything; without a Redis at --redis-url it starts a private one, and without redis-server it says
- * how to get one.
+ * `npm start` as a newcomer runs it: the demo prints the kubectl line, that line works, the events
+ * function prints every Event kubectl lists as one `[events]` record line, Ctrl-C stops everything;
+ * without a Redis at --redis-url it starts a private one, and without redis-server it says how to get one.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { EventRecord } from '../../functions/events/record.ts';
 import { freePort, redisAnswers, waitFor } from '../../sim/processes.ts';
 import { run } from './harness.ts';
 
@@ -28,7 +29,12 @@ function startDemo(args: string[], env: Record<string, string> = {}) {
   return { child, text: () => out.join(''), exited };
 }
 
-test('npm start: the printed kubectl line works; without Redis it brings its own; Ctrl-C stops everything', async () => {
+/** The events function's records among the demo's lines (`[events] {…}`), in the order printed. */
+function eventRecords(text: string): EventRecord[] {
+  return [...text.matchAll(/^\[events\] (\{.*\})$/gm)].map((m) => EventRecord.parse(JSON.parse(m[1]!)));
+}
+
+test('npm start: the printed kubectl line works; the events function prints each Event once; without Redis it brings its own; Ctrl-C stops everything', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ms-demo-'));
   const nobody = `redis://127.0.0.1:${await freePort()}`;
   const demo = startDemo([
@@ -62,6 +68,23 @@ test('npm start: the printed kubectl line works; without Redis it brings its own
     assert.match(events.stdout, /^NAMESPACE\s+LAST SEEN\s+TYPE\s+REASON\s+OBJECT\s+MESSAGE\n/);
     assert.match(events.stdout, /\sNormal\s+Starting\s+node\/sim-node-0001\s+Starting kubelet\./);
     assert.match(events.stdout, /\sWarning\s+FailedScheduling\s+pod\/batch-import-/, 'the cluster lives');
+
+    // Every Event the API server holds reaches the events function's stdout sink, once per version.
+    const listed = await run('kubectl', [...eventsLine.split(' ').slice(1), '-o', 'json']);
+    assert.equal(listed.code, 0, listed.stderr);
+    const versions = (
+      JSON.parse(listed.stdout) as { items: { metadata: { uid: string; resourceVersion: string } }[] }
+    ).items.map((e) => `${e.metadata.uid}/${e.metadata.resourceVersion}`);
+    assert.ok(versions.length > 0);
+    await waitFor('every listed Event among the [events] lines', 30_000, async () => {
+      const printed = new Set(eventRecords(demo.text()).map((r) => r.id));
+      return versions.every((v) => printed.has(v));
+    });
+    const records = eventRecords(demo.text());
+    assert.equal(new Set(records.map((r) => r.id)).size, records.length, 'no record printed twice');
+    const shown = records.map((r) => r.event as { reason?: string; involvedObject?: { name?: string } });
+    assert.ok(shown.some((e) => e.reason === 'Starting' && e.involvedObject?.name === 'sim-node-0001'));
+    assert.match(text, /^\[events\] .*"Holding the events lease/m, 'its logs are prefixed too');
 
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
