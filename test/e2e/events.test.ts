@@ -10,10 +10,11 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { EventRecord } from '../../functions/events/record.ts';
-import type { EventSpec, Sim, SimEvent } from '../../sim/index.ts';
+import type { SimEvent } from '../../sim/index.ts';
 import { waitFor } from '../../sim/processes.ts';
 import type { EventsProgram } from '../helpers/events-program.ts';
 import { type Recorder, startRecorder } from '../helpers/http-recorder.ts';
+import { elsewhere, idOf, kubeletEvent, schedulerEvent } from '../helpers/sim-events.ts';
 import {
   type EventsCluster,
   logged,
@@ -27,42 +28,6 @@ import {
 const SINKS = ['--sink', 'stdout', '--sink', 'redis:?stream=delivered'];
 const LOOP = ['--loop', '--flush-interval', '100ms', ...SINKS];
 
-let serial = 0;
-/** A kubelet's event (core/v1 recorder: count, first/lastTimestamp) about one of the cluster's pods. */
-function kubeletEvent(sim: Sim, reason: string, type: 'Normal' | 'Warning' = 'Normal'): EventSpec {
-  const pods = sim.cluster.pods().filter((p) => p.nodeName !== undefined);
-  const p = pods[serial++ % pods.length]!;
-  return {
-    involvedObject: { kind: 'Pod', namespace: p.namespace, name: p.name, uid: p.uid, apiVersion: 'v1' },
-    source: { component: 'kubelet', host: p.nodeName! },
-    reason,
-    type,
-    message: `${reason} container ${p.containers[0]!.name} (${serial})`,
-  };
-}
-
-/** The scheduler's event (events.k8s.io recorder: eventTime, series, null lastTimestamp). */
-function schedulerEvent(sim: Sim): EventSpec {
-  const p = sim.cluster.pods()[serial++ % sim.cluster.pods().length]!;
-  return {
-    style: 'new',
-    involvedObject: { kind: 'Pod', namespace: p.namespace, name: p.name, uid: p.uid, apiVersion: 'v1' },
-    reportingController: 'default-scheduler',
-    reportingInstance: 'default-scheduler-sim-node-0001',
-    action: 'Scheduling',
-    reason: 'FailedScheduling',
-    type: 'Warning',
-    message: '0/2 nodes are available: 2 Insufficient memory.',
-  };
-}
-
-/** Something else in the cluster changes (a node's labels): the resourceVersion moves, no Event does. */
-function elsewhere(sim: Sim): void {
-  const node = sim.cluster.nodes()[0]!;
-  sim.cluster.setLabels({ node: node.name }, { ...node.labels, 'e2e.touched': String(++serial) });
-}
-
-const idOf = (e: SimEvent) => `${e.uid}/${e.resourceVersion}`;
 const ids = (records: readonly EventRecord[]) => records.map((r) => r.id);
 const allIds = (c: EventsCluster) => c.versions.map((v) => v.id);
 
