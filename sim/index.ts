@@ -97,7 +97,7 @@ export interface Sim {
   issueFrontProxyClient(commonName: string): Promise<CertificateAndKey>;
   /** Issues a client certificate from the cluster CA (user = CN, groups = O, as kube-apiserver reads it). */
   issueClusterClient(commonName: string, organizations?: string[]): Promise<CertificateAndKey>;
-  /** The stored core/v1 Events: emit, record (fold repeats), bump, delete, expire, set the TTL. */
+  /** The stored core/v1 Events: emit, record (fold repeats), bump, rewrite, delete, expire, set the TTL. */
   events: EventStore;
   /** The events the cluster's components record as objects change (BackOff, FailedScheduling on demand). */
   recorder: EventRecorder;
