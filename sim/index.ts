@@ -34,6 +34,8 @@ export interface StartSimOptions {
   /** Running pods per node; default 30. */
   podsPerNode?: number;
   seed?: string | number;
+  /** The resourceVersion before the cluster's first object; default 1000 (see SimClusterOptions). */
+  resourceVersionBase?: number;
   /** Application namespaces; default default, shop, payments, analytics, monitoring. */
   namespaces?: string[];
   /** Kubelet housekeeping interval; default 10 s. */
@@ -129,6 +131,7 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
     namespaces: opts.namespaces,
     housekeepingMs: opts.housekeepingMs,
     specialPods: opts.specialPods,
+    ...(opts.resourceVersionBase === undefined ? {} : { resourceVersionBase: opts.resourceVersionBase }),
   });
   const auth = new SimAuth(opts.users ?? []);
   const [clusterCa, kubeletCa, frontProxyCa] = await Promise.all([
