@@ -98,11 +98,27 @@ test('SIGKILL at random moments during a steady stream loses nothing, and every 
     const context = `kills: ${kills.join(', ')}; ${c.versions.length} versions`;
     const all = () => c.versions.map((v) => v.id);
     const webhookIds = () => requests.flatMap((r) => r.ids);
-    await waitForAll(`the redis sink (${context})`, all, () => c.streamIds('delivered'), 120_000);
-    await waitForAll(`the webhook (${context})`, all, webhookIds, 120_000);
-    await waitForAll(`stdout (${context})`, all, () =>
-      runs.flatMap((r) => printed(r.program, true).map((x) => x.id)),
-    );
+    const everything = async (what: string, got: () => Promise<Iterable<string>> | Iterable<string>) => {
+      try {
+        await waitForAll(`${what} (${context})`, all, got, 120_000);
+      } catch (err) {
+        // Which versions are missing, and what the last run said, to tell why.
+        const have = new Set(await got());
+        const missing = all().filter((id) => !have.has(id));
+        const { child } = current.program;
+        const state =
+          child.exitCode === null && child.signalCode === null
+            ? 'running'
+            : `exited ${child.exitCode ?? child.signalCode}`;
+        const log = `(${state})\n${current.program.stderr.slice(-40).join('\n')}`;
+        throw new Error(
+          `${(err as Error).message}: ${missing.length} missing, first ${missing.slice(0, 3).join(' ')}; the last run's log:\n${log}`,
+        );
+      }
+    };
+    await everything('the redis sink', () => c.streamIds('delivered'));
+    await everything('the webhook', webhookIds);
+    await everything('stdout', () => runs.flatMap((r) => printed(r.program, true).map((x) => x.id)));
     assert.equal(await current.program.stop(), 0);
 
     // Journaled once, delivered once to the sink that deduplicates, in the order they happened.
