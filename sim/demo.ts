@@ -1,11 +1,13 @@
 /**
  * `npm start`: the whole system on one machine. A simulated cluster (HTTPS kubelets with moving usage
  * and a development API server that aggregates metrics.k8s.io and serves Events, with watches), the
- * scrape function on its own ticker and the serve function, both run as the real programs against
- * Redis. The cluster lives: pods are replaced, one crash-loops, one cannot be scheduled, and their
- * Events are recorded (`kubectl get events -A -w`). It writes .demo/kubeconfig and prints the kubectl
- * lines that work against it; Ctrl-C stops everything.
+ * scrape function on its own ticker, the serve function and the events function (--loop, stdout sink),
+ * all run as the real programs against Redis. The cluster lives: pods are replaced, one crash-loops,
+ * one cannot be scheduled, and their Events are recorded (`kubectl get events -A -w`) and delivered by
+ * the events function (its lines prefixed `[events]`). It writes .demo/kubeconfig and prints the
+ * kubectl lines that work against it; Ctrl-C stops everything.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, writeFile } from 'node:fs/promises';
 import https from 'node:https';
 import { resolve } from 'node:path';
@@ -51,6 +53,10 @@ const demoSpec = defineProgram({
       default: '.demo',
       help: 'Where the kubeconfig and certificates are written.',
     }),
+    string('seed', {
+      section: 'Demo',
+      help: "The simulated cluster's seed (its pods' names, uids, usage; default: a new one each run, as each run is a new cluster, so the events function, whose journal is in Redis, sees new Events).",
+    }),
     duration('event-ttl', {
       section: 'Demo',
       default: '1h',
@@ -67,7 +73,9 @@ const rel = (p: string) => (p.startsWith(`${process.cwd()}/`) ? p.slice(process.
 const out = (line = '') => process.stdout.write(`${line}\n`);
 
 const stops: (() => Promise<unknown>)[] = [];
+let stopping = false;
 const stopAll = async () => {
+  stopping = true;
   for (const stop of stops.reverse()) await stop().catch(() => undefined);
 };
 onShutdown(log, stopAll);
@@ -95,6 +103,10 @@ try {
   await mkdir(dir, { recursive: true });
   out(`Starting a simulated cluster of ${config.nodes} nodes × ${config.podsPerNode} pods…`);
   const sim = await startSim({
+    seed: config.seed === '' ? randomUUID() : config.seed,
+    // Each run is a new cluster, with resourceVersions above any earlier run's: a checkpoint the events
+    // function left in Redis is then older than anything this API server holds, and answered 410 Gone.
+    resourceVersionBase: Date.now(),
     nodes: config.nodes,
     podsPerNode: config.podsPerNode,
     eventTtlMs: config.eventTtlMs,
@@ -121,7 +133,7 @@ try {
     sim.writeKubeconfig(file('kubeconfig'), 'admin'),
     // The serve function's identity: TokenReview, SubjectAccessReview, extension-apiserver-authentication.
     sim.writeKubeconfig(file('serve.kubeconfig'), 'serve'),
-    // The events function's identity (list and watch Events only), for when the demo runs it.
+    // The events function's identity: list and watch Events, nothing else.
     sim.writeKubeconfig(file('events.kubeconfig'), 'events'),
   ]);
 
@@ -164,16 +176,35 @@ try {
     prefixed('scrape'),
   );
   stops.push(() => scrape.stop());
-  // Hook for the events function (issue 10.6), once functions/events/main.ts exists:
-  //   startProgram('events', ['--redis-url', redis, '--v', String(config.v), '--loop', '--sink', 'stdout',
-  //     `--kubeconfig=${file('events.kubeconfig')}`], prefixed('events'))
-  // beside serve and scrape below (stops, and the unexpected-exit check). Its user may list and watch Events.
+  // Every Event, once, as a record on its own line (the stdout sink), as the cluster produces them.
+  const events: Program = startProgram(
+    'events',
+    [
+      '--redis-url',
+      redis,
+      '--v',
+      String(config.v),
+      '--loop',
+      '--sink',
+      'stdout',
+      '--flush-interval=1s',
+      '--bind-address=127.0.0.1',
+      '--port=0',
+      // What it remembers of each event: at least the API server's TTL (its own least is 1m).
+      `--event-ttl=${Math.max(60, Math.ceil(config.eventTtlMs / 1000))}s`,
+      `--kubeconfig=${file('events.kubeconfig')}`,
+    ],
+    prefixed('events'),
+  );
+  stops.push(() => events.stop());
   for (const [name, p] of [
     ['serve', serve],
     ['scrape', scrape],
+    ['events', events],
   ] as const) {
     void p.exited.then((code) => {
-      if (code !== 'SIGTERM' && code !== 0) {
+      // Ctrl-C reaches the functions too (one process group), then stopAll's SIGTERM: not unexpected.
+      if (!stopping && code !== 'SIGTERM' && code !== 0) {
         log.error('A function stopped unexpectedly; stopping the demo', { function: name, exit: code });
         void stopAll().then(() => process.exit(1));
       }
@@ -198,6 +229,7 @@ Try (the first numbers come after two scrapes):
   kubectl --kubeconfig ${kubeconfig} get events -A
   kubectl --kubeconfig ${kubeconfig} get events -A -w
 
+The events function delivers each of those Events once, as the [events] lines (its stdout sink).
 Ctrl-C stops everything.
 `);
 

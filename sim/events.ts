@@ -212,6 +212,17 @@ export class EventStore {
     return this.#write(next, cur, atMs);
   }
 
+  /**
+   * A write that changes nothing but the resourceVersion, as kube-storage-version-migrator's rewrite of
+   * every object does (watchers see MODIFIED with the same content). The TTL starts again, as on any write.
+   */
+  rewrite(event: SimEvent | string, atMs: number = this.#opts.now()): SimEvent {
+    const key = typeof event === 'string' ? event : keyOf(event.namespace, event.name);
+    const cur = this.#events.get(key);
+    if (!cur) throw new Error(`events: no event "${key}" to rewrite`);
+    return this.#write(cur, cur, atMs);
+  }
+
   /** Deletes an event now (as `kubectl delete event` would); false when there is none. */
   delete(key: string): boolean {
     const cur = this.#events.get(key);

@@ -34,6 +34,8 @@ export interface StartSimOptions {
   /** Running pods per node; default 30. */
   podsPerNode?: number;
   seed?: string | number;
+  /** The resourceVersion before the cluster's first object; default 1000 (see SimClusterOptions). */
+  resourceVersionBase?: number;
   /** Application namespaces; default default, shop, payments, analytics, monitoring. */
   namespaces?: string[];
   /** Kubelet housekeeping interval; default 10 s. */
@@ -97,7 +99,7 @@ export interface Sim {
   issueFrontProxyClient(commonName: string): Promise<CertificateAndKey>;
   /** Issues a client certificate from the cluster CA (user = CN, groups = O, as kube-apiserver reads it). */
   issueClusterClient(commonName: string, organizations?: string[]): Promise<CertificateAndKey>;
-  /** The stored core/v1 Events: emit, record (fold repeats), bump, delete, expire, set the TTL. */
+  /** The stored core/v1 Events: emit, record (fold repeats), bump, rewrite, delete, expire, set the TTL. */
   events: EventStore;
   /** The events the cluster's components record as objects change (BackOff, FailedScheduling on demand). */
   recorder: EventRecorder;
@@ -129,6 +131,7 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
     namespaces: opts.namespaces,
     housekeepingMs: opts.housekeepingMs,
     specialPods: opts.specialPods,
+    ...(opts.resourceVersionBase === undefined ? {} : { resourceVersionBase: opts.resourceVersionBase }),
   });
   const auth = new SimAuth(opts.users ?? []);
   const [clusterCa, kubeletCa, frontProxyCa] = await Promise.all([

@@ -235,6 +235,11 @@ export interface SimClusterOptions {
   /** The clock that mutations use when no instant is passed; default Date.now. */
   now?: () => number;
   /**
+   * The cluster-wide resourceVersion before its first object (etcd's revision counter); default 1000.
+   * Two clusters that start from different bases never hand out the same resourceVersions.
+   */
+  resourceVersionBase?: number;
+  /**
    * The pods metrics-server must treat specially (default true): one Pending and one Succeeded pod
    * that kubelets do not report, one Running pod with a zero working set, and a few very young pods.
    */
@@ -334,7 +339,11 @@ export class SimCluster {
       startMs: this.startMs,
       specialPods: opts.specialPods ?? true,
     });
-    this.resourceVersion = 1000;
+    this.resourceVersion = opts.resourceVersionBase ?? 1000;
+    if (!Number.isSafeInteger(this.resourceVersion) || this.resourceVersion < 0)
+      throw new Error(
+        `createSimCluster: resourceVersionBase must be a whole number ≥ 0, got ${this.resourceVersion}`,
+      );
     for (const ns of generated.namespaces) {
       ns.resourceVersion = ++this.resourceVersion;
       this.#namespaces.set(ns.name, ns);

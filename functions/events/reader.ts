@@ -81,6 +81,15 @@ export function atLeast(a: string, b: string): boolean | undefined {
   return BigInt(a) >= BigInt(b);
 }
 
+/**
+ * Whether the checkpoint is past the API server's current resourceVersion: etcd was restored from a
+ * backup, or this Redis last read another cluster. A watch from there would wait, silently, until the
+ * server's revisions reach it (kube-apiserver serves a watch from a future resourceVersion), and what
+ * happened before would never be read; a LIST reads it, and the journal recognises what it holds.
+ */
+export const aheadOf = (checkpoint: string, current: string): boolean =>
+  checkpoint !== current && atLeast(checkpoint, current) === true;
+
 const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
 
 export class Reader {
@@ -107,6 +116,10 @@ export class Reader {
     let relist = false;
     while (!signal.aborted && performance.now() < deadline) {
       const cp = (await this.#journal.checkpoint()).rv;
+      if (cp !== null && !relist && aheadOf(cp, target)) {
+        this.#aheadWarning(cp, target);
+        relist = true;
+      }
       if (cp === null || relist) {
         await this.#relist(token, signal, sum);
         relist = false;
@@ -161,6 +174,14 @@ export class Reader {
       turned();
       try {
         const cp = (await this.#journal.checkpoint()).rv;
+        if (cp !== null && !relist) {
+          // One LIST of one item per watch (every 5 to 10 minutes) tells whether the server went back.
+          const current = (await this.#source.list({ limit: 1 })).resourceVersion;
+          if (aheadOf(cp, current)) {
+            this.#aheadWarning(cp, current);
+            relist = true;
+          }
+        }
         if (cp === null || relist) {
           await this.#relist(token, signal, sum);
           relist = false;
@@ -187,6 +208,14 @@ export class Reader {
         await sleep(delay, signal);
       }
     }
+  }
+
+  #aheadWarning(checkpoint: string, current: string): void {
+    this.#log.warn(
+      "The checkpoint is ahead of the API server's resourceVersion (etcd restored from a backup, or " +
+        'another cluster); listing again',
+      { checkpoint, current },
+    );
   }
 
   /** A paged LIST from now, journaled page by page; the checkpoint moves to the list's RV at the end. */

@@ -1,7 +1,7 @@
 /**
- * `npm start` as a newcomer runs it: the demo prints the kubectl line, that line works, Ctrl-C stops
- * everything; without a Redis at --redis-url it starts a private one, and without redis-server it says
- * how to get one.
+ * `npm start` as a newcomer runs it: the demo prints the kubectl line, that line works, the events
+ * function prints every Event kubectl lists as one `[events]` record line, Ctrl-C stops everything;
+ * without a Redis at --redis-url it starts a private one, and without redis-server it says how to get one.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -11,7 +11,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
+import { EventRecord } from '../../functions/events/record.ts';
 import { freePort, redisAnswers, waitFor } from '../../sim/processes.ts';
+import { leaseTestDb } from '../helpers/redis.ts';
 import { run } from './harness.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -28,7 +30,35 @@ function startDemo(args: string[], env: Record<string, string> = {}) {
   return { child, text: () => out.join(''), exited };
 }
 
-test('npm start: the printed kubectl line works; without Redis it brings its own; Ctrl-C stops everything', async () => {
+/** The events function's records among the demo's lines (`[events] {…}`), in the order printed. */
+function eventRecords(text: string): EventRecord[] {
+  return [...text.matchAll(/^\[events\] (\{.*\})$/gm)].map((m) => EventRecord.parse(JSON.parse(m[1]!)));
+}
+
+/**
+ * Every Event the demo's API server holds (as `kubectl get events -A` lists them) reaches the events
+ * function's stdout sink, each version once; the nodes' start-up is among them.
+ */
+async function everyEventPrinted(text: () => string): Promise<void> {
+  const eventsLine = /^\s+(kubectl --kubeconfig \S+ get events -A)$/m.exec(text())?.[1];
+  assert.ok(eventsLine, text());
+  const listed = await run('kubectl', [...eventsLine.split(' ').slice(1), '-o', 'json']);
+  assert.equal(listed.code, 0, listed.stderr);
+  const versions = (
+    JSON.parse(listed.stdout) as { items: { metadata: { uid: string; resourceVersion: string } }[] }
+  ).items.map((e) => `${e.metadata.uid}/${e.metadata.resourceVersion}`);
+  assert.ok(versions.length > 0);
+  await waitFor('every listed Event among the [events] lines', 30_000, async () => {
+    const printed = new Set(eventRecords(text()).map((r) => r.id));
+    return versions.every((v) => printed.has(v));
+  });
+  const records = eventRecords(text());
+  assert.equal(new Set(records.map((r) => r.id)).size, records.length, 'no record printed twice');
+  const shown = records.map((r) => r.event as { reason?: string; involvedObject?: { name?: string } });
+  assert.ok(shown.some((e) => e.reason === 'Starting' && e.involvedObject?.name === 'sim-node-0001'));
+}
+
+test('npm start: the printed kubectl line works; the events function prints each Event once; without Redis it brings its own; Ctrl-C stops everything', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'ms-demo-'));
   const nobody = `redis://127.0.0.1:${await freePort()}`;
   const demo = startDemo([
@@ -63,6 +93,9 @@ test('npm start: the printed kubectl line works; without Redis it brings its own
     assert.match(events.stdout, /\sNormal\s+Starting\s+node\/sim-node-0001\s+Starting kubelet\./);
     assert.match(events.stdout, /\sWarning\s+FailedScheduling\s+pod\/batch-import-/, 'the cluster lives');
 
+    await everyEventPrinted(demo.text);
+    assert.match(text, /^\[events\] .*"Holding the events lease/m, 'its logs are prefixed too');
+
     demo.child.kill('SIGINT');
     assert.equal(await demo.exited, 0);
     assert.equal(await redisAnswers(using), false, 'the private redis-server is stopped');
@@ -71,6 +104,29 @@ test('npm start: the printed kubectl line works; without Redis it brings its own
   } finally {
     demo.child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
+  }
+});
+
+test("npm start again with the same Redis: the events function shows the new cluster's Events, not the last one's", async () => {
+  const db = await leaseTestDb();
+  const dirs: string[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const dir = await mkdtemp(join(tmpdir(), 'ms-demo-'));
+      dirs.push(dir);
+      const demo = startDemo(['--nodes=2', '--pods-per-node=3', `--dir=${dir}`, `--redis-url=${db.url}`]);
+      try {
+        await waitFor('the demo', 60_000, async () => /The demo cluster is up/.test(demo.text()), 200);
+        await everyEventPrinted(demo.text);
+        demo.child.kill('SIGINT');
+        assert.equal(await demo.exited, 0, demo.text());
+      } finally {
+        demo.child.kill('SIGKILL');
+      }
+    }
+  } finally {
+    await db.release();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
   }
 });
 

@@ -31,9 +31,11 @@ export interface Recorder {
   close(): Promise<void>;
 }
 
+/** `port`: a given one (a receiver brought back where it was), else a free one. */
 export async function startRecorder(
   respond: Responder = () => ({ status: 204 }),
   tls?: { certPem: string; keyPem: string },
+  port = 0,
 ): Promise<Recorder> {
   const requests: Recorded[] = [];
   const hanging = new Set<ServerResponse>();
@@ -67,9 +69,11 @@ export async function startRecorder(
   const server = tls
     ? https.createServer({ cert: tls.certPem, key: tls.keyPem }, handle)
     : http.createServer(handle);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  recorder.url = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, '127.0.0.1', resolve);
+  });
+  recorder.url = `${tls ? 'https' : 'http'}://127.0.0.1:${(server.address() as AddressInfo).port}`;
   recorder.close = async () => {
     for (const res of hanging) res.destroy();
     server.closeAllConnections();

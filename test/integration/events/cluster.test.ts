@@ -11,7 +11,7 @@ import { loadEventsConfig } from '../../../shared/config/index.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { connect, createRedis } from '../../../shared/store/redis.ts';
 import { type RedisCluster, startRedisCluster } from '../../../sim/processes.ts';
-import { EventStore, fakeSource } from '../../helpers/events-api.ts';
+import { SimEvents } from '../../helpers/sim-event-source.ts';
 
 let cluster: RedisCluster;
 before(async () => {
@@ -22,20 +22,20 @@ after(() => cluster.stop());
 test('a pass journals and delivers through a Redis Cluster, the redis sink included', {
   timeout: 60_000,
 }, async () => {
-  const store = new EventStore();
+  const store = new SimEvents();
   const made = [store.add(), store.add({ newStyle: true }), store.add({ namespace: 'kube-system' })];
   const nodes = cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',');
   const config = loadEventsConfig(['--redis-cluster-nodes', nodes, '--sink', 'redis:?stream=k8s-events'], {});
   const lines: string[] = [];
   const log = createLogger({ format: 'json', write: (l) => lines.push(l) });
   const events = createEvents(config, log, configuredSinks(config.sink, ''), {
-    source: fakeSource(store, 20),
+    source: store.source(20),
   });
   const check = createRedis({ mode: 'cluster', nodes: cluster.nodes }, { commandTimeoutMs: 5000 });
   try {
     const first = await events.pass();
     assert.equal(passSucceeded(first), true, JSON.stringify(first) + lines.join('\n'));
-    store.bump(made[0]!.metadata.uid);
+    store.bump(made[0]!);
     const second = await events.pass();
     assert.equal(passSucceeded(second), true, lines.join('\n'));
     assert.deepEqual(second.read && [second.read.journaled, second.read.relists], [1, 0]);

@@ -2,8 +2,8 @@
  * The events function as its entry points use it (events.ts): a pass reads, journals and delivers every
  * sink; a sink that is down is reported behind without holding up the others; one instance reads and
  * delivers at a time, a second --loop instance stands by and takes over when the first dies; /metrics
- * and the probes say what is happening. The API server is the fake of test/helpers/events-api.ts, Redis
- * is real.
+ * and the probes say what is happening. The API server is the simulator's Events storage through the
+ * narrow EventSource (test/helpers/sim-event-source.ts, watches time-scaled), Redis is real.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -15,9 +15,10 @@ import { createLogger } from '../../../shared/log.ts';
 import { eventKeys, eventsScope } from '../../../shared/store/keys.ts';
 import { createRedis, type RedisClient } from '../../../shared/store/redis.ts';
 import { waitFor } from '../../../sim/processes.ts';
-import { EventStore, fakeSource } from '../../helpers/events-api.ts';
 import { RecordingSink } from '../../helpers/recording-sink.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+import { SimEvents } from '../../helpers/sim-event-source.ts';
+import { idOf } from '../../helpers/sim-events.ts';
 
 let db: TestDb;
 before(async () => {
@@ -27,13 +28,13 @@ after(() => db.release());
 
 const SECOND_MS = 40;
 const LEASE = { durationMs: 1500, renewEveryMs: 300 };
-let store: EventStore;
+let store: SimEvents;
 let lines: string[];
 const opened: { events: EventsFunction; redis: RedisClient }[] = [];
 
 beforeEach(async () => {
   await db.redis.flushdb();
-  store = new EventStore();
+  store = new SimEvents();
   lines = [];
 });
 
@@ -45,7 +46,7 @@ function instance(sinks: RecordingSink[], name = 'a', flags: string[] = []) {
   const config = loadEventsConfig(['--sink', 'stdout', '--flush-interval', '50ms', ...flags], {});
   const log = createLogger({ format: 'json', write: (l) => lines.push(l) }).with({ instance: name });
   const events = createEvents(config, log, configured(sinks), {
-    source: fakeSource(store, SECOND_MS),
+    source: store.source(SECOND_MS),
     redis,
     lease: LEASE,
   });
@@ -69,7 +70,7 @@ describe('a pass', () => {
     const r = await events.pass();
     assert.equal(passSucceeded(r), true);
     assert.deepEqual(r.read && [r.read.journaled, r.read.relists], [3, 1]);
-    const ids = made.map((e) => `${e.metadata.uid}/${e.metadata.resourceVersion}`);
+    const ids = made.map(idOf);
     assert.deepEqual(new Set(a.ids()), new Set(ids));
     assert.deepEqual(b.ids(), a.ids(), 'the same order for every sink: journal order');
     const again = await events.pass();
@@ -149,7 +150,7 @@ describe('--loop', () => {
     const made: string[] = [];
     const add = () => {
       const e = store.add();
-      made.push(`${e.metadata.uid}/${e.metadata.resourceVersion}`);
+      made.push(idOf(e));
     };
     for (let i = 0; i < 12; i++) add();
     await waitFor('delivery by the first', 10_000, async () => sink.accepted.length >= 12);

@@ -1,7 +1,7 @@
 /**
- * `npm run events` as a user runs it, against the HTTPS Events endpoint of test/helpers/events-api.ts
- * and a real Redis: --help, the one-line refusals of bad sinks, --once and its exit codes, and the
- * trigger server's POST / and probes.
+ * `npm run events` as a user runs it, against the simulated API server (its events-only user) and a
+ * real Redis: --help, the one-line refusals of bad sinks, --once and its exit codes, and the trigger
+ * server's POST / and probes.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -9,26 +9,25 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, beforeEach, describe, test } from 'node:test';
 import { EventRecord } from '../../../functions/events/record.ts';
+import { type Sim, startSim } from '../../../sim/index.ts';
 import { waitFor } from '../../../sim/processes.ts';
-import { EventStore, type EventsApi, serveEventsApi } from '../../helpers/events-api.ts';
 import { startEvents } from '../../helpers/events-program.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+import { idOf, kubeletEvent, schedulerEvent } from '../../helpers/sim-events.ts';
 
-let store: EventStore;
-let api: EventsApi;
+let sim: Sim;
 let db: TestDb;
 let dir: string;
 let kubeconfig: string;
 before(async () => {
-  store = new EventStore();
-  api = await serveEventsApi(store);
+  sim = await startSim({ nodes: 1, podsPerNode: 4, nodeStartupEvents: false });
   db = await leaseTestDb();
   dir = mkdtempSync(join(tmpdir(), 'events-program-'));
   kubeconfig = join(dir, 'kubeconfig');
-  writeFileSync(kubeconfig, api.kubeconfigYaml);
+  writeFileSync(kubeconfig, sim.kubeconfigYaml('events'));
 });
 after(async () => {
-  await api.close();
+  await sim.stop();
   await db.release();
   rmSync(dir, { recursive: true, force: true });
 });
@@ -78,12 +77,11 @@ describe('npm run events', () => {
   }
 
   test('--once writes each new event to stdout once, exits 0, and a second run replays nothing', async () => {
-    const made = [store.add({ reason: 'Scheduled', newStyle: true }), store.add({ reason: 'Pulled' })];
+    const made = [sim.events.emit(schedulerEvent(sim)), sim.events.emit(kubeletEvent(sim, 'Pulled'))];
     const first = await run([...common(), '--once', '--sink', 'stdout']);
     assert.equal(first.code, 0, first.stderr.join('\n'));
     const records = first.stdout.map((l) => EventRecord.parse(JSON.parse(l)));
-    const want = made.map((e) => `${e.metadata.uid}/${e.metadata.resourceVersion}`);
-    assert.deepEqual(new Set(records.map((r) => r.id)), new Set(want));
+    assert.deepEqual(new Set(records.map((r) => r.id)), new Set(made.map(idOf)));
     assert.ok(
       first.stderr.some((l) => l.includes('Events pass finished')),
       'logs go to stderr',
@@ -93,15 +91,15 @@ describe('npm run events', () => {
     assert.equal(again.code, 0);
     assert.deepEqual(again.stdout, []);
 
-    store.bump(made[1]!.metadata.uid);
+    sim.events.bump(made[1]!);
     const bump = await run([...common(), '--once', '--sink', 'stdout']);
     const [updated] = bump.stdout.map((l) => EventRecord.parse(JSON.parse(l)));
     assert.equal(updated?.verb, 'UPDATED');
-    assert.equal(updated?.old_event?.metadata.resourceVersion, made[1]!.metadata.resourceVersion);
+    assert.equal(updated?.old_event?.metadata.resourceVersion, String(made[1]!.resourceVersion));
   });
 
   test('--once exits 1 when a sink is still behind, after delivering the others', async () => {
-    store.add();
+    sim.events.emit(kubeletEvent(sim, 'Created'));
     const r = await run([
       ...common(),
       '--once',
@@ -133,7 +131,7 @@ describe('npm run events', () => {
   });
 
   test('without --once serves POST / (a pass, answered as JSON), the probes and /metrics', async () => {
-    store.add();
+    sim.events.emit(kubeletEvent(sim, 'Started'));
     const p = startEvents([
       ...common(),
       '--port',

@@ -1,7 +1,8 @@
 /**
- * Reading (reader.ts) from a small fake of the API server's Events collection (test/helpers/events-api.ts:
- * resourceVersions, paged LIST, WATCH with bookmarks, 410 Gone) into the real journal in Redis: the
- * failures every prior tool has (reference/events.md §8) do not happen here.
+ * Reading (reader.ts) through its narrow EventSource, over the simulator's own Events storage and
+ * history (test/helpers/sim-event-source.ts: resourceVersions, paged LIST, WATCH with bookmarks, 410
+ * Gone, time-scaled), into the real journal in Redis: the failures every prior tool has
+ * (reference/events.md §8) do not happen here.
  */
 import assert from 'node:assert/strict';
 import { after, before, beforeEach, describe, test } from 'node:test';
@@ -10,9 +11,11 @@ import { isLeaseLost } from '../../../functions/events/lua.ts';
 import { PAGE, Reader } from '../../../functions/events/reader.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { eventKeys, eventsScope } from '../../../shared/store/keys.ts';
+import { eventObject } from '../../../sim/objects.ts';
 import { waitFor } from '../../../sim/processes.ts';
-import { EventStore, fakeSource } from '../../helpers/events-api.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+import { SimEvents } from '../../helpers/sim-event-source.ts';
+import { idOf } from '../../helpers/sim-events.ts';
 
 let db: TestDb;
 before(async () => {
@@ -28,18 +31,18 @@ const lines: string[] = [];
 const log = createLogger({ format: 'json', write: (l) => lines.push(l) });
 const never = new AbortController().signal;
 const soon = () => performance.now() + 60_000;
-let store: EventStore;
+let store: SimEvents;
 let journal: Journal;
 
 beforeEach(async () => {
   await db.redis.flushdb();
   await db.redis.set(keys.lease, TOKEN);
-  store = new EventStore();
+  store = new SimEvents();
   journal = new Journal(db.redis, keys, { eventTtlMs: 3600_000 });
   lines.length = 0;
 });
 
-const reader = () => new Reader(fakeSource(store, SECOND_MS), journal, log);
+const reader = () => new Reader(store.source(SECOND_MS), journal, log);
 
 async function journaled() {
   return (await journal.after('0-0', 100_000)).map((e) => e.record!);
@@ -59,10 +62,7 @@ describe('a pass with no checkpoint', () => {
       `list limit=${PAGE} continue`,
     ]);
     const records = await journaled();
-    assert.deepEqual(
-      new Set(records.map((x) => x.id)),
-      new Set(made.map((e) => `${e.metadata.uid}/${e.metadata.resourceVersion}`)),
-    );
+    assert.deepEqual(new Set(records.map((x) => x.id)), new Set(made.map(idOf)));
     assert.ok(
       records.every((x) => x.verb === 'ADDED' && x.event.kind === 'Event' && x.event.apiVersion === 'v1'),
     );
@@ -82,17 +82,17 @@ describe('a pass from a checkpoint', () => {
     assert.ok(store.requests[1]?.startsWith('watch rv='), store.requests.join());
     const records = await journaled();
     assert.equal(records.length, 3);
-    assert.equal(records[2]!.id, `${fresh.metadata.uid}/${fresh.metadata.resourceVersion}`);
-    assert.equal(records[2]!.time, fresh.eventTime);
+    assert.equal(records[2]!.id, idOf(fresh));
+    assert.equal(records[2]!.time, eventObject(fresh).eventTime);
   });
 
   test('journals count bumps and series.count bumps as UPDATED with the previous version as old_event', async () => {
     const old = store.add();
     const neu = store.add({ newStyle: true });
     await reader().catchUp(TOKEN, never, soon());
-    store.bump(old.metadata.uid);
-    store.bump(neu.metadata.uid);
-    store.bump(old.metadata.uid);
+    store.bump(old);
+    store.bump(neu);
+    store.bump(old);
     await reader().catchUp(TOKEN, never, soon());
     const updates = (await journaled()).filter((x) => x.verb === 'UPDATED');
     assert.deepEqual(
@@ -102,9 +102,9 @@ describe('a pass from a checkpoint', () => {
         u.old_event?.metadata.resourceVersion,
       ]),
       [
-        [old.metadata.uid, 2, old.metadata.resourceVersion],
-        [neu.metadata.uid, 2, neu.metadata.resourceVersion],
-        [old.metadata.uid, 3, updates[0]!.event.metadata.resourceVersion],
+        [old.uid, 2, String(old.resourceVersion)],
+        [neu.uid, 2, String(neu.resourceVersion)],
+        [old.uid, 3, updates[0]!.event.metadata.resourceVersion],
       ],
     );
     assert.equal(
@@ -116,7 +116,7 @@ describe('a pass from a checkpoint', () => {
   test('does not journal a rewrite that changes only the resourceVersion (no ghost UPDATED)', async () => {
     const e = store.add();
     await reader().catchUp(TOKEN, never, soon());
-    store.touch(e.metadata.uid);
+    store.rewrite(e);
     const r = await reader().catchUp(TOKEN, never, soon());
     assert.deepEqual([r.journaled, r.unchanged], [0, 1]);
     assert.equal((await journaled()).length, 1);
@@ -125,7 +125,7 @@ describe('a pass from a checkpoint', () => {
   test('produces no record for a deleted event (TTL expiry), and its checkpoint moves past it', async () => {
     const e = store.add();
     await reader().catchUp(TOKEN, never, soon());
-    store.remove(e.metadata.uid);
+    store.remove(e);
     await reader().catchUp(TOKEN, never, soon());
     assert.equal((await journaled()).length, 1);
     assert.equal((await journal.checkpoint()).rv, store.resourceVersion);
@@ -164,8 +164,8 @@ describe('a pass from a checkpoint', () => {
     await reader().catchUp(TOKEN, never, soon());
     // Down for a while: new events, a bump, a deletion, then etcd compacted past the checkpoint.
     const fresh = store.add();
-    store.bump(bumped.metadata.uid);
-    store.remove(deleted.metadata.uid);
+    store.bump(bumped);
+    store.remove(deleted);
     store.compact();
     store.requests.length = 0;
     const r = await reader().catchUp(TOKEN, never, soon());
@@ -180,11 +180,27 @@ describe('a pass from a checkpoint', () => {
         .map((x) => [x.event.metadata.uid, x.verb])
         .sort(),
       [
-        [bumped.metadata.uid, 'UPDATED'],
-        [fresh.metadata.uid, 'ADDED'],
+        [bumped.uid, 'UPDATED'],
+        [fresh.uid, 'ADDED'],
       ].sort(),
     );
-    assert.equal(records.filter((x) => x.event.metadata.uid === kept.metadata.uid).length, 1);
+    assert.equal(records.filter((x) => x.event.metadata.uid === kept.uid).length, 1);
+  });
+
+  test('lists again when the checkpoint is ahead of the API server (etcd restored, or another cluster)', async () => {
+    const kept = store.add();
+    await reader().catchUp(TOKEN, never, soon());
+    // What a restored etcd looks like from here: the checkpoint names a revision the server never reached.
+    await journal.append([], String(Number(store.resourceVersion) + 10_000), TOKEN);
+    const fresh = store.add();
+    const r = await reader().catchUp(TOKEN, never, soon());
+    assert.deepEqual([r.journaled, r.duplicates, r.relists, r.caughtUp], [1, 1, 1, true]);
+    assert.ok(lines.some((l) => l.includes('The checkpoint is ahead of the API server')));
+    assert.deepEqual(
+      (await journaled()).map((x) => x.event.metadata.uid),
+      [kept.uid, fresh.uid],
+    );
+    assert.equal((await journal.checkpoint()).rv, store.resourceVersion, 'the checkpoint went back');
   });
 
   test('a list interrupted by an expired continue token starts over; what it journaled is not journaled again', async () => {
@@ -210,9 +226,9 @@ describe('reading under --loop', () => {
     const stop = new AbortController();
     const fast = new Reader(
       {
-        ...fakeSource(store, SECOND_MS),
+        ...store.source(SECOND_MS),
         // Watches of a few scaled seconds, so several are opened during the test.
-        watch: (o) => fakeSource(store, 1).watch({ ...o, timeoutSeconds: 100 }),
+        watch: (o) => store.source(1).watch({ ...o, timeoutSeconds: 100 }),
       },
       journal,
       log,
@@ -230,9 +246,22 @@ describe('reading under --loop', () => {
     assert.ok(store.requests.filter((x) => x.startsWith('watch')).length >= 2, store.requests.join());
     assert.deepEqual(
       (await journaled()).map((x) => x.id),
-      made.map((e) => `${e.metadata.uid}/${e.metadata.resourceVersion}`),
+      made.map(idOf),
     );
     assert.ok(turns > 0);
+  });
+
+  test('under --loop too: a checkpoint ahead of the API server makes it list, not wait for that revision', async () => {
+    store.add();
+    await reader().catchUp(TOKEN, never, soon());
+    await journal.append([], String(Number(store.resourceVersion) + 10_000), TOKEN);
+    const fresh = store.add();
+    const stop = new AbortController();
+    const following = reader().follow(TOKEN, stop.signal, () => {}, isLeaseLost);
+    await waitFor('the new event journaled', 10_000, async () => (await journal.length()) === 2);
+    stop.abort();
+    await following;
+    assert.equal((await journaled())[1]!.event.metadata.uid, fresh.uid);
   });
 
   test('keeps trying when the API server fails, and stops at once when the lease is lost', async () => {

@@ -114,6 +114,21 @@ describe('the Event store: old-style and new-style events', () => {
     s.close();
   });
 
+  test('rewrite: a new resourceVersion and nothing else, MODIFIED to watchers', () => {
+    const s = setup();
+    const e = s.events.emit(backOff);
+    s.advance(1000);
+    const r = s.events.rewrite(e);
+    assert.ok(r.resourceVersion > e.resourceVersion);
+    const { metadata: a, ...restA } = eventObject(e);
+    const { metadata: b, ...restB } = eventObject(r);
+    assert.deepEqual(restB, restA);
+    assert.deepEqual({ ...(b as object), resourceVersion: '' }, { ...(a as object), resourceVersion: '' });
+    assert.deepEqual(s.changes.at(-1), `MODIFIED ${e.namespace}/${e.name} ${r.resourceVersion}`);
+    assert.throws(() => s.events.rewrite('shop/none'), /no event "shop\/none" to rewrite/);
+    s.close();
+  });
+
   test('bump: old-style count and lastTimestamp; new-style series (2 on the first repeat); each a new resourceVersion', () => {
     const s = setup();
     const old = s.events.emit(backOff);

@@ -5,13 +5,16 @@ import { createSimCluster, cumulativeCpuNs, type SimCluster, workingSetBytes } f
 const START = Date.UTC(2025, 5, 1, 12, 0, 0);
 const H = 10_000;
 
-function cluster(opts: { nodes?: number; podsPerNode?: number; seed?: string | number } = {}): SimCluster {
+function cluster(
+  opts: { nodes?: number; podsPerNode?: number; seed?: string | number; resourceVersionBase?: number } = {},
+): SimCluster {
   return createSimCluster({
     nodes: opts.nodes ?? 3,
     podsPerNode: opts.podsPerNode ?? 8,
     seed: opts.seed ?? 'model-test',
     startMs: START,
     now: () => START,
+    ...(opts.resourceVersionBase === undefined ? {} : { resourceVersionBase: opts.resourceVersionBase }),
   });
 }
 
@@ -43,6 +46,17 @@ describe('a simulated cluster built from a seed', () => {
     assert.deepEqual(names(a), names(b));
     assert.notDeepEqual(names(a), names(c));
     assert.deepEqual([...reported(a, START + 123_456)], [...reported(b, START + 123_456)]);
+  });
+
+  test('resourceVersions start above resourceVersionBase (1000 unless given), one per object', () => {
+    const rvs = (x: SimCluster) =>
+      [...x.namespaces(), ...x.nodes(), ...x.pods()].map((o) => o.resourceVersion);
+    const a = cluster();
+    const b = cluster({ resourceVersionBase: 1_800_000_000_000 });
+    assert.equal(Math.min(...rvs(a)), 1001);
+    assert.equal(Math.min(...rvs(b)), 1_800_000_000_001);
+    assert.equal(b.resourceVersion - 1_800_000_000_000, a.resourceVersion - 1000);
+    assert.throws(() => cluster({ resourceVersionBase: -1 }), /resourceVersionBase must be a whole number/);
   });
 
   test('nodes are named sim-node-0001… with hostname, OS, zone labels and one control-plane node', () => {
