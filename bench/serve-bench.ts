@@ -120,6 +120,8 @@ export async function serveBench(o: ServeBenchOptions): Promise<ServeFigures> {
   if (known.has('requestheader-client-ca-file'))
     flags.push(`--requestheader-client-ca-file=${files.frontProxyCa}`);
   if (known.has('kubeconfig')) flags.push(`--kubeconfig=${files.serveKubeconfig}`);
+  // Nothing balances load in front of it: stopped at once when measured.
+  if (known.has('shutdown-delay-duration')) flags.push('--shutdown-delay-duration=0s');
 
   progress(`[serve] starting the serve function (${scrape.pods} pods in Redis)…`);
   const lines: string[] = [];

@@ -1,10 +1,11 @@
 /**
- * The start of every program (scrape, serve, the demo): configuration from flags and environment,
+ * The start of every program (scrape, serve, events, the demo): configuration from flags and environment,
  * `--help` and `--version`, one clear line and exit 2 for a bad value, the logger, an info line for
- * each flag accepted but not used here, and a clean stop on SIGTERM/SIGINT.
+ * each flag accepted but not used here, the trigger server, and a clean stop on SIGTERM/SIGINT.
  */
 import { readFileSync } from 'node:fs';
 import { type AnyFlag, ConfigError, helpText, type Notice, type Program } from './config/index.ts';
+import type { ListenOptions, Serving } from './http/serving.ts';
 import { createLogger, type LogFormat, type Logger } from './log.ts';
 
 interface Loaded {
@@ -57,6 +58,24 @@ export function startProgram<F extends readonly AnyFlag[], C extends Loaded>(
   const log = createLogger({ verbosity: config.v, format: config.logFormat });
   for (const n of notices) log.info(n.message, n.fields);
   return { config, log };
+}
+
+/**
+ * A trigger server (scrape's, events'): listens through `serving` and logs `<name> listening` with its
+ * address and mode; a port that cannot be opened is one error line, then `cleanup` and exit 1.
+ */
+export async function listenForTriggers(
+  serving: Serving,
+  o: Omit<ListenOptions, 'tls'> & { loop: boolean; log: Logger; cleanup: () => Promise<void> },
+): Promise<void> {
+  try {
+    const { url } = await serving.listen(o);
+    o.log.info(`${o.name} listening`, { address: url, mode: o.loop ? 'loop' : 'trigger' });
+  } catch (err) {
+    o.log.error(`${o.name} failed to start`, { err: err instanceof Error ? err.message : String(err) });
+    await o.cleanup();
+    process.exit(1);
+  }
 }
 
 /**

@@ -145,6 +145,8 @@ try {
     `${config.metricResolutionMs / 1000}s`,
     '--v',
     String(config.v),
+    // Nothing balances load in front of the demo's functions: Ctrl-C stops them at once.
+    '--shutdown-delay-duration=0s',
   ];
   const securePort = await freePort();
   const serve: Program = startProgram(
@@ -190,6 +192,7 @@ try {
       '--flush-interval=1s',
       '--bind-address=127.0.0.1',
       '--port=0',
+      '--shutdown-delay-duration=0s',
       // What it remembers of each event: at least the API server's TTL (its own least is 1m).
       `--event-ttl=${Math.max(60, Math.ceil(config.eventTtlMs / 1000))}s`,
       `--kubeconfig=${file('events.kubeconfig')}`,

@@ -363,17 +363,18 @@ export interface Program {
 
 /**
  * Starts `node functions/<fn>/main.ts ARGS` on this Node (24), like `npm run <fn> -- ARGS`.
- * Each output line goes to `onLine` (default: inherited stdio).
+ * Each output line goes to `onLine` (default: inherited stdio); `env` is added to this environment.
  */
 export function startProgram(
   fn: 'scrape' | 'serve' | 'events',
   args: string[],
   onLine?: (line: string) => void,
+  env: Record<string, string> = {},
 ): Program {
   const child = spawn(process.execPath, [`functions/${fn}/main.ts`, ...args], {
     cwd: ROOT,
     stdio: onLine ? ['ignore', 'pipe', 'pipe'] : 'inherit',
-    env: { ...process.env },
+    env: { ...process.env, ...env },
   });
   if (onLine) {
     for (const stream of [child.stdout, child.stderr]) {
@@ -399,7 +400,8 @@ export function startProgram(
     exited,
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
-      const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
+      // A graceful stop takes the shutdown delay (default 5 s) and the drain (at most 15 s).
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
       const r = await exited;
       clearTimeout(timer);
       return r;

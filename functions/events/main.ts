@@ -6,9 +6,9 @@
  *            lease (plus the HTTP server, for probes and /metrics)
  *   neither  an HTTP trigger server: POST / runs a pass (cron-connector, PingSource, any HTTP cron)
  */
-import { serve } from '@hono/node-server';
 import { eventsSpec, loadEventsConfig } from '../../shared/config/index.ts';
-import { onShutdown, startProgram } from '../../shared/program.ts';
+import { Serving } from '../../shared/http/serving.ts';
+import { listenForTriggers, onShutdown, startProgram } from '../../shared/program.ts';
 import { createEvents, passSucceeded } from './events.ts';
 import { configuredSinks } from './sink-config.ts';
 import { InvalidSink } from './sinks/sink.ts';
@@ -47,12 +47,16 @@ const pass = singleFlight(async () => {
   if (r.ran) log.info('Events pass finished', passSummary(r));
   return r;
 });
-const app = createTriggerApp(events, pass, log);
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.bindAddress }, (info) => {
-  log.info('Events server listening', {
-    address: `http://${config.bindAddress}:${info.port}`,
-    mode: config.loop ? 'loop' : 'trigger',
-  });
+const serving = new Serving({ maxOpenConnections: config.maxOpenConnections, log });
+const app = createTriggerApp(events, pass, log, () => serving.stopping);
+await listenForTriggers(serving, {
+  name: 'Events server',
+  fetch: app.fetch,
+  port: config.port,
+  host: config.bindAddress,
+  loop: config.loop,
+  log,
+  cleanup: () => events.close(),
 });
 const looping = config.loop
   ? events.loop(stop.signal).catch((err: unknown) => {
@@ -61,9 +65,11 @@ const looping = config.loop
     })
   : Promise.resolve();
 
+// The watch stops at once (its lease goes to a standby), while triggers, probes and /metrics are
+// answered for the shutdown delay and a pass in flight finishes (or is cut after the drain timeout;
+// what it journaled stays, and the next pass delivers the rest).
 onShutdown(log, async () => {
   stop.abort();
-  await looping;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await Promise.all([looping, serving.shutdown(config.shutdownDelayDurationMs)]);
   await events.close();
 });

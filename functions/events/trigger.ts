@@ -2,7 +2,7 @@
  * The events function's HTTP face, for cron sources (OpenFaaS cron-connector, Knative PingSource, any
  * HTTP cron) and platform probes: `POST /` runs a pass (concurrent triggers share the one in flight)
  * and answers what it did as JSON; /healthz and /livez say whether the loop turns (always, outside
- * --loop), /readyz whether Redis answers; /metrics.
+ * --loop), /readyz whether Redis answers and no graceful stop has begun; /metrics.
  */
 import { Hono } from 'hono';
 import type { Logger } from '../../shared/log.ts';
@@ -42,8 +42,15 @@ export function passSummary(r: PassResult) {
   };
 }
 
-export function createTriggerApp(events: EventsFunction, pass: () => Promise<PassResult>, log: Logger): Hono {
+/** @param stopping true once a graceful stop began: /readyz, /_/ready and /_/health fail. */
+export function createTriggerApp(
+  events: EventsFunction,
+  pass: () => Promise<PassResult>,
+  log: Logger,
+  stopping: () => boolean = () => false,
+): Hono {
   const app = new Hono();
+  const shutdown = () => (stopping() ? 'shutting down' : null);
   const probe = (failure: () => Promise<string | null> | string | null) => async () => {
     const why = await failure();
     return new Response(why ? `${why}\n` : 'ok', { status: why ? 500 : 200 });
@@ -60,15 +67,20 @@ export function createTriggerApp(events: EventsFunction, pass: () => Promise<Pas
     }
   });
   app.get('/', (c) => c.text('events: POST / runs a pass (read new events, deliver them to every sink)\n'));
-  for (const path of ['/healthz', '/livez', '/_/health'])
+  for (const path of ['/healthz', '/livez'])
     app.get(
       path,
       probe(() => events.live()),
     );
+  // faas-netes probes /_/health for readiness too; of-watchdog fails it once SIGTERM arrived.
+  app.get(
+    '/_/health',
+    probe(() => shutdown() ?? events.live()),
+  );
   for (const path of ['/readyz', '/_/ready'])
     app.get(
       path,
-      probe(() => events.ready()),
+      probe(async () => shutdown() ?? (await events.ready())),
     );
   app.get('/metrics', async () => {
     const { contentType, body } = await events.metrics();

@@ -5,9 +5,9 @@
  *   --loop   its own ticker, a cycle every --metric-resolution (plus the HTTP server, for probes)
  *   neither  an HTTP trigger server: POST / runs a cycle (cron-connector, PingSource, any HTTP cron)
  */
-import { serve } from '@hono/node-server';
 import { ConfigError, loadScrapeConfig, scrapeSpec } from '../../shared/config/index.ts';
-import { onShutdown, startProgram } from '../../shared/program.ts';
+import { Serving } from '../../shared/http/serving.ts';
+import { listenForTriggers, onShutdown, startProgram } from '../../shared/program.ts';
 import { cycleSucceeded } from './cycle.ts';
 import { createScraper } from './scraper.ts';
 import { createTrigger, createTriggerApp } from './trigger.ts';
@@ -39,22 +39,33 @@ const trigger = createTrigger(() => scraper.run('trigger'), log, {
   loop: config.loop,
   resolutionMs: config.metricResolutionMs,
 });
-const app = createTriggerApp(trigger, log, config.loop ? config.metricResolutionMs : null);
+const serving = new Serving({ maxOpenConnections: config.maxOpenConnections, log });
+const app = createTriggerApp(
+  trigger,
+  log,
+  config.loop ? config.metricResolutionMs : null,
+  () => serving.stopping,
+);
 app.get('/metrics', async () => {
   const { contentType, body } = await scraper.metrics();
   return new Response(body, { headers: { 'content-type': contentType } });
 });
-const server = serve({ fetch: app.fetch, port: config.port, hostname: config.bindAddress }, (info) => {
-  log.info('Scrape trigger server listening', {
-    address: `http://${config.bindAddress}:${info.port}`,
-    mode: config.loop ? 'loop' : 'trigger',
-  });
+await listenForTriggers(serving, {
+  name: 'Scrape trigger server',
+  fetch: app.fetch,
+  port: config.port,
+  host: config.bindAddress,
+  loop: config.loop,
+  log,
+  cleanup: () => scraper.close(),
 });
 
 trigger.start();
 
+// Triggers keep being answered for the shutdown delay (a cron tick refused while the endpoints
+// propagate would be a missed cycle), then cycles in flight finish before the scraper closes.
 onShutdown(log, async () => {
+  await serving.shutdown(config.shutdownDelayDurationMs);
   trigger.stop();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
   await scraper.close();
 });

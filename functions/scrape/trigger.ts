@@ -137,8 +137,14 @@ export function createTrigger(runCycle: () => Promise<CycleResult>, log: Logger,
 /**
  * @param tickingEveryMs under --loop, the resolution: /livez fails when no cycle started for 1.5 × that
  *   (metrics-server's metric-collection-timely check); null for a trigger-only server.
+ * @param stopping true once a graceful stop began: /readyz fails.
  */
-export function createTriggerApp(trigger: Trigger, log: Logger, tickingEveryMs: number | null): Hono {
+export function createTriggerApp(
+  trigger: Trigger,
+  log: Logger,
+  tickingEveryMs: number | null,
+  stopping: () => boolean = () => false,
+): Hono {
   const app = new Hono();
   const live = () => {
     if (tickingEveryMs === null || trigger.lastStart() === 0) return null;
@@ -162,11 +168,13 @@ export function createTriggerApp(trigger: Trigger, log: Logger, tickingEveryMs: 
     }
   });
   app.get('/', (c) => c.text('metrics scraper: POST / runs a scrape cycle\n'));
-  for (const path of ['/healthz', '/livez', '/_/health']) app.get(path, probe(live));
-  for (const path of ['/readyz', '/_/ready'])
-    app.get(
-      path,
-      probe(() => null),
-    );
+  const shutdown = () => (stopping() ? 'shutting down' : null);
+  for (const path of ['/healthz', '/livez']) app.get(path, probe(live));
+  // faas-netes probes /_/health for readiness too; of-watchdog fails it once SIGTERM arrived.
+  app.get(
+    '/_/health',
+    probe(() => shutdown() ?? live()),
+  );
+  for (const path of ['/readyz', '/_/ready']) app.get(path, probe(shutdown));
   return app;
 }

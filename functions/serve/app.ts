@@ -76,9 +76,17 @@ export function healthEndpoints(store: StoreProbe, shuttingDown: () => boolean):
   };
 }
 
-/** OpenFaaS' watchdog probes: `/_/health` is liveness, `/_/ready` readiness. */
-function installPlatformProbes(app: Hono, health: HealthEndpoints, log: Logger): void {
-  const live = rootHealth('livez', health.livez, log);
+/**
+ * OpenFaaS' watchdog probes: `/_/health` is liveness, `/_/ready` readiness. faas-netes probes
+ * `/_/health` for both, and of-watchdog fails it once SIGTERM arrived: so does this one.
+ */
+function installPlatformProbes(
+  app: Hono,
+  health: HealthEndpoints,
+  log: Logger,
+  shuttingDown: () => boolean,
+): void {
+  const live = rootHealth('livez', [...health.livez, shutdownCheck(shuttingDown)], log);
   const ready = rootHealth('readyz', health.readyz, log);
   app.get('/_/health', (c) => live(c.req.raw));
   app.get('/_/ready', (c) => ready(c.req.raw));
@@ -154,7 +162,7 @@ export function createApp(o: AppOptions): Hono {
   const healthPaths = installHealth(app, health, log);
   listed.push(...healthPaths);
   routed.push(...healthPaths);
-  installPlatformProbes(app, health, log);
+  installPlatformProbes(app, health, log, shuttingDown);
   routed.push('/_/health', '/_/ready');
 
   // OpenAPI, built on first use (hashing needs WebCrypto's async digest).
@@ -212,7 +220,7 @@ export function createProbeApp(o: { log: Logger; store: StoreProbe; shuttingDown
   const app = new Hono();
   const health = healthEndpoints(o.store, o.shuttingDown);
   const paths = installHealth(app, health, o.log);
-  installPlatformProbes(app, health, o.log);
+  installPlatformProbes(app, health, o.log, o.shuttingDown);
   installErrors(app, [...paths, '/_/health', '/_/ready'], o.log, o.store);
   return app;
 }

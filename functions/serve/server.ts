@@ -7,12 +7,9 @@
  * failing /readyz until Redis answers, then recovers without a restart.
  */
 import { readFileSync } from 'node:fs';
-import type { Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
-import type { AddressInfo } from 'node:net';
 import type { Server as TlsServer } from 'node:tls';
-import { createAdaptorServer } from '@hono/node-server';
 import type { ServeConfig } from '../../shared/config/index.ts';
+import { Serving } from '../../shared/http/serving.ts';
 import type { Logger } from '../../shared/log.ts';
 import { RedisMetricsReader } from '../../shared/store/reader.ts';
 import { connect, createRedis, type RedisClient, redisTarget } from '../../shared/store/redis.ts';
@@ -27,13 +24,17 @@ export interface ServeHandle {
   url: string;
   /** `http://<host>:<port>` of the probe port, or null without --port. */
   probeUrl: string | null;
-  /** Graceful stop: stop accepting, finish in-flight requests, quit Redis. */
+  /**
+   * Graceful stop: readiness fails at once, requests are answered for --shutdown-delay-duration, then
+   * the listeners close, keep-alive connections close after their current response, requests in flight
+   * finish (within `drainMs`); then Redis is quit.
+   */
   close(): Promise<void>;
 }
 
 export interface ServeOptions {
   log: Logger;
-  /** How long close() lets in-flight requests finish before cutting connections. */
+  /** How long close() lets in-flight requests finish, after the shutdown delay, before cutting them. */
   drainMs?: number;
   /** How often the CAs (files, extension-apiserver-authentication) are read again; default 30 s. */
   authRefreshMs?: number;
@@ -49,38 +50,6 @@ function packageVersion(): string {
     version?: string;
   };
   return pkg.version ?? '0.0.0';
-}
-
-/** A URL host for a listening address: unspecified addresses are reached on loopback. */
-function urlHost(address: string): string {
-  if (address === '0.0.0.0' || address === '::') return '127.0.0.1';
-  return address.includes(':') ? `[${address}]` : address;
-}
-
-function listen(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const failed = (err: Error) => reject(err);
-    server.once('error', failed);
-    server.listen(port, host, () => {
-      server.off('error', failed);
-      resolve((server.address() as AddressInfo).port);
-    });
-  });
-}
-
-/** Stops accepting, lets in-flight requests finish (closing each keep-alive connection once idle). */
-function drain(server: Server, drainMs: number): Promise<void> {
-  if (!server.listening) return Promise.resolve();
-  return new Promise((resolve) => {
-    const idle = setInterval(() => server.closeIdleConnections(), 50);
-    const cut = setTimeout(() => server.closeAllConnections(), drainMs);
-    server.close(() => {
-      clearInterval(idle);
-      clearTimeout(cut);
-      resolve();
-    });
-    server.closeIdleConnections();
-  });
 }
 
 async function quit(redis: RedisClient): Promise<void> {
@@ -115,68 +84,64 @@ export async function startServe(config: ServeConfig, o: ServeOptions): Promise<
   const pinger = setInterval(() => void store.refresh(), PING_EVERY_MS);
   pinger.unref();
 
-  let shuttingDown = false;
+  const serving = new Serving({ maxOpenConnections: config.maxOpenConnections, log });
+  const shuttingDown = () => serving.stopping;
   const version = versionInfo(
     packageVersion(),
     `node ${process.version}`,
     `${process.platform}/${process.arch}`,
   );
-  const app = createApp({ reader, log, store, version, shuttingDown: () => shuttingDown, guard: auth.guard });
+  const app = createApp({ reader, log, store, version, shuttingDown, guard: auth.guard });
 
-  const servers: Server[] = [];
-  const stop = async () => {
-    shuttingDown = true;
+  const stop = async (delayMs: number) => {
+    await serving.shutdown(delayMs, o.drainMs);
     clearInterval(pinger);
     auth.close();
-    await Promise.all(servers.map((s) => drain(s, o.drainMs ?? 10_000)));
     unwatch();
     await quit(redis);
     await tls.cleanup();
   };
 
   try {
-    const https = createAdaptorServer({
+    const api = await serving.listen({
+      name: 'metrics API',
       fetch: app.fetch,
-      createServer: createHttpsServer,
+      port: config.securePort,
+      host: config.bindAddress,
       // Every client is asked for a certificate and admitted either way: the guard decides per request.
-      serverOptions: {
-        cert: tls.certPem,
-        key: tls.keyPem,
-        keepAlive: true,
-        ...tlsPolicy,
-        ...auth.tlsOptions(),
-      },
-    }) as Server;
+      tls: { cert: tls.certPem, key: tls.keyPem, ...tlsPolicy, ...auth.tlsOptions() },
+    });
     // A reloaded CA applies to new connections; the guard re-checks every request against it anyway.
     auth.onTlsChange(({ ca }) =>
-      (https as unknown as TlsServer).setSecureContext({
+      (api.server as unknown as TlsServer).setSecureContext({
         cert: tls.certPem,
         key: tls.keyPem,
         ...tlsPolicy,
         ...(ca ? { ca } : {}),
       }),
     );
-    // Idle keep-alive connections live as long as the generic apiserver keeps them (90 s), longer than
-    // the aggregator's and client-go's idle timeouts, so a client never reuses a connection being closed.
-    https.keepAliveTimeout = 90_000;
-    https.headersTimeout = 32_000;
-    servers.push(https);
-    const port = await listen(https, config.securePort, config.bindAddress);
-    const url = `https://${urlHost(config.bindAddress)}:${port}`;
 
     let probeUrl: string | null = null;
     if (config.port !== 0) {
-      const probeApp = createProbeApp({ log, store, shuttingDown: () => shuttingDown });
-      const probes = createAdaptorServer({ fetch: probeApp.fetch }) as Server;
-      servers.push(probes);
-      const p = await listen(probes, config.port, config.bindAddress);
-      probeUrl = `http://${urlHost(config.bindAddress)}:${p}`;
+      const probeApp = createProbeApp({ log, store, shuttingDown });
+      const probes = await serving.listen({
+        name: 'probes',
+        fetch: probeApp.fetch,
+        port: config.port,
+        host: config.bindAddress,
+      });
+      probeUrl = probes.url;
     }
 
-    log.info('Serving metrics.k8s.io securely', { url, probeUrl, cert: tls.certFile });
-    return { url, probeUrl, close: stop };
+    log.info('Serving metrics.k8s.io securely', {
+      url: api.url,
+      probeUrl,
+      cert: tls.certFile,
+      maxOpenConnections: config.maxOpenConnections,
+    });
+    return { url: api.url, probeUrl, close: () => stop(config.shutdownDelayDurationMs) };
   } catch (err) {
-    await stop();
+    await stop(0);
     throw err;
   }
 }

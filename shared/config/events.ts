@@ -4,7 +4,7 @@
  * the kinds live, and a bad one stops the program there with the same one-line error.
  */
 import { ipAddress } from './checks.ts';
-import { kubeconfig, loggingFlags, redisFlags, redisRules } from './flags.ts';
+import { kubeconfig, loggingFlags, redisFlags, redisRules, servingFlags } from './flags.ts';
 import { loadConfig } from './load.ts';
 import { type ConfigFor, defineProgram } from './program.ts';
 import { boolean, type Check, duration, port, string, stringArray } from './spec.ts';
@@ -30,6 +30,7 @@ export const eventsSpec = defineProgram({
     'events: reads Kubernetes Events from a checkpoint, journals each version once in Redis, and delivers them to every sink.',
   flags: [
     kubeconfig,
+    ...servingFlags,
     ...redisFlags,
     stringArray('sink', {
       section: SINKS,

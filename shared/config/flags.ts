@@ -1,6 +1,8 @@
 /**
- * Flags both functions take (and the demo reuses): the API server, Redis, the resolution and logging.
- * Help texts follow metrics-server's where the flag is metrics-server's.
+ * Flags more than one function takes (and the demo reuses): the API server, Redis, the resolution,
+ * logging, and the serving flags every function's HTTP servers take (serve's, as DESIGN.md names them;
+ * the scrape and events trigger servers stop the same way). Help texts follow metrics-server's where the
+ * flag is metrics-server's.
  */
 import { hostPort } from './checks.ts';
 import { GENERAL, type Rule } from './program.ts';
@@ -26,6 +28,28 @@ export const metricResolution = duration('metric-resolution', {
   min: '10s',
   help: 'The resolution at which metrics are scraped; each point is kept in Redis for this long. Must be at least 10s.',
 });
+
+/**
+ * Every server of the process together (shared/http/connections.ts). A TLS connection holds about
+ * 64 KiB once its handshake is done (a plain one about 10 KiB), so the default bounds what a flood of
+ * connections can take to about 128 MiB: beside the serve function's ~190 MiB at rest and its list
+ * caches (64 MiB at most), under the manifests' 512 Mi limit.
+ */
+export const maxOpenConnections = integer('max-open-connections', {
+  section: GENERAL,
+  default: 2048,
+  min: 1,
+  help: 'The maximum number of connections this process keeps open at a time, on all its ports. At the limit a new connection replaces the oldest one that has not completed a request yet (else the one idle longest); when every connection has a request in flight the new one is refused.',
+});
+
+export const shutdownDelayDuration = duration('shutdown-delay-duration', {
+  section: GENERAL,
+  default: '5s',
+  help: 'Time to delay the termination after SIGTERM. During that time the server keeps serving requests normally; /healthz and /livez return success, but /readyz immediately returns failure. Then the listeners close, keep-alive connections are closed after their current response, and requests in flight get up to 15s to finish. This allows load balancers and Service endpoints to stop sending traffic to this server.',
+});
+
+/** What every function's HTTP servers take (shared/http/serving.ts). */
+export const servingFlags = [maxOpenConnections, shutdownDelayDuration] as const;
 
 const REDIS_URL_ALLOWED =
   'must be a redis:// or rediss:// URL with an optional numeric database path, such as redis://127.0.0.1:6379/0';

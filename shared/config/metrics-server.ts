@@ -94,8 +94,7 @@ export const METRICS_SERVER_FLAGS: readonly ForeignFlag[] = [
   {
     name: 'shutdown-delay-duration',
     section: GENERIC,
-    // Until the serve function declares it (issue 9.5): then this reason goes, and scrape accepts it as serve's.
-    refused: 'the serve function does not delay its shutdown yet',
+    note: 'default 5s (metrics-server: 0s); every function drains its HTTP server this way (docs/behaviour.md)',
   },
   {
     name: 'shutdown-send-retry-after',

@@ -1,7 +1,15 @@
 /** The scraper's flags (metrics-server's kubelet client flags, plus how it is triggered) and their rules. */
 import { parseLabelSelector, SelectorError } from '../selectors/index.ts';
 import { ipAddress } from './checks.ts';
-import { kubeconfig, loggingFlags, metricResolution, redisFlags, redisRules, version } from './flags.ts';
+import {
+  kubeconfig,
+  loggingFlags,
+  metricResolution,
+  redisFlags,
+  redisRules,
+  servingFlags,
+  version,
+} from './flags.ts';
 import { loadConfig, type Notice } from './load.ts';
 import { metricsServer } from './metrics-server.ts';
 import { type ConfigFor, defineProgram, type Siblings } from './program.ts';
@@ -34,6 +42,7 @@ export const scrapeSpec = defineProgram({
     version,
     kubeconfig,
     metricResolution,
+    ...servingFlags,
     ...redisFlags,
     boolean('once', {
       section: TRIGGER,

@@ -1,7 +1,15 @@
 /** The serve function's flags: metrics-server's secure serving, delegated authentication and authorization. */
 
 import { ipAddress } from './checks.ts';
-import { kubeconfig, loggingFlags, metricResolution, redisFlags, redisRules, version } from './flags.ts';
+import {
+  kubeconfig,
+  loggingFlags,
+  metricResolution,
+  redisFlags,
+  redisRules,
+  servingFlags,
+  version,
+} from './flags.ts';
 import { loadConfig, type Notice } from './load.ts';
 import { metricsServer } from './metrics-server.ts';
 import { type ConfigFor, defineProgram, type Siblings } from './program.ts';
@@ -30,6 +38,7 @@ export const serveSpec = defineProgram({
     version,
     kubeconfig,
     metricResolution,
+    ...servingFlags,
     ...redisFlags,
     port('secure-port', {
       section: SERVING,

@@ -111,6 +111,8 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
       `--tls-cert-file=${file('serve.crt')}`,
       `--tls-private-key-file=${file('serve.key')}`,
       `--kubeconfig=${file('serve.kubeconfig')}`,
+      // Stopped at once: the shutdown delay has its own test.
+      '--shutdown-delay-duration=0s',
       ...(o.serveArgs ?? []),
     ],
     (l) => serveLog.push(l),
@@ -141,6 +143,8 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
       '--kubelet-preferred-address-types=InternalIP',
       `--metric-resolution=${RESOLUTION}`,
       '--kubelet-request-timeout=2s',
+      // Stopped at once: the shutdown delay has its own test.
+      '--shutdown-delay-duration=0s',
     ]
       .filter((a) => !named.has(a.split('=')[0]))
       .concat(overrides);

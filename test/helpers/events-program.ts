@@ -20,7 +20,8 @@ export function startEvents(args: string[], env: Record<string, string> = {}): E
   const child = spawn(process.execPath, ['functions/events/main.ts', ...args], {
     cwd: ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, ...env },
+    // Stopped at once unless a test asks for the shutdown delay (its own test is the serve function's).
+    env: { ...process.env, SHUTDOWN_DELAY_DURATION: '0s', ...env },
   });
   const stdout: string[] = [];
   const stderr: string[] = [];

@@ -37,11 +37,11 @@ export function get(agent: Agent, url: string, headers: Record<string, string> =
   });
 }
 
-/** Starts serve with these flags (Redis among them) besides the port, address and CAs it is given here. */
-export async function startServeAsMaster(flags: string[]) {
-  const certDir = await mkdtemp(join(tmpdir(), 'serve-test-'));
-  // Authentication is always on: this test calls as a system:masters client certificate (no API server
-  // needed: both CAs are flags, and masters are allowed without a SubjectAccessReview).
+/**
+ * Authentication that needs no API server, in `certDir`: a client CA (whose `system:masters` client
+ * certificate is returned, for the test's requests) and a front-proxy CA, both given as flags.
+ */
+export async function masterCredentials(certDir: string) {
   const [clientCa, frontProxyCa] = await Promise.all([
     createCA('test-client-ca'),
     createCA('test-front-proxy-ca'),
@@ -53,17 +53,33 @@ export async function startServeAsMaster(flags: string[]) {
   });
   await writeFile(join(certDir, 'client-ca.crt'), clientCa.certPem);
   await writeFile(join(certDir, 'front-proxy-ca.crt'), frontProxyCa.certPem);
+  return {
+    client,
+    flags: [
+      `--client-ca-file=${join(certDir, 'client-ca.crt')}`,
+      `--requestheader-client-ca-file=${join(certDir, 'front-proxy-ca.crt')}`,
+    ],
+  };
+}
+
+/** Starts serve with these flags (Redis among them) besides the port, address and CAs it is given here. */
+export async function startServeAsMaster(flags: string[]) {
+  const certDir = await mkdtemp(join(tmpdir(), 'serve-test-'));
+  // Authentication is always on: this test calls as a system:masters client certificate (no API server
+  // needed: both CAs are flags, and masters are allowed without a SubjectAccessReview).
+  const { client, flags: authFlags } = await masterCredentials(certDir);
   const config = loadServeConfig(
     [
       '--secure-port',
       '0',
       '--bind-address',
       '127.0.0.1',
+      // Stopped at once unless a test asks for the shutdown delay.
+      '--shutdown-delay-duration=0s',
       ...flags,
       '--cert-dir',
       certDir,
-      `--client-ca-file=${join(certDir, 'client-ca.crt')}`,
-      `--requestheader-client-ca-file=${join(certDir, 'front-proxy-ca.crt')}`,
+      ...authFlags,
     ],
     {},
   );

@@ -41,6 +41,8 @@ async function startOn(db: TestDb, args: string[], o: { authRefreshMs?: number }
       `--redis-url=${db.url}`,
       `--cert-dir=${certDir}`,
       '--v=10',
+      // These tests stop it at once; the shutdown delay has its own test.
+      '--shutdown-delay-duration=0s',
       ...args,
     ],
     {},

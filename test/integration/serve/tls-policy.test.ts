@@ -47,6 +47,8 @@ async function startWith(flags: string[]): Promise<Started> {
       `--cert-dir=${dir}`,
       `--client-ca-file=${caFile}`,
       `--requestheader-client-ca-file=${caFile}`,
+      // Stopped at once: the shutdown delay has its own test.
+      '--shutdown-delay-duration=0s',
       ...flags,
     ],
     {},

@@ -18,6 +18,8 @@ type Row = [string, string, string | undefined];
 const common: Row[] = [
   ['kubeconfig', 'KUBECONFIG', undefined],
   ['metric-resolution', 'METRIC_RESOLUTION', '60s'],
+  ['max-open-connections', 'MAX_OPEN_CONNECTIONS', '2048'],
+  ['shutdown-delay-duration', 'SHUTDOWN_DELAY_DURATION', '5s'],
   ['redis-url', 'REDIS_URL', '"redis://127.0.0.1:6379"'],
   ['redis-sentinels', 'REDIS_SENTINELS', undefined],
   ['redis-sentinel-name', 'REDIS_SENTINEL_NAME', undefined],

@@ -22,6 +22,8 @@ describe('given no flags, the scraper', () => {
       version: false,
       kubeconfig: '',
       metricResolutionMs: 60_000,
+      maxOpenConnections: 2048,
+      shutdownDelayDurationMs: 5000,
       redisUrl: 'redis://127.0.0.1:6379',
       redisSentinels: [],
       redisSentinelName: '',

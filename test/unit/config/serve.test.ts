@@ -19,6 +19,8 @@ describe('given no flags, the serve function', () => {
       version: false,
       kubeconfig: '',
       metricResolutionMs: 60_000,
+      maxOpenConnections: 2048,
+      shutdownDelayDurationMs: 5000,
       redisUrl: 'redis://127.0.0.1:6379',
       redisSentinels: [],
       redisSentinelName: '',

@@ -21,6 +21,7 @@ import {
   type ScrapeConfig,
   type ServeConfig,
 } from '../../../shared/config/index.ts';
+import { DRAIN_TIMEOUT_MS } from '../../../shared/http/serving.ts';
 import {
   containerEnv,
   find,
@@ -65,6 +66,37 @@ export function programConfig(
     if (err instanceof ConfigError) return `error: ${err.message}`;
     throw err;
   }
+}
+
+/**
+ * What the grace period must hold after SIGTERM besides the shutdown delay and the drain: Redis quit,
+ * the process' exit, the kubelet's own slack.
+ */
+export const GRACE_MARGIN_SECONDS = 5;
+
+/**
+ * A graceful stop must fit in the pod's grace period (whatever precedes SIGTERM, then
+ * --shutdown-delay-duration, the drain, a margin), and a kubelet probing readiness must see it fail
+ * before the shutdown delay ends (when the listeners close and a probe could only be refused).
+ */
+function checkTermination(pod: PodTemplate, c: Obj, p: ProgramConfig, where: string, out: string[]): void {
+  const delayS = p.config.shutdownDelayDurationMs / 1000;
+  const drainS = DRAIN_TIMEOUT_MS / 1000;
+  const needed = pod.beforeSigtermSeconds + delayS + drainS + GRACE_MARGIN_SECONDS;
+  if (pod.gracePeriodSeconds < needed) {
+    const before = pod.beforeSigtermSeconds > 0 ? `${pod.beforeSigtermSeconds} s before SIGTERM + ` : '';
+    out.push(
+      `${where}: a grace period of ${pod.gracePeriodSeconds} s is shorter than a graceful stop: ${before}--shutdown-delay-duration ${delayS} s + drain ${drainS} s + ${GRACE_MARGIN_SECONDS} s = ${needed} s`,
+    );
+  }
+  const probe = c.readinessProbe;
+  if (!pod.kubeletReadiness || !probe || delayS === 0) return;
+  // The kubelet's defaults: every 10 s, unready after 3 failures in a row.
+  const seenS = (probe.periodSeconds ?? 10) * (probe.failureThreshold ?? 3);
+  if (seenS > delayS)
+    out.push(
+      `${where}: readinessProbe sees the stop only after up to ${seenS} s (periodSeconds × failureThreshold), after --shutdown-delay-duration ${delayS} s ended`,
+    );
 }
 
 /** Ports the program listens on: plain HTTP (probes, triggers) and, for serve, its TLS port. */
@@ -204,6 +236,7 @@ function checkContainer(objects: Obj[], pod: PodTemplate, c: Obj, out: string[])
       out.push(`${where}: ${kind} path ${http.path} is not a health endpoint the program serves`);
   }
   if (p.program === 'events') checkSinks(objects, pod, c, p.config, where, out);
+  if (plain !== null || secure !== null) checkTermination(pod, c, p, where, out);
   if (p.program === 'serve') {
     const cfg = p.config;
     if (cfg.tlsCertFile !== '') {

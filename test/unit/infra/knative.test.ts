@@ -50,6 +50,18 @@ describe('kubectl apply -k infra/knative', () => {
     assert.deepEqual(crossCheck(objects), []);
   });
 
+  test("a revision's timeoutSeconds (its pods' grace) holds queue-proxy's drain, the shutdown delay and the drain", () => {
+    const shortened = structuredClone(objects);
+    const ksvc = shortened.find(
+      (o) => o.apiVersion === 'serving.knative.dev/v1' && o.metadata.name === 'metrics-serve',
+    );
+    ksvc!.spec.template.spec.timeoutSeconds = 30;
+    assert.match(
+      crossCheck(shortened).join('\n'),
+      /Service\/metrics-serverless\/metrics-serve container serve: a grace period of 30 s is shorter than a graceful stop: 30 s before SIGTERM \+ --shutdown-delay-duration 5 s \+ drain 15 s \+ 5 s = 55 s/,
+    );
+  });
+
   test('serve never scales to zero: min-scale = max-scale ≥ 2, no concurrency limit on the probe port', () => {
     const ksvc = objects.find(
       (o) => o.apiVersion === 'serving.knative.dev/v1' && o.metadata.name === 'metrics-serve',

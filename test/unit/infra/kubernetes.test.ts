@@ -332,6 +332,37 @@ describe('the cross-checks catch what they are for', () => {
     );
   });
 
+  test('a grace period shorter than the graceful stop the flags make (delay + drain + margin)', () => {
+    // A longer delay in the ConfigMap, as an operator would set it, and the grace left as it was.
+    const bad = mutated((o) => {
+      get(o, 'ConfigMap', 'metrics-serverless', NS).data.SHUTDOWN_DELAY_DURATION = '20s';
+    });
+    const problems = crossCheck(bad).join('\n');
+    for (const name of ['metrics-serve', 'metrics-scrape'])
+      assert.match(
+        problems,
+        new RegExp(
+          `Deployment/${NS}/${name} container \\w+: a grace period of 30 s is shorter than a graceful stop: --shutdown-delay-duration 20 s \\+ drain 15 s \\+ 5 s = 40 s`,
+        ),
+      );
+    const fixed = mutated((o) => {
+      get(o, 'ConfigMap', 'metrics-serverless', NS).data.SHUTDOWN_DELAY_DURATION = '20s';
+      for (const name of ['metrics-serve', 'metrics-scrape'])
+        get(o, 'Deployment', name, NS).spec.template.spec.terminationGracePeriodSeconds = 40;
+    });
+    assert.doesNotMatch(crossCheck(fixed).join('\n'), /grace period/);
+  });
+
+  test('a readiness probe that would see the stop only after the shutdown delay ended', () => {
+    const bad = mutated((o) => {
+      container(o, 'Deployment', 'metrics-serve').readinessProbe.periodSeconds = 10;
+    });
+    assert.match(
+      crossCheck(bad).join('\n'),
+      /metrics-serve container serve: readinessProbe sees the stop only after up to 30 s \(periodSeconds × failureThreshold\), after --shutdown-delay-duration 5 s ended/,
+    );
+  });
+
   test('a read-only root with the self-signed certificate but no writable --cert-dir', () => {
     const bad = mutated((o) => {
       const c = container(o, 'Deployment', 'metrics-serve');

@@ -170,7 +170,27 @@ export interface PodTemplate {
   spec: Obj;
   /** Environment the platform injects into every container (Knative's PORT). */
   injectedEnv: Record<string, string>;
+  /** How long the kubelet waits after the pod's deletion before it kills the containers. */
+  gracePeriodSeconds: number;
+  /**
+   * How long of that grace passes before the program gets SIGTERM: Knative gives the user container a
+   * preStop hook that waits for queue-proxy's drain.
+   */
+  beforeSigtermSeconds: number;
+  /** Whether the kubelet probes the program's readiness itself (Knative's queue-proxy probes it instead). */
+  kubeletReadiness: boolean;
 }
+
+/** The kubelet's default terminationGracePeriodSeconds. */
+export const DEFAULT_GRACE_SECONDS = 30;
+/**
+ * Knative: the pod's grace is the revision's timeoutSeconds (pkg/reconciler/revision/resources,
+ * `TerminationGracePeriodSeconds: rev.Spec.TimeoutSeconds`), 300 s unless config-defaults says
+ * otherwise; the user container's preStop hook (queue-proxy's /wait-for-drain) returns once no request
+ * came through queue-proxy for its drainSleepDuration, 30 s.
+ */
+export const KNATIVE_DEFAULT_TIMEOUT_SECONDS = 300;
+export const KNATIVE_DRAIN_SECONDS = 30;
 
 /** Pod templates of workloads, with the labels the platform adds (Knative: serving.knative.dev/service). */
 export function podTemplates(objects: Obj[]): PodTemplate[] {
@@ -179,7 +199,16 @@ export function podTemplates(objects: Obj[]): PodTemplate[] {
     const namespace = o.metadata?.namespace ?? 'default';
     if (['Deployment', 'StatefulSet', 'DaemonSet'].includes(o.kind) && o.apiVersion === `apps/v1`) {
       const t = o.spec.template;
-      out.push({ owner: id(o), namespace, labels: t.metadata?.labels ?? {}, spec: t.spec, injectedEnv: {} });
+      out.push({
+        owner: id(o),
+        namespace,
+        labels: t.metadata?.labels ?? {},
+        spec: t.spec,
+        injectedEnv: {},
+        gracePeriodSeconds: t.spec.terminationGracePeriodSeconds ?? DEFAULT_GRACE_SECONDS,
+        beforeSigtermSeconds: 0,
+        kubeletReadiness: true,
+      });
     }
     if (o.kind === 'Service' && o.apiVersion === 'serving.knative.dev/v1') {
       const t = o.spec.template;
@@ -191,6 +220,9 @@ export function podTemplates(objects: Obj[]): PodTemplate[] {
         spec: t.spec,
         // Knative's runtime contract: PORT is the single declared containerPort (default 8080).
         injectedEnv: { PORT: String(port) },
+        gracePeriodSeconds: t.spec.timeoutSeconds ?? KNATIVE_DEFAULT_TIMEOUT_SECONDS,
+        beforeSigtermSeconds: KNATIVE_DRAIN_SECONDS,
+        kubeletReadiness: false,
       });
     }
   }

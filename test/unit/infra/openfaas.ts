@@ -74,12 +74,20 @@ export function generate(name: string, f: Obj): Obj {
 /**
  * The Deployment faas-netes makes of a Function (openfaas/faas-netes pkg/handlers/deploy.go): pods
  * labelled faas_function=<name>, the environment as given, port 8080, HTTP probes of /_/health on 8080
- * (httpProbe, the chart default), every key of the secrets projected under /var/openfaas/secrets, and
+ * (httpProbe, the chart default), no terminationGracePeriodSeconds (the kubelet's 30 s), every key of the secrets projected under /var/openfaas/secrets, and
  * a writable /tmp emptyDir when the root filesystem is read-only.
  */
 export function faasNetesDeployment(fn: Obj): Obj {
   const s = fn.spec;
-  const probe = { httpGet: { path: '/_/health', port: 8080 } };
+  // The chart's defaults (functions.readinessProbe and livenessProbe), failureThreshold 3 (probes.go).
+  const probe = {
+    httpGet: { path: '/_/health', port: 8080 },
+    initialDelaySeconds: 0,
+    timeoutSeconds: 1,
+    periodSeconds: 2,
+    successThreshold: 1,
+    failureThreshold: 3,
+  };
   const volumes: Obj[] = [];
   const mounts: Obj[] = [];
   if (s.secrets?.length) {

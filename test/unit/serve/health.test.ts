@@ -121,6 +121,25 @@ describe('shutting down', () => {
     );
     assert.equal((await text(app, '/livez')).status, 200);
   });
+
+  test("OpenFaaS' /_/health fails too (faas-netes probes it for readiness, as of-watchdog fails it after SIGTERM)", async () => {
+    let stopping = false;
+    for (const app of [
+      appWith(new FakeReader(), { shuttingDown: () => stopping }).app,
+      createProbeApp({
+        log: quietLog(),
+        store: new StoreProbe(() => Promise.resolve()),
+        shuttingDown: () => stopping,
+      }),
+    ]) {
+      stopping = false;
+      assert.equal((await text(app, '/_/health')).status, 200);
+      stopping = true;
+      assert.equal((await text(app, '/_/health')).status, 500);
+      assert.equal((await text(app, '/_/ready')).status, 500);
+      assert.equal((await text(app, '/livez')).status, 200, 'liveness proper does not change');
+    }
+  });
 });
 
 describe('the redis readiness check (StoreProbe)', () => {
