@@ -120,6 +120,18 @@ describe('a metrics-server flag with no meaning here', () => {
   });
 });
 
+describe('a kubeconfig that cannot be loaded', () => {
+  test('stops the scraper at start with exit 2 and one line naming the flag and the file', async () => {
+    const lines: string[] = [];
+    const code = await startProgram('scrape', ['--once', '--kubeconfig=/no/such.kubeconfig'], (l) =>
+      lines.push(l),
+    ).exited;
+    assert.equal(code, 2);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /^error: cannot load --kubeconfig \/no\/such\.kubeconfig: ENOENT: no such file/);
+  });
+});
+
 describe('--version', () => {
   test("prints the project's version, as metrics-server prints its own", async () => {
     const { version } = JSON.parse(await readFile(new URL('../../package.json', import.meta.url), 'utf8'));
