@@ -45,6 +45,20 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * The URL a program logged when it started listening (`message`, with its `url=` or `address=` field):
+ * given port 0, each program picks its own free port, with no window in which another process can take
+ * a port picked for it beforehand.
+ */
+export function listenedUrl(lines: readonly string[], message: string): string | undefined {
+  for (const l of lines) {
+    if (!l.includes(`"${message}`)) continue;
+    const m = / (?:url|address)="([^"]+)"/.exec(l);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
 /** `fn` on a one-shot client of `url` (no retries, a 1 s connect timeout); false when anything fails. */
 async function ask<T>(url: string, options: RedisOptions, fn: (r: Redis) => Promise<T>): Promise<T | false> {
   const r = new Redis(url, {
