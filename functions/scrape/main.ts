@@ -27,6 +27,8 @@ const scraper = (() => {
 if (config.once) {
   let code = 1;
   try {
+    // The first answer of a --once start: what the benchmark times a fresh process to (bench/startup.ts).
+    log.debug(1, 'Scrape cycle starting', { mode: 'once' });
     code = cycleSucceeded(await scraper.run('once')) ? 0 : 1;
   } catch (err) {
     log.error('Scrape cycle failed', { err: err instanceof Error ? err.message : String(err) });
