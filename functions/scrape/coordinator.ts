@@ -105,6 +105,13 @@ export async function coordinate(
   outcomes.forEach((o, i) => {
     const nodes = cut[i]!;
     if ('answer' in o) {
+      log.debug(1, 'Shard scraped', {
+        shard: `${i + 1}/${cut.length}`,
+        instance: o.answer.instance,
+        nodes: o.answer.nodes,
+        scraped: o.answer.scraped,
+        duration: `${Math.round(o.answer.durationMs)}ms`,
+      });
       answers.push(o.answer);
       for (const n of nodes) served.add(n.name);
       scraped += o.answer.scraped;
