@@ -17,6 +17,8 @@ export interface Forwarder {
   faults: Map<number, ShardFault>;
   /** Requests a fault was applied to. */
   faulted: number;
+  /** Shard requests forwarded and not answered yet: to which backend, since when (ms). */
+  inFlight: Set<{ backend: string; shard: number; since: number }>;
   setBackends(urls: string[]): void;
   close(): Promise<void>;
 }
@@ -30,6 +32,7 @@ export async function startForwarder(backends: string[]): Promise<Forwarder> {
     counts: new Map(),
     faults: new Map(),
     faulted: 0,
+    inFlight: new Set(),
     setBackends(urls) {
       list = [...urls];
     },
@@ -59,6 +62,9 @@ export async function startForwarder(backends: string[]): Promise<Forwarder> {
       }
       const backend = list[next++ % list.length]!;
       f.counts.set(backend, (f.counts.get(backend) ?? 0) + 1);
+      const flight = { backend, shard: index, since: Date.now() };
+      if (index >= 0) f.inFlight.add(flight);
+      res.on('close', () => f.inFlight.delete(flight));
       const out = request(
         new URL(req.url ?? '/', backend),
         { method: req.method, headers: { ...req.headers, host: new URL(backend).host } },
