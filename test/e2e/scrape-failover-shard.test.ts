@@ -71,7 +71,8 @@ test('three --loop scrapers with shards of one node, the one scraping the slow s
     await Promise.all(instances.map((i) => i.program.stop()));
     await forwarder.close();
   }
-  assert.ok(kills.length >= 4, `instances were killed while scraping a shard: ${kills.length}`);
+  // At least three cycles each lost an instance mid-shard (on a loaded machine a minute holds about six cycles).
+  assert.ok(kills.length >= 3, `instances were killed while scraping a shard: ${kills.length}`);
   console.log(
     `failover with shards: ${kills.length} instances killed while scraping a shard, ${judgePolls(result.polls, result.errors, kills.length)}`,
   );
