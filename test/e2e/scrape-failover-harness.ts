@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { Agent, request } from 'node:https';
 import { NodeMetricsList } from '../../shared/metrics-api.ts';
 import { keys } from '../../shared/store/keys.ts';
-import { freePort, type Program, startProgram } from '../../sim/processes.ts';
+import { type Program, startProgram } from '../../sim/processes.ts';
 import { type Cluster, startCluster } from './harness.ts';
 
 export const NODES = ['sim-node-0001', 'sim-node-0002', 'sim-node-0003'];
@@ -53,27 +53,37 @@ export async function lock(
   return m ? { start: m[1]!, due: m[2]!, state: m[4]!, holder: m[5]! } : null;
 }
 
-/** A scraper instance run as the real program: `--loop` at RESOLUTION, on `port` (default: a free one). */
-export async function startInstance(
+/**
+ * A scraper instance run as the real program: `--loop` at RESOLUTION, its trigger server on a port the
+ * kernel picks (`--port=0`: no port is freed and taken between two processes); `url` resolves with where
+ * it listens, from its own log line.
+ */
+export function startInstance(
   c: Cluster,
   lines: string[],
   extra: string[] = [],
-  port?: number,
-): Promise<{ program: Program; port: number }> {
-  const p = port ?? (await freePort());
+): { program: Program; url: Promise<string> } {
+  let listening: (url: string) => void = () => undefined;
+  const url = new Promise<string>((resolve) => {
+    listening = resolve;
+  });
   const program = startProgram(
     'scrape',
     c.scrapeArgs(
       '--loop',
       `--metric-resolution=${RESOLUTION}`,
       '--kubelet-request-timeout=3s',
-      `--port=${p}`,
+      '--port=0',
       '--bind-address=127.0.0.1',
       ...extra,
     ),
-    (l) => lines.push(l),
+    (l) => {
+      lines.push(l);
+      const m = /"Scrape trigger server listening" address="([^"]+)"/.exec(l);
+      if (m) listening(m[1]!);
+    },
   );
-  return { program, port: p };
+  return { program, url };
 }
 
 export interface Poll {

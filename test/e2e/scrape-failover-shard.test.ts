@@ -31,8 +31,7 @@ after(async () => c?.stop());
 test('three --loop scrapers with shards of one node, the one scraping the slow shard SIGKILLed and restarted, for a minute: a reader every 100 ms never misses a node', async () => {
   await writeFile(c.file('shard-secret'), 'the-shared-secret-of-the-scrapers\n', { mode: 0o600 });
   const lines: string[] = [];
-  let forwarder: Forwarder | undefined;
-  const instances: { program: Program; port: number }[] = [];
+  const instances: { program: Program; url: string }[] = [];
   const flags = (url: string) => [
     '--shard-size=1',
     `--shard-url=${url}`,
@@ -41,11 +40,15 @@ test('three --loop scrapers with shards of one node, the one scraping the slow s
   const kills: string[] = [];
   let result: Awaited<ReturnType<Awaited<ReturnType<typeof startReader>>['stop']>>;
   await c.db.redis.flushdb();
-  // The forwarder first (the instances need its URL), its backends once the instances' ports are known.
-  forwarder = await startForwarder([]);
+  // The forwarder first (the instances need its URL), its backends once the instances listen.
+  const forwarder: Forwarder = await startForwarder([]);
+  const start = async () => {
+    const i = startInstance(c, lines, flags(forwarder.url));
+    return { program: i.program, url: await i.url };
+  };
   try {
-    for (let i = 0; i < 3; i++) instances.push(await startInstance(c, lines, flags(forwarder.url)));
-    forwarder.setBackends(instances.map((i) => `http://127.0.0.1:${i.port}`));
+    for (let i = 0; i < 3; i++) instances.push(await start());
+    forwarder.setBackends(instances.map((i) => i.url));
     const reader = await startReader(c);
     const killedIn = new Set<string>();
     const until = Date.now() + RUN_MS;
@@ -54,14 +57,16 @@ test('three --loop scrapers with shards of one node, the one scraping the slow s
       const flight = [...forwarder.inFlight].find((f) => f.shard === 2 && Date.now() - f.since > 300);
       const l = await lock(c);
       if (flight && l && !killedIn.has(l.due)) {
-        const victim = instances.findIndex((i) => flight.backend === `http://127.0.0.1:${i.port}`);
+        const victim = instances.findIndex((i) => flight.backend === i.url);
         if (victim >= 0) {
           killedIn.add(l.due);
-          const { program, port } = instances[victim]!;
+          const { program } = instances[victim]!;
           program.child.kill('SIGKILL');
           await program.exited;
           kills.push(`${flight.backend} during the cycle due ${l.due}`);
-          instances[victim] = await startInstance(c, lines, flags(forwarder.url), port);
+          // Restarted on a new port; until then the forwarder finds the old one refused.
+          instances[victim] = await start();
+          forwarder.setBackends(instances.map((i) => i.url));
         }
       }
       await new Promise((done) => setTimeout(done, 20));

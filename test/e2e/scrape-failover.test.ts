@@ -28,7 +28,7 @@ after(async () => c?.stop());
 
 test('two --loop scrapers, the one running a cycle SIGKILLed mid-cycle and restarted, for a minute: a reader every 100 ms never misses a node', async () => {
   const lines: string[] = [];
-  const start = async (): Promise<Program> => (await startInstance(c, lines)).program;
+  const start = async (): Promise<Program> => startInstance(c, lines).program;
   await c.db.redis.flushdb();
   const instances = [await start(), await start()];
   const kills: { cycle: string; holder: string }[] = [];

@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import { NodeMetricsList } from '../../shared/metrics-api.ts';
-import { freePort, type Program, startProgram, waitFor } from '../../sim/processes.ts';
+import { type Program, startProgram, waitFor } from '../../sim/processes.ts';
 import { type Forwarder, startForwarder } from '../helpers/shard-forwarder.ts';
 import { type Cluster, startCluster } from './harness.ts';
 
@@ -31,19 +31,23 @@ before(async () => {
   });
   await writeFile(c.file('shard-secret'), `${SECRET}\n`, { mode: 0o600 });
   for (let i = 0; i < 3; i++) {
-    const port = await freePort();
     const lines: string[] = [];
+    // --port=0: the kernel picks the port (none is freed and taken between two processes).
     const program = startProgram(
       'scrape',
-      c.scrapeArgs(`--port=${port}`, '--bind-address=127.0.0.1', ...shardFlags('http://unused.invalid')),
+      c.scrapeArgs('--port=0', '--bind-address=127.0.0.1', ...shardFlags('http://unused.invalid')),
       (l) => lines.push(l),
     );
-    instances.push({ program, url: `http://127.0.0.1:${port}`, lines });
+    instances.push({ program, url: '', lines });
   }
   for (const i of instances) {
-    await waitFor('a scrape trigger server to listen', 20_000, async () =>
-      i.lines.some((l) => l.includes('Scrape trigger server listening')),
-    );
+    await waitFor('a scrape trigger server to listen', 20_000, async () => {
+      const m = i.lines
+        .map((l) => /"Scrape trigger server listening" address="([^"]+)"/.exec(l))
+        .find(Boolean);
+      if (m) i.url = m[1]!;
+      return m !== undefined;
+    });
   }
   forwarder = await startForwarder(instances.map((i) => i.url));
 });
