@@ -47,8 +47,10 @@ test('three --loop scrapers with shards of one node, the one scraping the slow s
     return { program: i.program, url: await i.url };
   };
   try {
-    for (let i = 0; i < 3; i++) instances.push(await start());
-    forwarder.setBackends(instances.map((i) => i.url));
+    for (let i = 0; i < 3; i++) {
+      instances.push(await start());
+      forwarder.setBackends(instances.map((i) => i.url));
+    }
     const reader = await startReader(c);
     const killedIn = new Set<string>();
     const until = Date.now() + RUN_MS;

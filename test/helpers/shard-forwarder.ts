@@ -60,6 +60,10 @@ export async function startForwarder(backends: string[]): Promise<Forwarder> {
         else held.add(res);
         return;
       }
+      if (list.length === 0) {
+        res.writeHead(503, { 'content-type': 'application/json' }).end('{"error":"no backend yet"}');
+        return;
+      }
       const backend = list[next++ % list.length]!;
       f.counts.set(backend, (f.counts.get(backend) ?? 0) + 1);
       const flight = { backend, shard: index, since: Date.now() };
