@@ -12,6 +12,7 @@
 import https from 'node:https';
 import { delimiter } from 'node:path';
 import { CoreV1Api, KubeConfig, type V1Node } from '@kubernetes/client-node';
+import { ConfigError } from './config/load.ts';
 
 export interface NodeAddress {
   type: string;
@@ -35,22 +36,28 @@ export interface PodMeta {
 
 /**
  * Loads `path` (several files separated by the OS path delimiter, as $KUBECONFIG allows, are merged), or
- * ($KUBECONFIG, ~/.kube/config, in-cluster) in client-node's order when empty.
+ * ($KUBECONFIG, ~/.kube/config, in-cluster) in client-node's order when empty. A file that cannot be
+ * read or parsed is a ConfigError naming `--<flag>` and the file, so the program stops with one line.
  */
-export function loadKubeConfig(path: string): KubeConfig {
-  const kc = new KubeConfig();
-  const files = path.split(delimiter).filter((f) => f !== '');
-  if (files.length === 0) kc.loadFromDefault();
-  files.forEach((file, i) => {
-    if (i === 0) kc.loadFromFile(file);
-    else {
-      const more = new KubeConfig();
-      more.loadFromFile(file);
-      kc.mergeConfig(more, true);
-    }
-  });
-  if (!kc.getCurrentCluster()) throw new Error(`no cluster in kubeconfig ${path || '(default)'}`);
-  return kc;
+export function loadKubeConfig(path: string, flag = 'kubeconfig'): KubeConfig {
+  try {
+    const kc = new KubeConfig();
+    const files = path.split(delimiter).filter((f) => f !== '');
+    if (files.length === 0) kc.loadFromDefault();
+    files.forEach((file, i) => {
+      if (i === 0) kc.loadFromFile(file);
+      else {
+        const more = new KubeConfig();
+        more.loadFromFile(file);
+        kc.mergeConfig(more, true);
+      }
+    });
+    if (!kc.getCurrentCluster()) throw new Error('it names no cluster');
+    return kc;
+  } catch (err) {
+    const what = path === '' ? 'the default kubeconfig' : `--${flag} ${path}`;
+    throw new ConfigError(`cannot load ${what}: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }
 
 const PAGE = 500;

@@ -17,7 +17,7 @@ const scraper = (() => {
   try {
     return createScraper(config, log);
   } catch (err) {
-    // An unreadable or mismatched kubelet credential file: one line naming the flag, as for a bad flag.
+    // An unreadable kubeconfig or kubelet credential file: one line naming the flag, as for a bad flag.
     if (!(err instanceof ConfigError)) throw err;
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);

@@ -12,7 +12,7 @@ import { hostname } from 'node:os';
 import { after, before, test } from 'node:test';
 import { NodeMetricsList } from '../../shared/metrics-api.ts';
 import { keys } from '../../shared/store/keys.ts';
-import { freePort, type Program, startProgram } from '../../sim/processes.ts';
+import { type Program, startProgram } from '../../sim/processes.ts';
 import { type Cluster, startCluster } from './harness.ts';
 
 const NODES = ['sim-node-0001', 'sim-node-0002', 'sim-node-0003'];
@@ -65,14 +65,13 @@ async function lock(): Promise<{ start: string; due: string; state: string; hold
 test('two --loop scrapers, the one running a cycle SIGKILLed mid-cycle and restarted, for a minute: a reader every 100 ms never misses a node', async () => {
   const lines: string[] = [];
   const start = async (): Promise<Program> => {
-    const port = await freePort();
     return startProgram(
       'scrape',
       c.scrapeArgs(
         '--loop',
         `--metric-resolution=${RESOLUTION}`,
         '--kubelet-request-timeout=3s',
-        `--port=${port}`,
+        '--port=0',
         '--bind-address=127.0.0.1',
       ),
       (l) => lines.push(l),
