@@ -51,6 +51,9 @@ const keptUser = memoize(4096, (identity: string) => {
   return Object.freeze({ name, uid: '', groups: Object.freeze(groups), extra: Object.freeze(extra) });
 });
 
+/** Identities longer than this (its JSON) are not kept: the kept users stay a few MiB at most. */
+const KEPT_IDENTITY_MAX = 1024;
+
 /** The user the headers name, or null when no username header has a value. */
 export function userFromHeaders(cfg: RequestHeaderConfig, r: RequestCredentials): AuthnResult {
   let name = '';
@@ -73,7 +76,9 @@ export function userFromHeaders(cfg: RequestHeaderConfig, r: RequestCredentials)
       if (values.length > 0) extra[key] = [...(extra[key] ?? []), ...values];
     }
   }
-  return { user: keptUser(JSON.stringify([name, groups, extra])) };
+  const identity = JSON.stringify([name, groups, extra]);
+  if (identity.length > KEPT_IDENTITY_MAX) return { user: { name, uid: '', groups, extra } };
+  return { user: keptUser(identity) };
 }
 
 /** Whether the connection's certificate lets its holder assert users, and why not. */

@@ -201,6 +201,12 @@ describe('the front proxy: identity headers from a verified front-proxy certific
     assert.equal(s.api.posts(SARS).length, 3);
     assert.equal((await as(hpa)).status, 200);
     assert.equal(s.api.posts(SARS).length, 3, 'still cached for the first identity');
+    // An identity too long to keep is still authenticated and reviewed (and its answer cached) by content.
+    const many = { ...hpa, 'X-Remote-Group': Array.from({ length: 200 }, (_, i) => `group-${i}`) };
+    assert.equal((await as(many)).status, 200);
+    assert.equal((await as(many)).status, 200);
+    assert.equal(s.api.posts(SARS).length, 4);
+    assert.equal((lastSpec(s.api).groups as string[]).length, 201);
   });
 
   test('a chain checked once is still held to its validity period at every later check', () => {
