@@ -55,7 +55,8 @@ export function loadKubeConfig(path: string): KubeConfig {
 
 const PAGE = 500;
 /** Ask for metadata only (as metrics-server's metadata informer does); full objects are the fallback. */
-const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+export const METADATA_ONLY =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 
 /** One page of a PartialObjectMetadataList (or a full PodList: the fields read are the same). */
 interface MetadataPage {
@@ -140,8 +141,8 @@ export class KubeApi {
   }
 
   /** A GET of JSON as the API server sent it (no client-side model classes); throws ApiStatusError. */
-  getJson(path: string, timeoutMs?: number): Promise<unknown> {
-    return this.#get(path, 'application/json', timeoutMs);
+  getJson(path: string, timeoutMs?: number, accept = 'application/json'): Promise<unknown> {
+    return this.#get(path, accept, timeoutMs);
   }
 
   close(): void {
@@ -163,19 +164,54 @@ export class KubeApi {
     const out: PodMeta[] = [];
     let token = '';
     do {
-      const query = `fieldSelector=status.phase%3DRunning&limit=${PAGE}${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
+      const query = `fieldSelector=${encodeURIComponent(RUNNING_PODS.fieldSelector)}&limit=${PAGE}${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
       const page = await this.#get(`/api/v1/pods?${query}`, METADATA_ONLY);
       if (!isMetadataPage(page)) throw new Error('the pod list has no items array');
       for (const p of page.items) {
-        const m = p.metadata;
-        if (typeof m?.name === 'string' && m.name && typeof m.namespace === 'string' && m.namespace)
-          out.push({ namespace: m.namespace, name: m.name, labels: stringRecord(m.labels) });
+        const pod = podMeta(p);
+        if (pod) out.push(pod);
       }
       const next = page.metadata?.continue;
       token = typeof next === 'string' ? next : '';
     } while (token);
     return out;
   }
+}
+
+/** The Running pods' list and watch: the field selector both use. */
+export const RUNNING_PODS = { fieldSelector: 'status.phase=Running' } as const;
+
+/** A pod's metadata from a list item or watch object (metadata-only or full); null without name or namespace. */
+export function podMeta(p: unknown): PodMeta | null {
+  const m = (p as { metadata?: { name?: unknown; namespace?: unknown; labels?: unknown } } | null)?.metadata;
+  if (typeof m?.name === 'string' && m.name && typeof m.namespace === 'string' && m.namespace)
+    return { namespace: m.namespace, name: m.name, labels: stringRecord(m.labels) };
+  return null;
+}
+
+/** A node as the API server's JSON has it (a list item or watch object); null without a name. */
+export function nodeFromJson(raw: unknown): NodeObject | null {
+  const n = raw as {
+    metadata?: { name?: unknown; labels?: unknown; annotations?: unknown };
+    status?: { addresses?: unknown; daemonEndpoints?: { kubeletEndpoint?: { Port?: unknown } } };
+  } | null;
+  const name = n?.metadata?.name;
+  if (typeof name !== 'string' || name === '') return null;
+  const addresses: NodeAddress[] = [];
+  if (Array.isArray(n!.status?.addresses)) {
+    for (const a of n!.status.addresses as { type?: unknown; address?: unknown }[]) {
+      if (typeof a?.type === 'string' && typeof a.address === 'string')
+        addresses.push({ type: a.type, address: a.address });
+    }
+  }
+  const port = n!.status?.daemonEndpoints?.kubeletEndpoint?.Port;
+  return {
+    name,
+    labels: stringRecord(n!.metadata?.labels),
+    annotations: stringRecord(n!.metadata?.annotations),
+    addresses,
+    kubeletPort: typeof port === 'number' && Number.isInteger(port) ? port : 0,
+  };
 }
 
 function nodeObject(n: V1Node): NodeObject {

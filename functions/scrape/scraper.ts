@@ -6,7 +6,18 @@
 import type https from 'node:https';
 import { hostname } from 'node:os';
 import type { ScrapeConfig } from '../../shared/config/index.ts';
-import { KubeApi, loadKubeConfig } from '../../shared/kube.ts';
+import { Informer } from '../../shared/informer.ts';
+import {
+  KubeApi,
+  loadKubeConfig,
+  METADATA_ONLY,
+  type NodeObject,
+  nodeFromJson,
+  type PodMeta,
+  podMeta,
+  RUNNING_PODS,
+} from '../../shared/kube.ts';
+import { kubeListWatch } from '../../shared/kube-watch.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
 import { parseLabelSelector } from '../../shared/selectors/index.ts';
@@ -32,6 +43,15 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   const kc = loadKubeConfig(config.kubeconfig);
   const api = new KubeApi(kc);
   const server = kc.getCurrentCluster()!.server;
+  // A process that outlives its cycles (--loop, a trigger server) keeps nodes and pods from a watch, as
+  // metrics-server's informers do, and lists only when it has no cache that followed on without a gap;
+  // --once lists every time (its process ends with its cycle).
+  const informers = config.once ? null : createInformers(kc, api, log);
+  const lists = informers ?? {
+    listNodes: () => api.listNodes(),
+    listRunningPods: () => api.listRunningPods(),
+    close() {},
+  };
 
   const redis = createRedis(redisTarget(config), {
     // A cycle's pipelines can be large; they must still fail well before the next cycle.
@@ -126,7 +146,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
         return stats;
       };
       return runCycle(
-        { api, kubelet: client, store, figures, log },
+        { api: lists, kubelet: client, store, figures, log },
         {
           resolutionMs: config.metricResolutionMs,
           kubeletTimeoutMs: config.kubeletRequestTimeoutMs,
@@ -147,9 +167,43 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
     },
     async close() {
       kubelet?.close();
+      lists.close();
       api.close();
       redis.disconnect();
       lockRedis.disconnect();
+    },
+  };
+}
+
+/** The nodes and Running pods from informers (shared/informer.ts), as the cycle asks for them. */
+function createInformers(kc: ReturnType<typeof loadKubeConfig>, api: KubeApi, log: Logger) {
+  const nodes = new Informer<NodeObject>({
+    name: 'nodes',
+    source: kubeListWatch(kc, api, {
+      path: '/api/v1/nodes',
+      accept: 'application/json',
+      parse: nodeFromJson,
+    }),
+    key: (n) => n.name,
+    log,
+  });
+  const pods = new Informer<PodMeta>({
+    name: 'pods',
+    source: kubeListWatch(kc, api, {
+      path: '/api/v1/pods',
+      query: RUNNING_PODS,
+      accept: METADATA_ONLY,
+      parse: podMeta,
+    }),
+    key: (p) => `${p.namespace}/${p.name}`,
+    log,
+  });
+  return {
+    listNodes: () => nodes.items(),
+    listRunningPods: () => pods.items(),
+    close() {
+      nodes.close();
+      pods.close();
     },
   };
 }
