@@ -27,6 +27,7 @@ import { RedisMetricsWriter } from '../../shared/store/writer.ts';
 import { ignoredWithProxy, readKubeletCredentials } from './credentials.ts';
 import { type CycleKind, type CycleResult, runCycle } from './cycle.ts';
 import { KubeletClient, type TlsOptions } from './kubelet.ts';
+import { rememberingStates } from './state-memory.ts';
 
 export interface Scraper {
   /**
@@ -61,6 +62,8 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   // The cycle's lease is renewed on a connection of its own, so it never waits behind the cycle's writes.
   const lockRedis = duplicate(redis);
   const store = new RedisMetricsWriter(redis, lockRedis);
+  // A long-lived process keeps the node states it wrote, for its next cycle (state-memory.ts).
+  const cycleStore = config.once ? store : rememberingStates(store);
   const nodeSelector = config.nodeSelector ? parseLabelSelector(config.nodeSelector) : null;
   // At start, not at the first cycle: an unreadable or mismatched file is a configuration error.
   const credentials = readKubeletCredentials(config);
@@ -146,7 +149,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
         return stats;
       };
       return runCycle(
-        { api: lists, kubelet: client, store, figures, log },
+        { api: lists, kubelet: client, store: cycleStore, figures, log },
         {
           resolutionMs: config.metricResolutionMs,
           kubeletTimeoutMs: config.kubeletRequestTimeoutMs,
