@@ -37,6 +37,21 @@ const dir = await mkdtemp(join(tmpdir(), 'ms-bench-'));
 const server = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
 const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
 const rows: Record<string, number>[] = [];
+let stopping = false;
+const cleanup = async () => {
+  if (stopping) return;
+  stopping = true;
+  redis.disconnect();
+  await server.stop();
+  await rm(dir, { recursive: true, force: true });
+};
+// The children (simulator, scrapers, floors) end with their IPC channel; Redis and the files are ours.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    progress(`${signal}: stopping everything this run started`);
+    void cleanup().finally(() => process.exit(130));
+  });
+}
 try {
   for (const nodes of values.nodes.map(Number)) {
     const f = await scrapeBench({
@@ -82,7 +97,5 @@ try {
   }
   if (values.json) await writeFile(values.json, `${JSON.stringify({ machine: m, rows }, null, 2)}\n`);
 } finally {
-  redis.disconnect();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
+  await cleanup();
 }
