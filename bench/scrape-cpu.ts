@@ -71,6 +71,9 @@ try {
     const wall = medianBy(f.warm, (c) => c.wallMs) / 1000;
     const floor = medianBy(f.floorWarm, (c) => c.cpuMs) / nodes;
     const ioFloor = medianBy(f.ioFloorWarm, (c) => c.cpuMs) / nodes;
+    // Each warm cycle against the floor's cycle run right after it (bench/scrape-bench.ts interleaves them).
+    const pairs = f.warm.map((c, i) => c.cpuMs / f.floorWarm[i]!.cpuMs);
+    const pairRatio = [...pairs].sort((a, b) => a - b)[Math.floor(pairs.length / 2)]!;
     const coldCpu = f.cold.cpuMs / nodes;
     const coldWall = f.cold.wallMs / 1000;
     const row = {
@@ -78,6 +81,7 @@ try {
       cpuMsPerNode: cpu,
       floorCpuMsPerNode: floor,
       cpuVsFloor: cpu / floor,
+      cpuVsFloorPairs: pairRatio,
       ioFloorCpuMsPerNode: ioFloor,
       wallSeconds: wall,
       coldCpuMsPerNode: coldCpu,
@@ -90,7 +94,7 @@ try {
     rows.push(row);
     progress(
       `[${nodes} nodes] warm ${cpu.toFixed(3)} ms CPU/node (cycles ${f.warm.map((c) => (c.cpuMs / nodes).toFixed(3)).join(', ')}), ` +
-        `floor ${floor.toFixed(3)} ms (${(cpu / floor).toFixed(2)}×), I/O floor ${ioFloor.toFixed(3)} ms; ` +
+        `floor ${floor.toFixed(3)} ms (${(cpu / floor).toFixed(2)}×; cycle by cycle ${pairs.map((r) => r.toFixed(2)).join(', ')}, median ${pairRatio.toFixed(2)}×), I/O floor ${ioFloor.toFixed(3)} ms; ` +
         `cold ${coldCpu.toFixed(3)} ms CPU/node (${(coldCpu / cpu).toFixed(2)}× warm), ` +
         `wall ${coldWall.toFixed(2)} s cold vs ${wall.toFixed(2)} s warm (${(coldWall / wall).toFixed(2)}×)`,
     );
