@@ -125,15 +125,17 @@ describe('the informer', () => {
       await converged(inf, 'the pod added after the reconnection');
       assert.equal(inf.stats.lists, 1);
 
-      // Changes, then the history forgotten (an etcd compaction) and the watch ended: the informer's
+      // The watch ended, a change, then the history forgotten (an etcd compaction): the informer's
       // resourceVersion is now too old, the API server answers 410, and the cache is no longer trusted.
       await waitFor('the watch to be open again', 5000, async () => sim.watches.active === 1);
       const reopened = inf.stats.watches;
       sim.cluster.addPod({ namespace: 'payments', name: 'before-compaction', nodeName: node });
       await converged(inf, 'the pod added before the compaction');
+      // In one go, before the informer can watch again: its watch ended, a change it cannot see, and
+      // the history up to that change forgotten.
+      sim.watches.closeAll();
       sim.cluster.deletePod('payments', 'after-reconnect');
       sim.history.compact();
-      sim.watches.closeAll();
       sim.cluster.addPod({ namespace: 'payments', name: 'while-expired', nodeName: node });
       await waitFor('the informer to give up its cache', 5000, async () => !inf.synced);
       assert.ok(inf.stats.watches > reopened);
