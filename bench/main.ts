@@ -11,6 +11,8 @@
  *   npm run bench -- --no-decoders      without the decoders' throughput (measured in-process first)
  *   npm run bench -- --events           the events benchmark only (1,000 events/s into three sinks;
  *                                       --events-rate N, --events-seconds S)
+ *   npm run bench -- --startup          the start-up and idle cost only (--startup-rounds N, default 3);
+ *                                       part of the default run, --no-startup leaves it out
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -26,6 +28,8 @@ import { describeMachine, machine } from './machine.ts';
 import { report, toJson } from './report.ts';
 import { type ScrapeFigures, scrapeBench } from './scrape-bench.ts';
 import { type ServeFigures, serveBench } from './serve-bench.ts';
+import { type StartupFigures, startupBench } from './startup.ts';
+import { startupJson, startupReport } from './startup-report.ts';
 
 const { values } = parseArgs({
   options: {
@@ -41,11 +45,16 @@ const { values } = parseArgs({
     events: { type: 'boolean', default: false },
     'events-rate': { type: 'string', default: '1000' },
     'events-seconds': { type: 'string', default: '60' },
+    startup: { type: 'boolean', default: false },
+    'no-startup': { type: 'boolean', default: false },
+    'startup-rounds': { type: 'string', default: '3' },
   },
 });
 
 // --events alone: the events benchmark only.
-const sizes = (values.nodes ?? (values.events ? [] : ['100', '1000', '5000'])).map(Number);
+// --startup alone: the start-up benchmark only.
+const only = values.events || values.startup;
+const sizes = (values.nodes ?? (only ? [] : ['100', '1000', '5000'])).map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--nodes: want whole numbers ≥ 1, got ${values.nodes?.join(', ')}`);
 const podsPerNode = Number(values['pods-per-node']);
@@ -83,8 +92,18 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 const scrape: ScrapeFigures[] = [];
 let serve: ServeFigures | null = null;
 let decoders: DecoderFigures | null = null;
+let startup: StartupFigures | null = null;
 try {
-  if (!values['no-decoders'] && !values.events) {
+  // First, on a machine nothing else of this run loads yet: fresh processes are sensitive to it.
+  if (values.startup || (!only && !values['no-startup'])) {
+    startup = await startupBench({
+      redisUrl: server.url,
+      dir,
+      rounds: Number(values['startup-rounds']),
+      progress,
+    });
+  }
+  if (!values['no-decoders'] && !only) {
     progress(
       `decoders: throughput on the simulator's payloads (${podsPerNode} pods per node) and the fixtures…`,
     );
@@ -139,22 +158,29 @@ try {
       }
     }
   }
-  const events: EventsFigures = await eventsBench({
-    rate: Number(values['events-rate']),
-    seconds: Number(values['events-seconds']),
-    warmupSeconds: 10,
-    redisUrl: server.url,
-    redis,
-    dir,
-    progress,
-    nodeArgs: nodeArgs('events'),
-  });
+  const events: EventsFigures | null =
+    values.startup && !values.events
+      ? null
+      : await eventsBench({
+          rate: Number(values['events-rate']),
+          seconds: Number(values['events-seconds']),
+          warmupSeconds: 10,
+          redisUrl: server.url,
+          redis,
+          dir,
+          progress,
+          nodeArgs: nodeArgs('events'),
+        });
   if (scrape.length > 0) process.stdout.write(`\n${report(m, scrape, serve, decoders)}\n`);
-  process.stdout.write(
-    `\n${scrape.length > 0 ? '' : `Machine: ${describeMachine(m)}\n\n`}${eventsReport(events)}\n`,
-  );
+  if (scrape.length === 0) process.stdout.write(`\nMachine: ${describeMachine(m)}\n`);
+  if (events) process.stdout.write(`\n${eventsReport(events)}\n`);
+  if (startup) process.stdout.write(`\n${startupReport(startup)}\n`);
   if (values.json) {
-    const json = { ...toJson(m, scrape, serve, decoders), events: eventsJson(events) };
+    const json = {
+      ...toJson(m, scrape, serve, decoders),
+      ...(events ? { events: eventsJson(events) } : {}),
+      ...(startup ? { startup: startupJson(startup) } : {}),
+    };
     await writeFile(values.json, `${JSON.stringify(json, null, 2)}\n`);
     progress(`figures written to ${values.json}`);
   }

@@ -170,6 +170,11 @@ export function report(
           ],
           row(`HPA query at ${serve.hpa.rate} requests/s`, serve.hpa.serveAtRate, null),
           row(`  floor server at ${serve.hpa.rate} requests/s`, serve.hpa.floorAtRate, null),
+          row(
+            `HPA query in protobuf (${serve.hpa.protobuf.bytesPerResponse} bytes; JSON ${serve.hpa.serve.bytesPerResponse})`,
+            serve.hpa.protobuf,
+            serve.hpa.protobuf.floor,
+          ),
           row('/version (no store read)', serve.noStore, null),
           row(
             `node list (${serve.nodes} nodes, ${serve.nodeList.connections} connections)`,
@@ -181,6 +186,7 @@ export function report(
     );
     out.push(
       `All pods (${serve.allPods.pods} pods, ${f(serve.allPods.bytes / 2 ** 20, 1)} MiB of JSON): ${f(serve.allPods.seconds, 2)} s (best of ${serve.allPods.runs}; median ${f(serve.allPods.medianSeconds, 2)} s), serve peak RSS ${f(serve.allPods.peakRssMiB, 0)} MiB (${f(serve.allPods.rssBeforeMiB, 0)} MiB before)`,
+      `  floor (the same bytes streamed from Redis): ${f(serve.allPods.floorSeconds, 2)} s (median ${f(serve.allPods.floorMedianSeconds, 2)} s): ${ratio(serve.allPods.seconds, serve.allPods.floorSeconds)}`,
     );
   }
   out.push('', 'Targets (DESIGN.md):');
@@ -265,6 +271,16 @@ export function toJson(
             floorP99MsAtRate: serve.hpa.floorAtRate.p99Ms,
             serverCpuPercent: serve.hpa.serve.serverCpuPercent,
             loadGeneratorCpuPercent: serve.hpa.serve.loadCpuPercent,
+            floorP50MsAtRate: serve.hpa.floorAtRate.p50Ms,
+            protobuf: {
+              bytes: serve.hpa.protobuf.bytesPerResponse,
+              jsonBytes: serve.hpa.serve.bytesPerResponse,
+              rps: serve.hpa.protobuf.rps,
+              p50Ms: serve.hpa.protobuf.p50Ms,
+              p99Ms: serve.hpa.protobuf.p99Ms,
+              floorRps: serve.hpa.protobuf.floor.rps,
+              serverCpuPercent: serve.hpa.protobuf.serverCpuPercent,
+            },
           },
           nodeList: { nodes: serve.nodes, ...serve.nodeList },
           noStoreRequest: {

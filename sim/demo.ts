@@ -26,13 +26,14 @@ import { createCA, issueCertificate } from '../shared/pki.ts';
 import { onShutdown, startProgram as startMain } from '../shared/program.ts';
 import { startSim } from './index.ts';
 import {
-  freePort,
+  listenedUrl,
   type Program,
   type RedisServer,
   redisAnswers,
   redisServerInstalled,
   startProgram,
   startRedisServer,
+  waitFor,
 } from './processes.ts';
 
 const demoSpec = defineProgram({
@@ -148,18 +149,22 @@ try {
     // Nothing balances load in front of the demo's functions: Ctrl-C stops them at once.
     '--shutdown-delay-duration=0s',
   ];
-  const securePort = await freePort();
+  // Port 0: serve picks a free port and logs it (a port picked here could be taken before it binds).
+  let serveUrl: string | undefined;
   const serve: Program = startProgram(
     'serve',
     [
       ...common,
       '--bind-address=127.0.0.1',
-      `--secure-port=${securePort}`,
+      '--secure-port=0',
       `--tls-cert-file=${file('serve.crt')}`,
       `--tls-private-key-file=${file('serve.key')}`,
       `--kubeconfig=${file('serve.kubeconfig')}`,
     ],
-    prefixed('serve'),
+    (line) => {
+      serveUrl ??= listenedUrl([line], 'Serving metrics.k8s.io securely');
+      prefixed('serve')(line);
+    },
   );
   stops.push(() => serve.stop());
   const scrape: Program = startProgram(
@@ -214,7 +219,7 @@ try {
     });
   }
   sim.registerMetricsBackend({
-    url: `https://127.0.0.1:${securePort}`,
+    url: await waitFor('the serve function to listen', 60_000, async () => serveUrl),
     caPem: serveCa.certPem,
     // Both APIServices, as the manifests register them.
     versions: ['v1beta1', 'v1'],

@@ -10,6 +10,7 @@
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:https';
+import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { gzipSync } from 'node:zlib';
 import type { Logger } from '../shared/log.ts';
@@ -182,8 +183,7 @@ class Kubelet {
   readonly #record: Recorder;
   readonly #now: () => number;
   readonly #timers = new Set<NodeJS.Timeout>();
-  #host = '127.0.0.1';
-  #listening = false;
+  #refusing = false;
   #closed = false;
   /**
    * The last rendered payload per endpoint, reused while the view is unchanged (until the next
@@ -210,13 +210,17 @@ class Kubelet {
       },
       (req, res) => this.#handle(req, res),
     );
+    // Before TLS: a refusing kubelet's connections end with a TCP reset (ECONNRESET), as a host answers
+    // a port nobody listens on.
+    this.#server.prependListener('connection', (socket: Socket) => {
+      if (this.#refusing) socket.resetAndDestroy();
+    });
     this.#server.on('tlsClientError', () => {
       // A client that gives up mid-handshake (a scraper's timeout) is routine for a kubelet.
     });
   }
 
   listen(host: string, port: number): Promise<void> {
-    this.#host = host;
     return new Promise((resolve, reject) => {
       const onError = (err: Error) =>
         reject(
@@ -227,32 +231,20 @@ class Kubelet {
         this.#server.off('error', onError);
         const address = this.#server.address();
         this.port = typeof address === 'object' && address ? address.port : port;
-        this.#listening = true;
         resolve();
       });
     });
   }
 
-  /** 'refuse' stops listening (connections are refused, open ones closed); anything else listens again. */
+  /**
+   * 'refuse' resets every new connection at once and closes the open ones; anything else answers again.
+   * The port stays taken meanwhile: were it freed, another process on the machine could take it, and
+   * the scraper would reach that instead of a kubelet that is down.
+   */
   applyFault(kind: KubeletFault['kind']): void {
     if (this.#closed) return;
-    if (kind === 'refuse' && this.#listening) {
-      this.#listening = false;
-      this.#server.close();
-      this.#server.closeAllConnections();
-    } else if (kind !== 'refuse' && !this.#listening) {
-      this.#listening = true;
-      const onError = (err: Error) => {
-        this.#listening = false;
-        this.#opts.logger?.error('Simulated kubelet cannot listen again after a refuse fault', {
-          node: this.nodeName,
-          port: this.port,
-          err,
-        });
-      };
-      this.#server.once('error', onError);
-      this.#server.listen(this.port, this.#host, () => this.#server.off('error', onError));
-    }
+    this.#refusing = kind === 'refuse';
+    if (this.#refusing) this.#server.closeAllConnections();
   }
 
   close(): Promise<void> {

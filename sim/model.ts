@@ -127,7 +127,7 @@ export type KubeletFault =
   | { kind: 'wrong-shape' }
   /** 200 on /metrics/resource with only `resource_scrape_error 1` (500 on /stats/summary). */
   | { kind: 'scrape-error' }
-  /** The kubelet stops listening: new connections are refused, open ones are closed. */
+  /** The kubelet is down: new connections are reset at once, open ones are closed (its port stays taken). */
   | { kind: 'refuse' }
   /**
    * Answers late: `stage: 'headers'` (default) holds the whole response for `delayMs`; `'body'` sends

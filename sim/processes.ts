@@ -45,6 +45,20 @@ export async function waitFor<T>(
   }
 }
 
+/**
+ * The URL a program logged when it started listening (`message`, with its `url=` or `address=` field):
+ * given port 0, each program picks its own free port, with no window in which another process can take
+ * a port picked for it beforehand.
+ */
+export function listenedUrl(lines: readonly string[], message: string): string | undefined {
+  for (const l of lines) {
+    if (!l.includes(`"${message}`)) continue;
+    const m = / (?:url|address)="([^"]+)"/.exec(l);
+    if (m) return m[1];
+  }
+  return undefined;
+}
+
 /** `fn` on a one-shot client of `url` (no retries, a 1 s connect timeout); false when anything fails. */
 async function ask<T>(url: string, options: RedisOptions, fn: (r: Redis) => Promise<T>): Promise<T | false> {
   const r = new Redis(url, {
@@ -115,6 +129,8 @@ export interface RedisServerOptions {
   user?: { name: string; password: string };
   /** TLS only: the plain port is closed */
   tls?: RedisTlsFiles;
+  /** A Cluster node: a free cluster bus port of its own (the default, port + 10000, may be taken). */
+  clusterBus?: boolean;
 }
 
 /** redis-server's arguments, and the ioredis options that satisfy them, for the helper's own probes. */
@@ -165,6 +181,16 @@ function securedServer(port: number, o: Omit<RedisServerOptions, 'port' | 'args'
   return { args, client, url: `${o.tls ? 'rediss' : 'redis'}://127.0.0.1:${port}` };
 }
 
+/** redis-server ended before it answered; `addressInUse` when a port it was given was taken meanwhile. */
+class RedisStartError extends Error {
+  override name = 'RedisStartError';
+  readonly addressInUse: boolean;
+  constructor(message: string, output: string) {
+    super(`${message}${output ? `; its output:\n${output}` : ''}`);
+    this.addressInUse = /Address already in use/i.test(output);
+  }
+}
+
 /** Runs redis-server with `argv` until `ready` holds; the handle stops it. */
 async function spawnRedis(
   argv: string[],
@@ -173,13 +199,32 @@ async function spawnRedis(
   clientOptions: RedisOptions,
   ready: () => Promise<boolean>,
 ): Promise<RedisServer> {
-  const child = spawn('redis-server', argv, { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  try {
-    await waitFor(`redis-server on port ${port}`, 5000, ready, 25);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
+  const child = spawn('redis-server', argv, { stdio: ['ignore', 'pipe', 'pipe'] });
+  // Its log (stdout unless a logfile is set) is read to the end, the last few KiB kept for errors.
+  let output = '';
+  for (const stream of [child.stdout, child.stderr])
+    stream.on('data', (d: Buffer) => {
+      output = (output + d.toString()).slice(-4096);
+    });
+  let ended = false;
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      ended = true;
+      resolve();
+    }),
+  );
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    if (ended) throw new RedisStartError(`redis-server on port ${port} exited at start`, output.trim());
+    if (await ready().catch(() => false)) break;
+    if (Date.now() > deadline) {
+      child.kill('SIGKILL');
+      throw new RedisStartError(
+        `timed out after 10000ms waiting for redis-server on port ${port}`,
+        output.trim(),
+      );
+    }
+    await new Promise((r) => setTimeout(r, 25));
   }
   return {
     url,
@@ -194,13 +239,33 @@ async function spawnRedis(
 
 /**
  * A private, memory-only redis-server on 127.0.0.1 (a free port unless given), optionally with a
- * password, an ACL user, TLS.
+ * password, an ACL user, TLS. A free port picked here can be taken by another process before the
+ * server binds it: then it starts again on other free ports.
  */
 export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
-  const port = opts.port ?? (await freePort());
-  const { args, client, url } = securedServer(port, opts);
-  const argv = ['--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', ...args, ...(opts.args ?? [])];
-  return spawnRedis(argv, port, url, client, () => redisAnswers(url, client));
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const { args, client, url } = securedServer(port, opts);
+    const bus = opts.clusterBus ? ['--cluster-port', String(await freePort())] : [];
+    const argv = [
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      ...args,
+      ...bus,
+      ...(opts.args ?? []),
+    ];
+    try {
+      return await spawnRedis(argv, port, url, client, () => redisAnswers(url, client));
+    } catch (err) {
+      const retry =
+        err instanceof RedisStartError && err.addressInUse && (opts.port === undefined || bus.length > 0);
+      if (!retry || attempt >= 5) throw err;
+    }
+  }
 }
 
 export interface RedisSentinels {
@@ -295,6 +360,7 @@ export async function startRedisCluster(
       servers.push(
         await startRedisServer({
           ...o,
+          clusterBus: true,
           args: [
             '--cluster-enabled',
             'yes',
@@ -302,9 +368,6 @@ export async function startRedisCluster(
             join(dir, `nodes-${i}.conf`),
             '--dir',
             dir,
-            // A free bus port of its own: the default, port + 10000, may be taken (another test's, an ephemeral one).
-            '--cluster-port',
-            String(await freePort()),
             ...(o.tls ? ['--tls-cluster', 'yes'] : []),
           ],
         }),

@@ -14,6 +14,7 @@ import { isLeaseLost } from './lua.ts';
 import type { EventsMetrics } from './metrics.ts';
 import type { EventRecord } from './record.ts';
 import { type Route, routed } from './routing.ts';
+import { untilAborted } from './sinks/abort.ts';
 import { batchOf, type Sink, SinkError } from './sinks/sink.ts';
 import { sleep } from './sleep.ts';
 
@@ -127,7 +128,11 @@ export class SinkDelivery {
     let rejected: { id: string; reason: string }[];
     try {
       // A sink that ignores the signal is not waited for past it; what it does later is not acknowledged.
-      const delivery = await untilAborted(this.#target.sink.deliver(batchOf(records), signal), signal);
+      const delivery = await untilAborted(
+        () => this.#target.sink.deliver(batchOf(records), signal),
+        signal,
+        'delivery stopped (pass deadline, lease lost or shutdown)',
+      );
       const ids = new Set(records.map((r) => r.id));
       rejected = delivery.rejected.filter((r) => ids.has(r.id));
     } catch (err) {
@@ -285,15 +290,6 @@ export class SinkDelivery {
     const end: JournalEntry = last;
     return { records, range: { after: state.cursor.id, last: end.id, n: end.n } };
   }
-}
-
-function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new Error('delivery stopped'));
-  return new Promise<T>((resolve, reject) => {
-    const stop = () => reject(new Error('delivery stopped (pass deadline, lease lost or shutdown)'));
-    signal.addEventListener('abort', stop, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', stop));
-  });
 }
 
 /** Tells sleeping sink loops that something was journaled. */

@@ -29,12 +29,14 @@ export interface PassResult {
   /** Why reading stopped short (the API server or Redis failed); what was journaled is still delivered. */
   readError?: string;
   sinks: DrainResult[];
+  /** Why the pass stopped short because this instance lost the lease (the next holder carries on). */
+  leaseLost?: string;
   durationMs: number;
 }
 
 /** --once exits 0 and POST / answers 200 for this: read, and every sink has everything journaled. */
 export const passSucceeded = (r: PassResult): boolean =>
-  r.ran && r.readError === undefined && r.sinks.every((s) => s.caughtUp);
+  r.ran && r.readError === undefined && r.leaseLost === undefined && r.sinks.every((s) => s.caughtUp);
 
 export interface EventsFunction {
   /** One pass: read until caught up, deliver every sink until caught up (or failing), trim. */
@@ -199,6 +201,37 @@ export function createEvents(
     turns.delete('maintenance');
   };
 
+  /** One pass under the lease just acquired; a lost lease ends it early, said in `leaseLost`. */
+  const leadPass = async (started: number): Promise<PassResult> => {
+    metrics.leaseHeld(true);
+    const signal = lease.signal;
+    const result: PassResult = { ran: true, read: null, sinks: [], durationMs: 0 };
+    try {
+      for (const d of deliveries) d.reset();
+      try {
+        result.read = await reader.catchUp(token, signal, started + config.passTimeoutMs / 2);
+      } catch (err) {
+        if (isLeaseLost(err) || signal.aborted) throw err;
+        result.readError = errorText(err);
+        log.error('Reading events failed; delivering what is journaled', { err: result.readError });
+      }
+      const deadline = started + config.passTimeoutMs;
+      result.sinks = await Promise.all(
+        deliveries.map((d) => d.drain(token, signal, deadline, PASS_ATTEMPTS)),
+      );
+      if (signal.aborted) throw signal.reason;
+      await maintain();
+    } catch (err) {
+      if (!(isLeaseLost(err) || signal.aborted)) throw err;
+      result.leaseLost = errorText(signal.aborted ? signal.reason : err);
+    } finally {
+      await lease.release();
+      metrics.leaseHeld(false);
+    }
+    result.durationMs = performance.now() - started;
+    return result;
+  };
+
   return {
     async pass(po = {}) {
       const started = performance.now();
@@ -208,40 +241,34 @@ export function createEvents(
         log.info('Pass skipped: this instance runs --loop', {});
         return { ran: false, holder: 'this instance (--loop)', read: null, sinks: [], durationMs: 0 };
       }
-      const a = await acquire(po.waitForLease ?? false);
-      if (!a.acquired) {
-        log.info('Pass skipped: another instance holds the events lease', { holder: a.holder });
-        return {
-          ran: false,
-          holder: a.holder,
-          read: null,
-          sinks: [],
-          durationMs: performance.now() - started,
-        };
-      }
-      metrics.leaseHeld(true);
-      const signal = lease.signal;
-      const result: PassResult = { ran: true, read: null, sinks: [], durationMs: 0 };
-      try {
-        for (const d of deliveries) d.reset();
-        try {
-          result.read = await reader.catchUp(token, signal, started + config.passTimeoutMs / 2);
-        } catch (err) {
-          if (isLeaseLost(err)) throw err;
-          result.readError = errorText(err);
-          log.error('Reading events failed; delivering what is journaled', { err: result.readError });
+      // --once waits for the lease, and takes it again if it loses it mid-pass (a pause longer than
+      // the lease, Redis failing over): the fencing kept what it wrote consistent, and the next holder
+      // (or this instance again) carries on from the checkpoint and the cursors.
+      for (;;) {
+        const a = await acquire(po.waitForLease ?? false);
+        if (!a.acquired) {
+          log.info('Pass skipped: another instance holds the events lease', { holder: a.holder });
+          return {
+            ran: false,
+            holder: a.holder,
+            read: null,
+            sinks: [],
+            durationMs: performance.now() - started,
+          };
         }
-        const deadline = started + config.passTimeoutMs;
-        result.sinks = await Promise.all(
-          deliveries.map((d) => d.drain(token, signal, deadline, PASS_ATTEMPTS)),
-        );
-        await maintain();
-      } finally {
-        await lease.release();
-        metrics.leaseHeld(false);
+        const result = await leadPass(started);
+        if (
+          result.leaseLost !== undefined &&
+          po.waitForLease &&
+          performance.now() < started + config.passTimeoutMs
+        ) {
+          log.warn('Lost the events lease during the pass; waiting to take it again and finish', {
+            cause: result.leaseLost,
+          });
+          continue;
+        }
+        return result;
       }
-      result.durationMs = performance.now() - started;
-      return result;
     },
 
     async loop(signal) {

@@ -3,8 +3,8 @@
  * the API server sent them, no model classes), and a plain GET with the kubeconfig's credentials for
  * LIST pages (shared/kube.ts), so a record's event is the Event exactly as served.
  */
-import { type KubeConfig, Watch } from '@kubernetes/client-node';
-import { ApiStatusError, KubeApi } from '../../shared/kube.ts';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { ApiStatusError, KubeApi, kubeClient } from '../../shared/kube.ts';
 import { type EventSource, type ListPage, ResourceExpired, type WatchEvent } from './reader.ts';
 
 /** Events queued and not yet taken by the reader; beyond this the watch is ended (and resumed later). */
@@ -53,7 +53,7 @@ export class KubeEventSource implements EventSource {
     return {
       async *[Symbol.asyncIterator]() {
         const queue = new Chunks();
-        const w = new Watch(kc);
+        const w = new (kubeClient().Watch)(kc);
         // client-node ends a watch after 30 s without data; bookmarks come about once a minute, so a
         // quiet watch would be cut every 30 s. The server's own timeout (plus a margin) bounds it instead.
         (w as unknown as { requestTimeoutMs: number }).requestTimeoutMs = (o.timeoutSeconds + 30) * 1000;

@@ -110,7 +110,8 @@ export class Lease {
     clearTimeout(this.#timer);
     clearTimeout(this.#expiry);
     const untilInvalid = Math.max(0, this.#validUntil - performance.now());
-    this.#timer = setTimeout(() => void this.#renew(), Math.min(this.#renewEveryMs, untilInvalid));
+    // At most half the time left, so a renewal delayed by a busy loop or a slow Redis still lands in time.
+    this.#timer = setTimeout(() => void this.#renew(), Math.min(this.#renewEveryMs, untilInvalid / 2));
     this.#timer.unref();
     // A renewal stuck in a command that never returns must not keep the lease alive locally.
     this.#expiry = setTimeout(() => {

@@ -6,7 +6,7 @@
  *            lease (plus the HTTP server, for probes and /metrics)
  *   neither  an HTTP trigger server: POST / runs a pass (cron-connector, PingSource, any HTTP cron)
  */
-import { eventsSpec, loadEventsConfig } from '../../shared/config/index.ts';
+import { ConfigError, eventsSpec, loadEventsConfig } from '../../shared/config/index.ts';
 import { Serving } from '../../shared/http/serving.ts';
 import { listenForTriggers, onShutdown, startProgram } from '../../shared/program.ts';
 import { createEvents, passSucceeded } from './events.ts';
@@ -19,8 +19,8 @@ const events = (() => {
   try {
     return createEvents(config, log, configuredSinks(config.sink, config.sinkConfig));
   } catch (err) {
-    // A bad --sink URI or --sink-config file: one line naming it, as for a bad flag.
-    if (!(err instanceof InvalidSink)) throw err;
+    // A bad --sink URI, --sink-config or --kubeconfig file: one line naming it, as for a bad flag.
+    if (!(err instanceof InvalidSink || err instanceof ConfigError)) throw err;
     process.stderr.write(`error: ${err.message}\n`);
     process.exit(2);
   }

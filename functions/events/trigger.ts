@@ -26,6 +26,7 @@ export function passSummary(r: PassResult) {
     ...(r.holder !== undefined ? { holder: r.holder } : {}),
     ...(r.read ? { read: r.read } : {}),
     ...(r.readError !== undefined ? { readError: r.readError } : {}),
+    ...(r.leaseLost !== undefined ? { leaseLost: r.leaseLost } : {}),
     sinks: Object.fromEntries(
       r.sinks.map((s) => [
         s.sink,

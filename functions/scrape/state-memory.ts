@@ -69,6 +69,7 @@ export function rememberingStates(store: Store): Store & { readonly remembered: 
         podEntry: (namespace, name, value) => staging.podEntry(namespace, name, value),
         nodeEntry: (name, value) => staging.nodeEntry(name, value),
         flushIfFull: () => staging.flushIfFull(),
+        flush: () => staging.flush(),
         finish: (end) => staging.finish(end),
         abandon: () => staging.abandon(),
       };

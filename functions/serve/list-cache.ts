@@ -9,7 +9,8 @@
  *   whole, with a new `#cycle`, so nothing can be added, changed or removed without it changing);
  * - no object in it has expired (Redis' clock): objects left out cannot come back without a new cycle,
  *   but one returned stops being servable at its own expiry.
- * Bounded by bytes, least recently used dropped first; a body above a size limit is not kept.
+ * Bounded by bytes (keys counted too), least recently used dropped first; a body above a size limit is
+ * not kept.
  */
 
 export interface CachedList {
@@ -17,7 +18,7 @@ export interface CachedList {
   cycle: string;
   /** Redis-clock ms: the earliest expiry among the returned objects. */
   validUntil: number;
-  /** JSON text, or protobuf bytes. */
+  /** JSON text, or bytes (JSON encoded once, or protobuf). */
   body: string | Uint8Array;
   /** The returned objects' metric timestamps (the freshness histogram observes each one served). */
   timestamps: number[];
@@ -35,7 +36,7 @@ export interface ListCacheLimits {
 
 const DEFAULT_LIMITS: ListCacheLimits = { maxBytes: 64 * 1024 * 1024, maxBody: 4 * 1024 * 1024 };
 
-const sizeOf = (v: CachedList) => v.body.length + 8 * v.timestamps.length + 64;
+const sizeOf = (key: string, v: CachedList) => key.length + v.body.length + 8 * v.timestamps.length + 64;
 
 export class ListCache {
   readonly #limits: ListCacheLimits;
@@ -47,9 +48,12 @@ export class ListCache {
     this.#limits = { ...DEFAULT_LIMITS, ...limits };
   }
 
-  /** The key of one list request: what is read (namespace, selectors) and how it is written (shape). */
-  static key(namespace: string, labelSelector: string, fieldSelector: string, shape: string): string {
-    return JSON.stringify([namespace, labelSelector, fieldSelector, shape]);
+  /**
+   * The key of one list request from its parts (what is read: namespace, selectors or the raw query;
+   * how it is written: the shape), kept apart whatever characters they hold.
+   */
+  static key(...parts: string[]): string {
+    return JSON.stringify(parts);
   }
 
   /** Whether anything is kept under `key` (a hit is then one cycle check away). */
@@ -63,7 +67,7 @@ export class ListCache {
     if (v === undefined) return null;
     this.#entries.delete(key);
     if (v.cycle !== cycle || now >= v.validUntil) {
-      this.#bytes -= sizeOf(v);
+      this.#bytes -= sizeOf(key, v);
       return null;
     }
     this.#entries.set(key, v);
@@ -71,11 +75,11 @@ export class ListCache {
   }
 
   set(key: string, v: CachedList): void {
-    const size = sizeOf(v);
+    const size = sizeOf(key, v);
     const old = this.#entries.get(key);
     if (old !== undefined) {
       this.#entries.delete(key);
-      this.#bytes -= sizeOf(old);
+      this.#bytes -= sizeOf(key, old);
     }
     if (v.body.length > this.#limits.maxBody) return;
     this.#entries.set(key, v);
@@ -83,7 +87,7 @@ export class ListCache {
     for (const [k, e] of this.#entries) {
       if (this.#bytes <= this.#limits.maxBytes) break;
       this.#entries.delete(k);
-      this.#bytes -= sizeOf(e);
+      this.#bytes -= sizeOf(k, e);
     }
   }
 

@@ -6,7 +6,9 @@
  *
  * The hot path, one namespace's pods with a label selector (the HPA's query), is one store read, a label
  * check per entry (the entry's labels text is parsed only when a selector needs it) and a string join of
- * pre-rendered items: no item is parsed, nothing is validated again.
+ * pre-rendered items: no item is parsed, nothing is validated again. Repeated, it is less: a list kept
+ * from the newest cycle is found by the request's own text (its route, output and raw query) before the
+ * query is even parsed, and written as the bytes it was encoded to once.
  */
 import type { Context, Hono } from 'hono';
 import { memoize } from '../../shared/memo.ts';
@@ -123,6 +125,24 @@ function selectedItems(q: ListQuery, entries: readonly StoredEntry[], namespace:
   return { items, timestamps, validUntil };
 }
 
+/** The body kept under `key` from the newest cycle announced to this replica, or null: no I/O at all. */
+function announcedHit(
+  reader: MetricsReader,
+  cache: ListCache,
+  key: string,
+  observe: (timestampMs: number) => void,
+): Body | null {
+  if (!reader.now) return null;
+  const announced = reader.latestCycle?.() ?? null;
+  if (announced === null) return null;
+  const hit = cache.get(key, announced, reader.now());
+  if (hit === null) return null;
+  for (const t of hit.timestamps) observe(t);
+  return hit.body;
+}
+
+const utf8 = new TextEncoder();
+
 /** One list request answered from one store read: what it reads, how it selects and writes it, its key. */
 interface KeptList {
   /** The store's entries for the list: one namespace's pods, or the nodes. */
@@ -133,7 +153,7 @@ interface KeptList {
   shape: ListShape;
   /** What `metadata.namespace` field selectors compare with ('' for nodes). */
   namespace: string;
-  /** ListCache.key of the request. */
+  /** listKey of the request. */
   key: string;
 }
 
@@ -161,9 +181,8 @@ async function keptListBody(
     return hit.body;
   };
   // The newest cycle, announced to this replica: a body kept from it is current without any read.
-  const announced = reader.latestCycle?.() ?? null;
-  const heard = announced === null ? null : cache.get(r.key, announced, reader.now());
-  if (heard !== null) return served(heard);
+  const heard = announcedHit(reader, cache, r.key, observe);
+  if (heard !== null) return heard;
   const cycleRead = r.cycle();
   if (cache.has(r.key)) {
     const hit = cache.get(r.key, await cycleRead, reader.now());
@@ -172,33 +191,32 @@ async function keptListBody(
   const [entries, cycle] = await Promise.all([r.read(), cycleRead]);
   const s = selectedItems(q, entries, namespace);
   for (const t of s.timestamps) observe(t);
-  const body = listBody(shape, s.items);
-  if (cycle !== null) cache.set(r.key, { cycle, validUntil: s.validUntil, body, timestamps: s.timestamps });
+  const text = listBody(shape, s.items);
+  if (cycle === null) return text;
+  // Kept as the bytes it is written as: a hit is then written without encoding it again.
+  const body = typeof text === 'string' ? utf8.encode(text) : text;
+  cache.set(r.key, { cycle, validUntil: s.validUntil, body, timestamps: s.timestamps });
   return body;
 }
 
 /**
- * The ListCache key of a list request: the resource and its version, the namespace, the selectors as
- * sent, the shape.
+ * The ListCache key of a list request, from its text alone: the route (the resource, its version, which
+ * list), the negotiated output, the raw query string (selectors and `includeObject` as sent) and the
+ * namespace. The same text always reads the same way, so a key found in the cache belongs to a request
+ * that parsed and was answered before; a query written differently is only another entry.
  */
 function listKey(
-  query: QueryParam,
-  resource: 'nodes' | 'pods',
+  c: Context,
+  route: string,
   version: MetricsVersion,
   namespace: string,
   output: Output,
-  include: IncludeObject,
 ): string {
+  const url = c.req.url;
+  const q = url.indexOf('?');
   const shape =
-    output.as === 'json' || output.as === 'protobuf'
-      ? output.as
-      : `${output.as}/${output.version}/${include}`;
-  return ListCache.key(
-    namespace,
-    query('labelSelector') ?? '',
-    query('fieldSelector') ?? '',
-    `${resource}.${version} ${shape}`,
-  );
+    output.as === 'json' || output.as === 'protobuf' ? output.as : `${output.as}/${output.version}`;
+  return ListCache.key(namespace, q < 0 ? '' : url.slice(q + 1), `${route}.${version} ${shape}`);
 }
 
 export interface ResourceOptions {
@@ -226,32 +244,39 @@ function installVersion(
   const paths = resourcePaths(version);
 
   /** A namespace's pods list: the namespaced route, and the all-namespaces one narrowed to a namespace. */
-  const namespaceList = async (query: QueryParam, namespace: string, q: ListQuery, output: Output) => {
-    const include = includeOf(query, output);
+  const namespaceList = async (
+    query: QueryParam,
+    namespace: string,
+    q: ListQuery,
+    output: Output,
+    key: string,
+  ) => {
     const list: KeptList = {
       read: () => namespaceEntries(reader, namespace, q),
       cycle: reader.namespaceCycle && (() => reader.namespaceCycle!(namespace)),
       q,
-      shape: listShape('PodMetrics', version, output, include),
+      shape: listShape('PodMetrics', version, output, includeOf(query, output)),
       namespace,
-      key: listKey(query, 'pods', version, namespace, output, include),
+      key,
     };
     return bodyResponse(await keptListBody(reader, cache, list, observe), output);
   };
 
   app.get(paths.nodes, async (c) => {
     const output = negotiated(c, true);
+    const key = listKey(c, 'nodes', version, '', output);
+    const kept = announcedHit(reader, cache, key, observe);
+    if (kept !== null) return bodyResponse(kept, output);
     const query = queryOf(c);
     const q = listQuery(query, 'nodes');
-    const include = includeOf(query, output);
     // Nodes have no namespace: `metadata.namespace=` selects them all, any other value none.
     const list: KeptList = {
       read: () => reader.nodes(),
       cycle: reader.nodesCycle && (() => reader.nodesCycle!()),
       q,
-      shape: listShape('NodeMetrics', version, output, include),
+      shape: listShape('NodeMetrics', version, output, includeOf(query, output)),
       namespace: '',
-      key: listKey(query, 'nodes', version, '', output, include),
+      key,
     };
     return bodyResponse(await keptListBody(reader, cache, list, observe), output);
   });
@@ -271,9 +296,13 @@ function installVersion(
 
   app.get(paths.namespacePods, async (c) => {
     const output = negotiated(c, true);
+    const namespace = c.req.param('namespace');
+    const key = listKey(c, 'namespace-pods', version, namespace, output);
+    const kept = announcedHit(reader, cache, key, observe);
+    if (kept !== null) return bodyResponse(kept, output);
     const query = queryOf(c);
     const q = listQuery(query, 'pods');
-    return namespaceList(query, c.req.param('namespace'), q, output);
+    return namespaceList(query, namespace, q, output, key);
   });
 
   app.get(paths.allPods, async (c) => {
@@ -282,7 +311,8 @@ function installVersion(
     const q = listQuery(query, 'pods');
     // `kubectl top pod -A --field-selector metadata.namespace=x` needs one namespace, not every one.
     const only = q.fields?.exactMatch('metadata.namespace');
-    if (only !== undefined) return namespaceList(query, only, q, output);
+    if (only !== undefined)
+      return namespaceList(query, only, q, output, listKey(c, 'pods', version, only, output));
     const shape = listShape('PodMetrics', version, output, includeOf(query, output));
     // The stream asks only about entries with metrics: each one selected is returned.
     const select = (e: StoredEntry, ns: string) => {

@@ -119,10 +119,18 @@ export class RedisMetricsReader implements MetricsReader {
     return e !== null && e.expiresAt > now ? e : null;
   }
 
-  #liveAll(hash: Record<string, string>, now: number): StoredEntry[] {
+  /**
+   * A hash's fields and values as Redis sends them (name, value, name, value, …): ioredis' HGETALL would
+   * build an object of them first, which for a namespace's thousands of pods costs more than reading them.
+   */
+  #fields(key: string): Promise<string[]> {
+    return this.#redis.call('HGETALL', key) as Promise<string[]>;
+  }
+
+  #liveAll(fields: readonly string[], now: number): StoredEntry[] {
     const out: StoredEntry[] = [];
-    for (const name in hash) {
-      const e = this.#live(name, hash[name], now);
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const e = this.#live(fields[i]!, fields[i + 1], now);
       if (e !== null) out.push(e);
     }
     return out.sort(byName);
@@ -133,7 +141,7 @@ export class RedisMetricsReader implements MetricsReader {
   }
 
   nodes(): Promise<StoredEntry[]> {
-    return guarded(async () => this.#liveAll(await this.#redis.hgetall(keys.nodes), this.now()));
+    return guarded(async () => this.#liveAll(await this.#fields(keys.nodes), this.now()));
   }
 
   pod(namespace: string, name: string): Promise<StoredEntry | null> {
@@ -151,7 +159,7 @@ export class RedisMetricsReader implements MetricsReader {
   }
 
   namespacePods(namespace: string): Promise<StoredEntry[]> {
-    return guarded(async () => this.#liveAll(await this.#redis.hgetall(keys.pods(namespace)), this.now()));
+    return guarded(async () => this.#liveAll(await this.#fields(keys.pods(namespace)), this.now()));
   }
 
   async namespacePodsMatching(
@@ -234,9 +242,7 @@ export class RedisMetricsReader implements MetricsReader {
         pods += namespaces[i]!.pods;
         batch.push(namespaces[i++]!);
       }
-      const hashes = await guarded(() =>
-        Promise.all(batch.map((b) => this.#redis.hgetall(keys.pods(b.namespace)))),
-      );
+      const hashes = await guarded(() => Promise.all(batch.map((b) => this.#fields(keys.pods(b.namespace)))));
       for (let j = 0; j < batch.length; j++) {
         const entries = this.#liveAll(hashes[j]!, now);
         if (entries.length > 0) yield { namespace: batch[j]!.namespace, entries };

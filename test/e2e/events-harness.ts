@@ -30,7 +30,7 @@ export interface EventsCluster {
   db: TestDb;
   /** Every event version written since the start, in resourceVersion order (deletions are not versions). */
   versions: Version[];
-  /** The flags every run gets (kubeconfig of the events user, Redis, a free port, a 2 s lease), then `extra`. */
+  /** The flags every run gets (kubeconfig of the events user, Redis, a free port, a 4 s lease: short for quick take-overs, long enough for a loaded machine), then `extra`. */
   args(...extra: string[]): string[];
   /** `npm run events -- args(...extra)`, stopped (SIGTERM) at the end unless already ended. */
   start(...extra: string[]): EventsProgram;
@@ -73,7 +73,7 @@ export async function startEventsCluster(): Promise<EventsCluster> {
     '--bind-address',
     '127.0.0.1',
     '--leader-elect-lease-duration',
-    '2s',
+    '4s',
     ...extra,
   ];
   const start = (...extra: string[]) => {

@@ -298,7 +298,7 @@ test('two instances deliver each record once: two --once at a time, a --loop and
     const more = c.sim.startEventLoad(50);
     const before = c.versions.length;
     await waitFor('more events', 60_000, async () => c.versions.length >= before + 30);
-    assert.equal(await leader.stop(), 0);
+    assert.equal(await leader.stop(), 0, leader.stderr.slice(-20).join('\n'));
     await waitFor(
       'the standby to take over',
       20_000,

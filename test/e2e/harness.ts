@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createCA, issueCertificate } from '../../shared/pki.ts';
 import { type Sim, type StartSimOptions, startSim } from '../../sim/index.ts';
-import { freePort, type Program, startProgram, waitFor } from '../../sim/processes.ts';
+import { listenedUrl, type Program, startProgram, waitFor } from '../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../helpers/redis.ts';
 
 /** The folder of the versioned kubectl binaries (kubectl.1.27 … kubectl.1.33) beside the one on PATH. */
@@ -100,14 +100,13 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     // The serve function's own identity: TokenReview, SubjectAccessReview, the authentication ConfigMap.
     sim.writeKubeconfig(file('serve.kubeconfig'), 'serve'),
   ]);
-  const securePort = await freePort();
   const serveLog: string[] = [];
   const serve: Program = startProgram(
     'serve',
     [
       `--redis-url=${db.url}`,
       '--bind-address=127.0.0.1',
-      `--secure-port=${securePort}`,
+      '--secure-port=0',
       `--tls-cert-file=${file('serve.crt')}`,
       `--tls-private-key-file=${file('serve.key')}`,
       `--kubeconfig=${file('serve.kubeconfig')}`,
@@ -117,8 +116,8 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     ],
     (l) => serveLog.push(l),
   );
-  await waitFor('the serve function to listen', 15_000, async () =>
-    serveLog.some((l) => l.includes('Serving metrics.k8s.io')),
+  const serveUrl = await waitFor('the serve function to listen', 15_000, async () =>
+    listenedUrl(serveLog, 'Serving metrics.k8s.io'),
   ).catch(async (err: unknown) => {
     await serve.stop();
     await sim.stop();
@@ -126,7 +125,7 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     throw new Error(`${err instanceof Error ? err.message : String(err)}; its log:\n${serveLog.join('\n')}`);
   });
   sim.registerMetricsBackend({
-    url: `https://127.0.0.1:${securePort}`,
+    url: serveUrl,
     caPem: serveCa.certPem,
     // Both APIServices, as the manifests register them.
     versions: ['v1beta1', 'v1'],
@@ -153,7 +152,7 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     sim,
     db,
     dir,
-    serveUrl: `https://127.0.0.1:${securePort}`,
+    serveUrl,
     serveCaPem: serveCa.certPem,
     file,
     serveLog,

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { keys } from '../../shared/store/keys.ts';
-import { freePort, startProgram, waitFor } from '../../sim/processes.ts';
+import { listenedUrl, startProgram, waitFor } from '../../sim/processes.ts';
 import { type Cluster, startCluster } from './harness.ts';
 
 const upstream = JSON.parse(
@@ -63,13 +63,8 @@ describe("metrics-server's deployment arguments, unchanged", () => {
   test('npm run serve -- <them> serves HTTPS with its certificate in --cert-dir, noting the kubelet flags as scrape’s', async () => {
     // The only two values changed: this machine's /tmp and port 10250 are shared with other tests.
     const certDir = await mkdtemp(join(tmpdir(), 'ms-args-serve-'));
-    const port = await freePort();
     const args = DEPLOYMENT.map((a) =>
-      a === '--cert-dir=/tmp'
-        ? `--cert-dir=${certDir}`
-        : a === '--secure-port=10250'
-          ? `--secure-port=${port}`
-          : a,
+      a === '--cert-dir=/tmp' ? `--cert-dir=${certDir}` : a === '--secure-port=10250' ? '--secure-port=0' : a,
     );
     assert.notDeepEqual(args, DEPLOYMENT);
     const lines: string[] = [];
@@ -87,10 +82,9 @@ describe("metrics-server's deployment arguments, unchanged", () => {
       await waitFor('serve to listen', 15_000, async () =>
         lines.some((l) => l.includes('"Serving metrics.k8s.io securely"')),
       );
-      assert.ok(
-        lines.some((l) => l.includes(`url="https://127.0.0.1:${port}"`)),
-        lines.join('\n'),
-      );
+      // Port 0: it picks a free one (its default, 10250, would be metrics-server's and not free here).
+      const url = listenedUrl(lines, 'Serving metrics.k8s.io securely');
+      assert.match(url ?? '', /^https:\/\/127\.0\.0\.1:(?!10250")\d+$/, lines.join('\n'));
       assert.match(await readFile(join(certDir, 'apiserver.crt'), 'utf8'), /BEGIN CERTIFICATE/);
       assert.deepEqual(
         ignoredFlags(lines),
@@ -117,6 +111,18 @@ describe('a metrics-server flag with no meaning here', () => {
         "error: --audit-log-path is a metrics-server flag that has no meaning here: the serve function keeps no audit log: it answers read-only metrics.k8s.io requests, and kube-apiserver's audit log records each of them on its way through the aggregator",
       ]);
     }
+  });
+});
+
+describe('a kubeconfig that cannot be loaded', () => {
+  test('stops the scraper at start with exit 2 and one line naming the flag and the file', async () => {
+    const lines: string[] = [];
+    const code = await startProgram('scrape', ['--once', '--kubeconfig=/no/such.kubeconfig'], (l) =>
+      lines.push(l),
+    ).exited;
+    assert.equal(code, 2);
+    assert.equal(lines.length, 1, lines.join('\n'));
+    assert.match(lines[0]!, /^error: cannot load --kubeconfig \/no\/such\.kubeconfig: ENOENT: no such file/);
   });
 });
 

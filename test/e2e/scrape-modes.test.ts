@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { NodeMetricsList, PodMetricsList } from '../../shared/metrics-api.ts';
 import { keys } from '../../shared/store/keys.ts';
-import { freePort, startProgram, waitFor } from '../../sim/processes.ts';
+import { listenedUrl, startProgram, waitFor } from '../../sim/processes.ts';
 import { type Cluster, startCluster, table } from './harness.ts';
 
 /** Short, so the --loop test sees its second tick soon. */
@@ -124,18 +124,23 @@ describe('--once', () => {
   test('--once started while another instance’s cycle is running waits for that cycle to end, then runs its own', async () => {
     await c.db.redis.flushdb();
     c.sim.kubelets.clearServed();
-    const SLOW_MS = 2500;
+    // Long enough for the second process to start and ask for the lease while the first's cycle still
+    // runs, on a loaded machine too (a process start with its imports takes 1–3 s there).
+    const SLOW_MS = 8000;
     c.sim.cluster.setFault('sim-node-0001', { kind: 'slow', delayMs: SLOW_MS });
     try {
       const args = [
-        ...baseArgs().filter((a) => !a.startsWith('--kubelet-request-timeout')),
-        '--kubelet-request-timeout=8s',
+        ...baseArgs().filter((a) => !/^--(kubelet-request-timeout|metric-resolution)=/.test(a)),
+        '--metric-resolution=30s',
+        '--kubelet-request-timeout=20s',
       ];
       const first: string[] = [];
       const a = startProgram('scrape', ['--once', ...args], (l) => first.push(l));
       await waitFor('the first cycle to be in progress', 15_000, async () =>
         / running /.test((await c.db.redis.get(keys.scrapeLock)) ?? ''),
-      );
+      ).catch((err: Error) => {
+        throw new Error(`${err.message}; the first's log:\n${first.join('\n')}`);
+      });
       const second: string[] = [];
       const b = startProgram('scrape', ['--once', ...args], (l) => second.push(l));
       const [codeA, codeB] = await Promise.all([a.exited, b.exited]);
@@ -168,12 +173,13 @@ describe('--once', () => {
 describe('triggers', () => {
   test('the HTTP trigger server: POST / runs a cycle; concurrent triggers share it; a second within the resolution is skipped, saying so', async () => {
     await c.db.redis.flushdb();
-    const port = await freePort();
     const lines: string[] = [];
-    const p = startProgram('scrape', [...baseArgs(), `--port=${port}`], (l) => lines.push(l));
+    const p = startProgram('scrape', [...baseArgs(), '--port=0'], (l) => lines.push(l));
     try {
-      const base = `http://127.0.0.1:${port}`;
-      await waitFor('the trigger server', 15_000, async () => (await fetch(`${base}/healthz`)).ok);
+      const base = await waitFor('the trigger server', 15_000, async () =>
+        listenedUrl(lines, 'Scrape trigger server listening'),
+      );
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
       const [a, b] = await Promise.all([fetch(base, { method: 'POST' }), fetch(base, { method: 'POST' })]);
       assert.equal(a.status, 200);
       assert.equal(b.status, 200);
@@ -218,13 +224,13 @@ describe('triggers', () => {
 
   test('--loop runs a cycle at once, then one per resolution; /livez reports the ticker', async () => {
     await c.db.redis.flushdb();
-    const port = await freePort();
     const lines: string[] = [];
-    const p = startProgram('scrape', [...baseArgs(), '--loop', `--port=${port}`], (l) => lines.push(l));
+    const p = startProgram('scrape', [...baseArgs(), '--loop', '--port=0'], (l) => lines.push(l));
     const finished = () => lines.filter((l) => l.includes('"Scrape cycle finished"')).length;
     try {
       await waitFor('the first cycle', 15_000, async () => finished() >= 1);
-      assert.equal((await fetch(`http://127.0.0.1:${port}/livez`)).status, 200);
+      const base = listenedUrl(lines, 'Scrape trigger server listening');
+      assert.equal((await fetch(`${base}/livez`)).status, 200);
       const first = await c.db.redis.get(keys.scrapeLock);
       // The ticker sleeps until the next due time, a resolution (10 s) later, and runs the next cycle.
       await waitFor('the second cycle', 30_000, async () => finished() >= 2, 200);

@@ -14,7 +14,7 @@ import { graceMs, leaseMs } from '../../functions/scrape/cycle.ts';
 import { decodeEntry } from '../../shared/store/entry.ts';
 import { CYCLE_FIELD, cycleChannel } from '../../shared/store/keys.ts';
 import { type Sim, startSim } from '../../sim/index.ts';
-import { freePort, type Program, startProgram, waitFor } from '../../sim/processes.ts';
+import { type Program, startProgram, waitFor } from '../../sim/processes.ts';
 import { type Expected, judge, type ListPath, type Verdict } from './answers.ts';
 import { startServeAsMaster } from './serve.ts';
 import { completePods } from './served.ts';
@@ -230,7 +230,7 @@ export async function failoverUnderLoad(
       [
         ...topology.flags,
         '--loop',
-        `--port=${await freePort()}`,
+        '--port=0',
         '--bind-address=127.0.0.1',
         `--kubeconfig=${join(dir, 'scraper.kubeconfig')}`,
         `--kubelet-certificate-authority=${join(dir, 'kubelet-ca.crt')}`,

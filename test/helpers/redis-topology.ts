@@ -288,11 +288,16 @@ export async function startRedisCluster(o: ClusterOptions = {}): Promise<RedisCl
   const { dir, servers, stop } = await group('ms-redis-cluster-');
   try {
     for (let i = 0; i < masters * (1 + replicas); i++) {
-      const args = ['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${i}.conf`)];
-      // A bus port of its own: the default (port + 10000) may be taken by another process.
-      args.push('--cluster-port', String(await freePort()), '--dir', dir);
+      const args = [
+        '--cluster-enabled',
+        'yes',
+        '--cluster-config-file',
+        join(dir, `nodes-${i}.conf`),
+        '--dir',
+        dir,
+      ];
       if (o.nodeTimeoutMs !== undefined) args.push('--cluster-node-timeout', String(o.nodeTimeoutMs));
-      servers.push(await startRedisServer({ args }));
+      servers.push(await startRedisServer({ args, clusterBus: true }));
     }
     const addresses = servers.map((s) => `${HOST}:${s.port}`);
     await new Promise<void>((resolve, reject) => {

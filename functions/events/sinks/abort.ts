@@ -13,12 +13,12 @@ export function deadline(signal: AbortSignal, timeoutMs: number): AbortSignal {
  * `work`, or a SinkError as soon as `signal` aborts. The work itself still ends by itself (a publish in
  * flight may yet land: delivery sends the batch again later, and the sinks' ids make that harmless).
  */
-export function untilAborted<T>(work: () => Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(new SinkError('aborted'));
+export function untilAborted<T>(work: () => Promise<T>, signal: AbortSignal, reason = 'aborted'): Promise<T> {
+  if (signal.aborted) return Promise.reject(new SinkError(reason));
   const p = work();
   p.catch(() => {}); // nobody waits for it after an abort
   return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(new SinkError('aborted'));
+    const onAbort = () => reject(new SinkError(reason));
     signal.addEventListener('abort', onAbort, { once: true });
     p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
   });

@@ -7,6 +7,7 @@
  * Segments are percent-decoded one by one, as the router decodes route parameters, so the namespace
  * and name authorized are exactly the ones the route then serves (`a%2Fb` is one segment, `a/b`).
  */
+import { memoize } from '../../../shared/memo.ts';
 import { parseFieldSelector } from '../../../shared/selectors/index.ts';
 import { wantsWatch } from '../query.ts';
 
@@ -81,6 +82,25 @@ function selectedName(query: URLSearchParams): string {
   } catch {
     return ''; // a bad selector is the handler's 400, after authorization
   }
+}
+
+/** URLs longer than this are read every time instead of kept (a flood of long URLs holds nothing). */
+const KEPT_URL_MAX = 1024;
+
+/**
+ * The attributes by method and URL: a controller asks the same few URLs over and over (the HPA its
+ * namespace's pods every 15 s), and reading one means parsing it, splitting and decoding its path and
+ * reading its query. Kept frozen, so every request for the same URL shares one object.
+ */
+const keptAttributes = memoize(4096, (key: string): RequestAttributes => {
+  const space = key.indexOf(' ');
+  return Object.freeze(requestAttributes(key.slice(0, space), new URL(key.slice(space + 1))));
+});
+
+/** requestAttributes of an absolute URL's text, kept for URLs seen before. Throws RequestInfoError. */
+export function requestAttributesOf(method: string, url: string): RequestAttributes {
+  if (url.length > KEPT_URL_MAX) return requestAttributes(method, new URL(url));
+  return keptAttributes(`${method} ${url}`);
 }
 
 /** The attributes of a request for `url` with `method`. Throws RequestInfoError. */

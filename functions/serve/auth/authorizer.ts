@@ -57,6 +57,28 @@ export function subjectAccessReviewSpec(u: UserInfo, a: RequestAttributes): Reco
   return spec;
 }
 
+/**
+ * The review cache's key (the spec's JSON), kept per user and attributes when both are frozen objects
+ * shared by every request of the same identity and URL (request-header.ts, attributes.ts): then a
+ * controller's repeated request builds no spec and no JSON to find its cached answer.
+ */
+const keysOf = new WeakMap<UserInfo, WeakMap<RequestAttributes, string>>();
+
+function reviewKey(u: UserInfo, a: RequestAttributes): string {
+  if (!Object.isFrozen(u) || !Object.isFrozen(a)) return JSON.stringify(subjectAccessReviewSpec(u, a));
+  let byAttributes = keysOf.get(u);
+  if (byAttributes === undefined) {
+    byAttributes = new WeakMap();
+    keysOf.set(u, byAttributes);
+  }
+  let key = byAttributes.get(a);
+  if (key === undefined) {
+    key = JSON.stringify(subjectAccessReviewSpec(u, a));
+    byAttributes.set(a, key);
+  }
+  return key;
+}
+
 export interface AuthorizerOptions {
   /** null: no API server to ask (only masters and always-allowed paths get through). */
   api: ApiClient | null;
@@ -105,8 +127,8 @@ export function delegatingAuthorizer(o: AuthorizerOptions): Authorizer & { reado
       if (a.kind === 'non-resource' && o.alwaysAllowed(a.path)) return { allowed: true, reason: '' };
       const api = o.api;
       if (api === null) return { allowed: false, reason: '' };
-      const spec = subjectAccessReviewSpec(u, a);
-      return cache.get(JSON.stringify(spec), () => review(api, spec));
+      const spec = () => subjectAccessReviewSpec(u, a);
+      return cache.get(reviewKey(u, a), () => review(api, spec()));
     },
   };
 }

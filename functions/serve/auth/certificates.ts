@@ -57,36 +57,56 @@ const ANY_EXTENDED_KEY_USAGE = '2.5.29.37.0';
 /** A peer's certificates, leaf first, then the issuers it presented or node:tls completed. */
 export type PeerChain = readonly X509Certificate[];
 
+/** What a chain's checks need from its leaf, read once: each X509Certificate getter calls into C++. */
+interface LeafFacts {
+  notBefore: number;
+  notAfter: number;
+  validity: string;
+  clientAuth: boolean;
+  /** Whether the chain leads to a bundle's authority, by the bundle's digest. */
+  signedBy: Map<string, boolean>;
+}
+
+/**
+ * Kept per chain (one per connection), so a keep-alive connection reads its leaf and checks signatures
+ * once per CA bundle, not once per request. Signature checks cost tens of microseconds each.
+ */
+const factsOf = new WeakMap<PeerChain, LeafFacts>();
+
+function leafFacts(chain: PeerChain, leaf: X509Certificate): LeafFacts {
+  let facts = factsOf.get(chain);
+  if (facts === undefined) {
+    // keyUsage here is the extended key usage list; absent means any use (as Go's verifier reads it).
+    const usages = leaf.keyUsage;
+    facts = {
+      notBefore: leaf.validFromDate.getTime(),
+      notAfter: leaf.validToDate.getTime(),
+      validity: `${leaf.validFrom} – ${leaf.validTo}`,
+      clientAuth:
+        usages === undefined || usages.includes(CLIENT_AUTH) || usages.includes(ANY_EXTENDED_KEY_USAGE),
+      signedBy: new Map(),
+    };
+    factsOf.set(chain, facts);
+  }
+  return facts;
+}
+
 /** Why `chain` does not lead to an authority of `bundle`, or null when it does. */
 export function verifyChain(chain: PeerChain, bundle: CaBundle, nowMs = Date.now()): string | null {
   const leaf = chain[0];
   if (leaf === undefined) return 'no client certificate';
-  if (nowMs < leaf.validFromDate.getTime() || nowMs > leaf.validToDate.getTime()) {
-    return `x509: certificate has expired or is not yet valid: current time ${new Date(nowMs).toISOString()} is outside ${leaf.validFrom} – ${leaf.validTo}`;
+  const facts = leafFacts(chain, leaf);
+  if (nowMs < facts.notBefore || nowMs > facts.notAfter) {
+    return `x509: certificate has expired or is not yet valid: current time ${new Date(nowMs).toISOString()} is outside ${facts.validity}`;
   }
-  // keyUsage here is the extended key usage list; absent means any use (as Go's verifier reads it).
-  const usages = leaf.keyUsage;
-  if (usages !== undefined && !usages.includes(CLIENT_AUTH) && !usages.includes(ANY_EXTENDED_KEY_USAGE)) {
-    return 'x509: certificate specifies an incompatible key usage';
-  }
-  let byBundle = signedBy.get(chain);
-  if (byBundle === undefined) {
-    byBundle = new Map();
-    signedBy.set(chain, byBundle);
-  }
-  let signed = byBundle.get(bundle.digest);
+  if (!facts.clientAuth) return 'x509: certificate specifies an incompatible key usage';
+  let signed = facts.signedBy.get(bundle.digest);
   if (signed === undefined) {
     signed = leadsTo(chain, bundle);
-    byBundle.set(bundle.digest, signed);
+    facts.signedBy.set(bundle.digest, signed);
   }
   return signed ? null : 'x509: certificate signed by unknown authority';
 }
-
-/**
- * Signature checks cost tens of microseconds each: their result is kept per chain (one per connection)
- * and per bundle content, so a keep-alive connection pays them once per CA, not per request.
- */
-const signedBy = new WeakMap<PeerChain, Map<string, boolean>>();
 
 function leadsTo(chain: PeerChain, bundle: CaBundle): boolean {
   for (let k = 0; k < chain.length; k++) {

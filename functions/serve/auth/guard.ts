@@ -8,7 +8,7 @@ import type { MiddlewareHandler } from 'hono';
 import type { Logger } from '../../../shared/log.ts';
 import { negotiate } from '../negotiate.ts';
 import { type Status, statusResponse } from '../status.ts';
-import { type RequestAttributes, RequestInfoError, requestAttributes } from './attributes.ts';
+import { type RequestAttributes, RequestInfoError, requestAttributesOf } from './attributes.ts';
 import { authenticate } from './authenticate.ts';
 import { AuthorizationUnavailableError, type Authorizer } from './authorizer.ts';
 import type { Authenticator, RequestCredentials } from './credentials.ts';
@@ -43,7 +43,7 @@ export function authGuard(o: GuardOptions): MiddlewareHandler<{ Variables: Guard
     };
     let attributes: RequestAttributes;
     try {
-      attributes = requestAttributes(c.req.method, new URL(c.req.url));
+      attributes = requestAttributesOf(c.req.method, c.req.url);
     } catch (err) {
       if (err instanceof RequestInfoError) return fail(requestInfoFailed(err.message));
       throw err;

@@ -27,10 +27,8 @@ export function authKubeConfig(
 ): KubeConfig | null {
   if (path === '' && !defaultAvailable(env)) return null;
   try {
-    return loadKubeConfig(path);
+    return loadKubeConfig(path, flag);
   } catch (err) {
-    throw new AuthenticationConfigError(
-      `cannot load ${path === '' ? 'the default kubeconfig' : `--${flag} ${path}`}: ${err instanceof Error ? err.message : String(err)}`,
-    );
+    throw new AuthenticationConfigError(err instanceof Error ? err.message : String(err));
   }
 }

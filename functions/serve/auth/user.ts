@@ -34,5 +34,14 @@ export function user(name: string, groups: readonly string[] = [], uid = '', ext
  */
 export function withAuthenticatedGroup(u: UserInfo): UserInfo {
   if (u.groups.includes(ALL_AUTHENTICATED) || u.groups.includes(ALL_UNAUTHENTICATED)) return u;
-  return { ...u, groups: [...u.groups, ALL_AUTHENTICATED] };
+  // A frozen user (one an authenticator keeps per identity) gets one frozen authenticated user.
+  const kept = Object.isFrozen(u) ? authenticatedOf.get(u) : undefined;
+  if (kept !== undefined) return kept;
+  const authenticated = { ...u, groups: [...u.groups, ALL_AUTHENTICATED] };
+  if (!Object.isFrozen(u)) return authenticated;
+  Object.freeze(authenticated.groups);
+  authenticatedOf.set(u, Object.freeze(authenticated));
+  return authenticated;
 }
+
+const authenticatedOf = new WeakMap<UserInfo, UserInfo>();

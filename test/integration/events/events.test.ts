@@ -118,6 +118,43 @@ describe('a pass', () => {
     assert.ok(lines.some((l) => l.includes('Pass skipped: another instance holds the events lease')));
   });
 
+  for (const waitForLease of [false, true])
+    test(`that loses the lease mid-pass ${waitForLease ? 'takes it again and finishes (--once)' : 'says so and fails (a trigger)'}`, async () => {
+      const made = [store.add(), store.add(), store.add()];
+      const a = new RecordingSink('a', 1);
+      const { events } = instance([a]);
+      const leaseKey = eventKeys(eventsScope('')).lease;
+      // During the first batch another instance takes the lease (this one paused past it), briefly.
+      a.onBatch = async () => {
+        a.onBatch = null;
+        await db.redis.set(leaseKey, 'host-b/42/xyz', 'PX', 1000);
+        await waitFor('the loss to be seen', 5000, async () =>
+          lines.some((l) => l.includes('Lost the events lease')),
+        );
+      };
+      const r = await events.pass({ waitForLease });
+      if (!waitForLease) {
+        assert.equal(passSucceeded(r), false);
+        assert.match(r.leaseLost ?? '', /another instance holds it now/);
+        return;
+      }
+      assert.equal(passSucceeded(r), true, JSON.stringify(r));
+      assert.ok(
+        lines.some((l) => l.includes('Lost the events lease during the pass; waiting to take it again')),
+      );
+      assert.deepEqual(new Set(a.ids()), new Set(made.map(idOf)), 'everything, once the lease was back');
+      // The batch in flight when the lease went was not acknowledged: it is sent again, the same batch
+      // under the same key, so a sink that deduplicates (every sink but stdout) takes it once.
+      const byKey = new Map<string, string>();
+      for (const b of a.batches) {
+        const seen = byKey.get(b.key);
+        if (seen !== undefined)
+          assert.equal(seen, b.ids.join(), `batch ${b.key} sent again with other records`);
+        byKey.set(b.key, b.ids.join());
+      }
+      assert.deepEqual([...byKey.values()].sort(), made.map(idOf).sort(), 'each record in one batch');
+    });
+
   test('that cannot read the API server still delivers what is journaled, and says it could not read', async () => {
     store.add();
     const a = new RecordingSink('a');

@@ -66,6 +66,11 @@ describe('npm run events', () => {
       ['--sink-config', '/no/such.yaml'],
       /^error: cannot read --sink-config \/no\/such\.yaml: /,
     ],
+    [
+      'a missing --kubeconfig',
+      ['--sink', 'stdout', '--kubeconfig', '/no/such.kubeconfig'],
+      /^error: cannot load --kubeconfig \/no\/such\.kubeconfig: ENOENT/,
+    ],
   ];
   for (const [what, args, message] of refusals) {
     test(`stops at start with one line and exit 2 for ${what}`, async () => {

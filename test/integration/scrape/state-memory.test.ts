@@ -60,6 +60,7 @@ function instance(holder: string, resolutionMs = 60_000) {
         podEntry: (...a) => s.podEntry(...a),
         nodeEntry: (...a) => s.nodeEntry(...a),
         flushIfFull: () => s.flushIfFull(),
+        flush: () => s.flush(),
         finish: (e) => (broken.finish ? Promise.reject(new Error('Redis went away')) : s.finish(e)),
         abandon: () => s.abandon(),
       };

@@ -258,7 +258,7 @@ describe('the development API server: node proxy', () => {
       const port = sim.kubelets.ports.get('sim-node-0002');
       assert.equal(
         json(a).message,
-        `error trying to reach service: dial tcp 127.0.0.1:${port}: connect: connection refused`,
+        `error trying to reach service: read tcp 127.0.0.1:${port}: read: connection reset by peer`,
       );
     } finally {
       sim.cluster.setFault('sim-node-0002', 'none');

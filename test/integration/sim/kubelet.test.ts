@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createServer as createNetServer } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { type Sim, startSim } from '../../../sim/index.ts';
 import { fetchHttps } from './https.ts';
@@ -219,9 +220,17 @@ describe('a kubelet with a fault', () => {
       assert.ok(a.bytes > 16 * 1024 * 1024, `${a.bytes} bytes`);
     }));
 
-  test('refuse stops listening (connection refused) until the fault is cleared', async () => {
+  test('refuse resets every connection, keeping its port, until the fault is cleared', async () => {
+    const port = sim.kubelets.ports.get(node);
     await withFault('refuse', async () => {
-      await assert.rejects(scrape(node), { code: 'ECONNREFUSED' });
+      await assert.rejects(scrape(node), { code: 'ECONNRESET' });
+      // Still its port: no other process on the machine can take it while the kubelet is down.
+      const taken = await new Promise<string>((resolve) => {
+        const s = createNetServer();
+        s.once('error', (err: NodeJS.ErrnoException) => resolve(err.code ?? 'error'));
+        s.listen(port, '127.0.0.1', () => s.close(() => resolve('free')));
+      });
+      assert.equal(taken, 'EADDRINUSE');
     });
     assert.equal((await scrape(node)).status, 200);
   });

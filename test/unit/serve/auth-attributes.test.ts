@@ -4,10 +4,14 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { RequestInfoError, requestAttributes } from '../../../functions/serve/auth/attributes.ts';
+import {
+  RequestInfoError,
+  requestAttributes,
+  requestAttributesOf,
+} from '../../../functions/serve/auth/attributes.ts';
 import { AlwaysAllowPathError, alwaysAllowPaths } from '../../../functions/serve/auth/paths.ts';
 import { forbidden, UNAUTHORIZED } from '../../../functions/serve/auth/status.ts';
-import { ANONYMOUS, user } from '../../../functions/serve/auth/user.ts';
+import { ANONYMOUS, user, withAuthenticatedGroup } from '../../../functions/serve/auth/user.ts';
 
 const M = '/apis/metrics.k8s.io/v1beta1';
 const at = (path: string, method = 'GET') => requestAttributes(method, new URL(`https://serve${path}`));
@@ -250,5 +254,44 @@ describe('401 and 403 Status bodies in Kubernetes’ wording', () => {
   });
   test('names are quoted as Go’s %q does', () => {
     assert.match(forbidden(user('a"b\n'), at('/metrics'), '').message, /User "a\\"b\\n" cannot/);
+  });
+});
+
+describe('request attributes kept by method and URL', () => {
+  test('the same attributes as reading the URL, one frozen object per method and URL', () => {
+    const url = `https://serve${M}/namespaces/team-a/pods?labelSelector=app%3Dweb`;
+    const kept = requestAttributesOf('GET', url);
+    assert.deepEqual(kept, requestAttributes('GET', new URL(url)));
+    assert.ok(Object.isFrozen(kept));
+    assert.equal(requestAttributesOf('GET', url), kept, 'read once');
+    assert.notEqual(requestAttributesOf('HEAD', url), kept, 'another method is another entry');
+    assert.equal(requestAttributesOf('DELETE', url).verb, 'deletecollection');
+  });
+
+  test('a URL longer than what is kept is read every time, to the same attributes', () => {
+    const url = `https://serve${M}/namespaces/team-a/pods?labelSelector=app%3D${'x'.repeat(2000)}`;
+    const a = requestAttributesOf('GET', url);
+    assert.deepEqual(a, requestAttributes('GET', new URL(url)));
+    assert.notEqual(requestAttributesOf('GET', url), a);
+  });
+
+  test('a URL that cannot be read throws every time, and nothing is kept for it', () => {
+    const url = `https://serve${M}/watch`;
+    assert.throws(() => requestAttributesOf('GET', url), RequestInfoError);
+    assert.throws(() => requestAttributesOf('GET', url), RequestInfoError);
+  });
+});
+
+describe('one user per identity', () => {
+  test('an authenticated user made from a frozen user is kept with it; any other is made anew', () => {
+    const frozen = Object.freeze({ name: 'hpa', uid: '', groups: Object.freeze(['a']), extra: {} });
+    const first = withAuthenticatedGroup(frozen);
+    assert.deepEqual(first.groups, ['a', 'system:authenticated']);
+    assert.equal(withAuthenticatedGroup(frozen), first);
+    assert.ok(Object.isFrozen(first) && Object.isFrozen(first.groups));
+    const plain = user('hpa', ['a']);
+    assert.deepEqual(withAuthenticatedGroup(plain), first);
+    assert.notEqual(withAuthenticatedGroup(plain), withAuthenticatedGroup(plain));
+    assert.equal(withAuthenticatedGroup(ANONYMOUS), ANONYMOUS);
   });
 });

@@ -187,6 +187,43 @@ describe('the front proxy: identity headers from a verified front-proxy certific
     assert.equal(r.status, 401);
   });
 
+  test('the same identity again is one review; another group or extra is its own review', async () => {
+    const s = setup();
+    const as = (headers: Record<string, string | string[]>) => call(s, NODES, { cert: proxy, headers });
+    const hpa = { 'X-Remote-User': 'hpa', 'X-Remote-Group': 'g1' };
+    assert.equal((await as(hpa)).status, 200);
+    assert.equal((await as(hpa)).status, 200);
+    assert.equal(s.api.posts(SARS).length, 1, 'the second answer came from the review cache');
+    assert.equal((await as({ ...hpa, 'X-Remote-Group': ['g1', 'g2'] })).status, 200);
+    assert.deepEqual(lastSpec(s.api).groups, ['g1', 'g2', 'system:authenticated']);
+    assert.equal((await as({ ...hpa, 'X-Remote-Extra-Scopes': 'read' })).status, 200);
+    assert.deepEqual(lastSpec(s.api).extra, { scopes: ['read'] });
+    assert.equal(s.api.posts(SARS).length, 3);
+    assert.equal((await as(hpa)).status, 200);
+    assert.equal(s.api.posts(SARS).length, 3, 'still cached for the first identity');
+    // An identity too long to keep is still authenticated and reviewed (and its answer cached) by content.
+    const many = { ...hpa, 'X-Remote-Group': Array.from({ length: 200 }, (_, i) => `group-${i}`) };
+    assert.equal((await as(many)).status, 200);
+    assert.equal((await as(many)).status, 200);
+    assert.equal(s.api.posts(SARS).length, 4);
+    assert.equal((lastSpec(s.api).groups as string[]).length, 201);
+  });
+
+  test('a chain checked once is still held to its validity period at every later check', () => {
+    const bundle = parseCaBundle(frontProxyCa.certPem, 'ca');
+    const chain = [new X509Certificate(proxy.certPem)];
+    const leaf = chain[0]!;
+    assert.equal(verifyChain(chain, bundle, leaf.validFromDate.getTime() + 1000), null);
+    assert.match(
+      verifyChain(chain, bundle, leaf.validToDate.getTime() + 1000) ?? '',
+      /^x509: certificate has expired or is not yet valid: current time .* is outside /,
+    );
+    assert.match(verifyChain(chain, bundle, leaf.validFromDate.getTime() - 1000) ?? '', /not yet valid/);
+    assert.equal(verifyChain(chain, bundle, leaf.validFromDate.getTime() + 1000), null);
+    const other = parseCaBundle(clusterCa.certPem, 'other');
+    assert.equal(verifyChain(chain, other), 'x509: certificate signed by unknown authority', 'per bundle');
+  });
+
   test('a certificate not made for client authentication is refused', () => {
     const bundle = parseCaBundle(frontProxyCa.certPem, 'ca');
     const chain = [new X509Certificate(serverOnly.certPem)];

@@ -31,7 +31,8 @@ describe('ListCache', () => {
   });
 
   test('bounded by bytes, least recently used first; an oversized body is not kept', () => {
-    const c = new ListCache({ maxBytes: 3 * (100 + 8 + 64), maxBody: 150 });
+    // Each entry counts its key (1), body (100), timestamps (8) and 64 more.
+    const c = new ListCache({ maxBytes: 3 * (1 + 100 + 8 + 64), maxBody: 150 });
     const body = 'x'.repeat(100);
     c.set('a', kept('1', body));
     c.set('b', kept('1', body));
@@ -46,7 +47,7 @@ describe('ListCache', () => {
     assert.equal(c.has('e'), false);
     c.set('a', kept('1', 'y'.repeat(151)));
     assert.equal(c.has('a'), false, 'replacing with an oversized body drops the old one');
-    assert.equal(c.bytes, 2 * (100 + 8 + 64));
+    assert.equal(c.bytes, 2 * (1 + 100 + 8 + 64));
   });
 
   test('keys tell namespaces, selectors and shapes apart, whatever characters they hold', () => {
@@ -188,5 +189,87 @@ describe('namespace lists kept until the next cycle', () => {
     reader.calls = [];
     assert.notEqual(await (await app.request(nodes)).text(), first);
     assert.deepEqual(reader.calls, ['nodesCycle', 'nodes']);
+  });
+});
+
+/** A replica following the scraper's announcements: the newest cycle is known without a read. */
+class AnnouncedReader extends CycledReader {
+  announced: string | null = '1000';
+  latestCycle(): string | null {
+    return this.announced;
+  }
+}
+
+describe('lists kept from the announced cycle, found by the request text', () => {
+  test('a repeated request reads nothing; a new announcement reads the namespace again', async () => {
+    const reader = new AnnouncedReader();
+    const { app } = appWith(reader);
+    const first = await (await app.request(HPA)).text();
+    assert.equal(first, podList(WEB_1));
+    reader.calls = [];
+    const again = await app.request(HPA);
+    assert.equal(again.headers.get('content-type'), 'application/json');
+    assert.equal(await again.text(), first);
+    assert.deepEqual(reader.calls, [], 'no cycle check, no read');
+    reader.announced = '2000';
+    reader.nextCycle('2000', PODS[0]!.entries);
+    reader.calls = [];
+    await app.request(HPA);
+    assert.deepEqual(reader.calls, ['namespaceCycle default', 'namespacePods default']);
+  });
+
+  test('a query written another way is its own entry, with the same answer', async () => {
+    const reader = new AnnouncedReader();
+    const { app } = appWith(reader);
+    const other = `${DEFAULT_PODS}?labelSelector=app%3Dweb&limit=500`;
+    const a = await (await app.request(HPA)).text();
+    const b = await (await app.request(other)).text();
+    assert.equal(a, b);
+    assert.equal(reader.calls.filter((c) => c === 'namespacePods default').length, 2);
+  });
+
+  test('each output is its own entry: JSON, protobuf and Table never answer for one another', async () => {
+    const reader = new AnnouncedReader();
+    const { app } = appWith(reader);
+    const ask = async (accept: string) => {
+      const r = await app.request(HPA, { headers: { accept } });
+      return { type: r.headers.get('content-type'), body: new Uint8Array(await r.arrayBuffer()) };
+    };
+    const json = await ask('application/json');
+    const protobuf = await ask('application/vnd.kubernetes.protobuf');
+    const table = await ask('application/json;as=Table;v=v1;g=meta.k8s.io');
+    for (let i = 0; i < 2; i++) {
+      assert.deepEqual(await ask('application/json'), json);
+      assert.deepEqual(await ask('application/vnd.kubernetes.protobuf'), protobuf);
+      assert.deepEqual(await ask('application/json;as=Table;v=v1;g=meta.k8s.io'), table);
+    }
+    assert.equal(protobuf.type, 'application/vnd.kubernetes.protobuf');
+    assert.equal(json.type, 'application/json');
+    assert.notDeepEqual(json.body, protobuf.body);
+    assert.match(new TextDecoder().decode(table.body), /"kind":"Table"/);
+    assert.equal(reader.calls.filter((c) => c === 'namespacePods default').length, 3);
+    assert.equal((await app.request(HPA, { headers: { accept: 'text/plain' } })).status, 406);
+  });
+
+  test('a bad query or a watch is refused every time, even beside a kept answer', async () => {
+    const reader = new AnnouncedReader();
+    const { app } = appWith(reader);
+    assert.equal((await app.request(HPA)).status, 200);
+    for (let i = 0; i < 2; i++) {
+      assert.equal((await app.request(`${HPA}&watch=1`)).status, 405);
+      assert.equal((await app.request(`${DEFAULT_PODS}?labelSelector=app+in+(`)).status, 400);
+    }
+  });
+
+  test('the namespaced route and the narrowed all-namespaces one keep their own entries', async () => {
+    const reader = new AnnouncedReader();
+    const { app } = appWith(reader);
+    const narrowed = `${V1BETA1}/pods?fieldSelector=metadata.namespace%3Ddefault`;
+    const all = await (await app.request(DEFAULT_PODS)).text();
+    assert.equal(await (await app.request(narrowed)).text(), all);
+    reader.calls = [];
+    await app.request(DEFAULT_PODS);
+    await app.request(narrowed);
+    assert.deepEqual(reader.calls, []);
   });
 });
