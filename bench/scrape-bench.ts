@@ -213,12 +213,37 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     await warmRunner.ready;
     const first = await cycle(warmRunner);
     progress(`${tag}   first cycle: ${describe(first)}`);
+    // The floors run beside the warm cycles, one of each in turn (scraper, floor, I/O floor, …), so
+    // that a change in the machine's load (it is shared) moves the scraper and its floors alike.
+    progress(`${tag} floors: fetch and decode, and fetch only (I/O), on the same connections…`);
+    const floor = spawnChild('floor-scrape.ts', [], o.nodeArgs(`floor-${o.nodes}`));
+    children.push(floor);
+    await floor.ready;
+    const floorCycle = async (mode: FloorReport['mode']) => {
+      await sim.ask('advance');
+      return floor.ask<FloorReport>('cycle', {
+        mode,
+        urls: info.kubelets.map((u) => `${u}/metrics/resource`),
+        token: info.token,
+        ca: info.files.kubeletCa,
+        concurrency: 256,
+      });
+    };
+    const floorFirst = await floorCycle('decode');
     const warm: CycleReport[] = [];
+    const floorWarm: FloorReport[] = [];
+    const ioFloorWarm: FloorReport[] = [];
     for (let i = 0; i < o.warmCycles; i++) {
       const c = await cycle(warmRunner);
       warm.push(c);
       progress(`${tag}   warm cycle ${i + 1}/${o.warmCycles}: ${describe(c)}`);
+      floorWarm.push(await floorCycle('decode'));
+      ioFloorWarm.push(await floorCycle('io'));
+      progress(
+        `${tag}     floor ${(floorWarm[i]!.cpuMs / o.nodes).toFixed(3)} ms CPU/node (scraper ${(c.cpuMs / floorWarm[i]!.cpuMs).toFixed(2)}×), I/O floor ${(ioFloorWarm[i]!.cpuMs / o.nodes).toFixed(3)} ms`,
+      );
     }
+    await floor.stop();
     await warmRunner.stop();
 
     const bytes = (await usedMemory(redis)) - baseline;
@@ -240,29 +265,6 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     );
     await coldRunner.stop();
 
-    progress(`${tag} floors: fetch and decode, and fetch only (I/O), on the same connections…`);
-    const floor = spawnChild('floor-scrape.ts', [], o.nodeArgs(`floor-${o.nodes}`));
-    children.push(floor);
-    await floor.ready;
-    const floorCycle = async (mode: FloorReport['mode']) => {
-      await sim.ask('advance');
-      return floor.ask<FloorReport>('cycle', {
-        mode,
-        urls: info.kubelets.map((u) => `${u}/metrics/resource`),
-        token: info.token,
-        ca: info.files.kubeletCa,
-        concurrency: 256,
-      });
-    };
-    const floorFirst = await floorCycle('decode');
-    const floorWarm: FloorReport[] = [];
-    const ioFloorWarm: FloorReport[] = [];
-    // Interleaved, so that a change in the machine's load moves both alike.
-    for (let i = 0; i < o.warmCycles; i++) {
-      floorWarm.push(await floorCycle('decode'));
-      ioFloorWarm.push(await floorCycle('io'));
-    }
-    await floor.stop();
     const perNode = (reports: FloorReport[]) => (medianBy(reports, (f) => f.cpuMs) / o.nodes).toFixed(3);
     progress(
       `${tag}   floor: first ${(floorFirst.wallMs / 1000).toFixed(2)} s, warm ${(medianBy(floorWarm, (f) => f.wallMs) / 1000).toFixed(2)} s wall, ${perNode(floorWarm)} ms CPU/node; I/O floor: ${(medianBy(ioFloorWarm, (f) => f.wallMs) / 1000).toFixed(2)} s wall, ${perNode(ioFloorWarm)} ms CPU/node`,

@@ -113,7 +113,8 @@ export function loadKubeConfig(path: string, flag = 'kubeconfig'): KubeConfig {
 
 const PAGE = 500;
 /** Ask for metadata only (as metrics-server's metadata informer does); full objects are the fallback. */
-const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+export const METADATA_ONLY =
+  'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
 
 /**
  * The pod list as kube-apiserver's printer renders it, each row with its object's metadata: the one list
@@ -226,8 +227,8 @@ export class KubeApi {
   }
 
   /** A GET of JSON as the API server sent it (no client-side model classes); throws ApiStatusError. */
-  getJson(path: string, timeoutMs?: number): Promise<unknown> {
-    return this.#get(path, 'application/json', timeoutMs);
+  getJson(path: string, timeoutMs?: number, accept = 'application/json'): Promise<unknown> {
+    return this.#get(path, accept, timeoutMs);
   }
 
   close(): void {
@@ -252,13 +253,12 @@ export class KubeApi {
     const out: PodMeta[] = [];
     let token = '';
     do {
-      const query = `fieldSelector=status.phase%3DRunning&limit=${PAGE}${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
+      const query = `fieldSelector=${encodeURIComponent(RUNNING_PODS.fieldSelector)}&limit=${PAGE}${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
       const page = await this.#get(`/api/v1/pods?${query}`, METADATA_ONLY);
       if (!isMetadataPage(page)) throw new Error('the pod list has no items array');
       for (const p of (page as MetadataPage).items) {
-        const m = p.metadata;
-        if (typeof m?.name === 'string' && m.name && typeof m.namespace === 'string' && m.namespace)
-          out.push({ namespace: m.namespace, name: m.name, labels: stringRecord(m.labels) });
+        const pod = podMeta(p);
+        if (pod) out.push(pod);
       }
       const next = page.metadata?.continue;
       token = typeof next === 'string' ? next : '';
@@ -296,6 +296,23 @@ export class KubeApi {
     } while (token);
     return out;
   }
+}
+
+/** The Running pods' list and watch (shared/kube-watch.ts): the field selector both use. */
+export const RUNNING_PODS = { fieldSelector: 'status.phase=Running' } as const;
+
+/** A pod's metadata from a list item or watch object (metadata-only or full); null without name or namespace. */
+export function podMeta(p: unknown): PodMeta | null {
+  const m = (p as MetadataPage['items'][number] | null)?.metadata;
+  if (typeof m?.name === 'string' && m.name && typeof m.namespace === 'string' && m.namespace)
+    return { namespace: m.namespace, name: m.name, labels: stringRecord(m.labels) };
+  return null;
+}
+
+/** A node from a list item or watch object, as listNodes reads it; null without a name. */
+export function nodeFromJson(raw: unknown): NodeObject | null {
+  const n = nodeObject((raw ?? {}) as NodePage['items'][number]);
+  return n.name === '' ? null : n;
 }
 
 function nodeObject(n: NodePage['items'][number]): NodeObject {

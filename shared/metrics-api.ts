@@ -129,13 +129,44 @@ export function renderNodeItem(
   );
 }
 
-export function renderPodItem(p: PodMetricsPoint, createdAt: number, labels = labelsJson(p.labels)): string {
+/**
+ * What a pod's item says that does not change from cycle to cycle while the pod keeps its name and
+ * labels: the text around its creation time and timestamp. The scraper keeps one per pod across cycles
+ * (functions/scrape/render.ts), so a cycle only formats times and usage.
+ */
+export interface PodItemTemplate {
+  /** The labels as JSON text (the entry's labels, and the label index's key). */
+  labels: string;
+  /** Up to creationTimestamp's value. */
+  head: string;
+  /** From the end of creationTimestamp's value to timestamp's. */
+  tail: string;
+}
+
+export function podItemTemplate(name: string, namespace: string, labels: string): PodItemTemplate {
+  const lab = labels === '{}' ? '' : `,"labels":${labels}`;
+  return {
+    labels,
+    head: `{"metadata":{"name":${JSON.stringify(name)},"namespace":${JSON.stringify(namespace)},"creationTimestamp":"`,
+    tail: `"${lab}},"timestamp":"`,
+  };
+}
+
+/** A container's item up to its usage, kept by name: most containers share a few names. */
+const containerHead = memoize(16_384, (name: string) => `{"name":${JSON.stringify(name)},"usage":`);
+
+export function renderPodItem(
+  p: PodMetricsPoint,
+  createdAt: number,
+  labels = labelsJson(p.labels),
+  template = podItemTemplate(p.name, p.namespace, labels),
+): string {
   let containers = '';
   for (const c of p.containers) {
-    containers += `${containers === '' ? '' : ','}{"name":${JSON.stringify(c.name)},"usage":${usageJson(c.usage)}}`;
+    containers += `${containers === '' ? '' : ','}${containerHead(c.name)}${usageJson(c.usage)}}`;
   }
   return (
-    `{"metadata":${metaJson(p.name, p.namespace, labels, createdAt)},"timestamp":"${formatTime(p.timestamp)}",` +
+    `${template.head}${formatTime(createdAt)}${template.tail}${formatTime(p.timestamp)}",` +
     `"window":"${formatDuration(p.windowNs)}","containers":[${containers}]}`
   );
 }

@@ -4,7 +4,13 @@
  * state contributes and hands each entry to a sink at once (the cycle sends it to Redis), keeping only a
  * small record per Running pod; `finish` returns what only the end of the cycle knows. No I/O here.
  */
-import { labelsJson, renderNodeItem, renderPodItem } from '../../shared/metrics-api.ts';
+import {
+  labelsJson,
+  type PodItemTemplate,
+  podItemTemplate,
+  renderNodeItem,
+  renderPodItem,
+} from '../../shared/metrics-api.ts';
 import { encodeEntry } from '../../shared/store/entry.ts';
 import type { StagedHash } from '../../shared/store/writer.ts';
 import { type NodeState, podRate, rate } from './storage.ts';
@@ -68,6 +74,28 @@ interface PodSlot {
   timestamp: number;
   expiresAt: number;
   containers: number;
+}
+
+/**
+ * Each pod's item template, kept as long as its PodInfo object lives: an informer (a long-lived scraper)
+ * hands the same object every cycle until the pod changes, so an unchanged pod's name, namespace and
+ * labels are rendered once, not every cycle; a list per cycle (--once) makes new objects, rendered anew.
+ */
+const templates = new WeakMap<PodInfo, PodItemTemplate>();
+
+function templateOf(info: PodInfo): PodItemTemplate {
+  let t = templates.get(info);
+  if (t === undefined) {
+    t = podItemTemplate(info.name, info.namespace, labelsJson(info.labels));
+    templates.set(info, t);
+  }
+  return t;
+}
+
+/** A pod's labels as JSON text, computed once per PodInfo (templateOf). */
+function podLabels(slot: PodSlot): string {
+  if (slot.labels === null) slot.labels = templateOf(slot.info).labels;
+  return slot.labels;
 }
 
 /** An object's labels as JSON text, computed once per cycle. */
@@ -148,11 +176,14 @@ export class CycleRender {
       slot.timestamp = r.timestamp;
       slot.expiresAt = state.expiresAt;
       slot.containers = r.containers.length;
-      const labels = labelsOf(slot);
+      const template = templateOf(slot.info);
+      const labels = template.labels;
+      slot.labels = labels;
       const item = renderPodItem(
         { namespace: p.namespace, name: p.name, labels: slot.info.labels, ...r },
         state.scrapedAt,
         labels,
+        template,
       );
       this.#sink.podEntry(
         p.namespace,
@@ -202,7 +233,7 @@ export class CycleRender {
         else hash.labelIndex!.set(labels, [p.name]);
         hash.expireAt = Math.max(hash.expireAt, slot.expiresAt, expiresAt);
       } else {
-        const labels = slot.info === p ? labelsOf(slot) : labelsJson(p.labels);
+        const labels = slot.info === p ? podLabels(slot) : labelsJson(p.labels);
         hash.fields.push([p.name, encodeEntry({ expiresAt, timestamp: 0, labels, item: '' })]);
         hash.expireAt = Math.max(hash.expireAt, expiresAt);
       }

@@ -6,7 +6,18 @@
 import type https from 'node:https';
 import { hostname } from 'node:os';
 import { type ScrapeConfig, shardTimeoutMs } from '../../shared/config/index.ts';
-import { KubeApi, loadKubeConfig } from '../../shared/kube.ts';
+import { Informer } from '../../shared/informer.ts';
+import {
+  KubeApi,
+  loadKubeConfig,
+  METADATA_ONLY,
+  type NodeObject,
+  nodeFromJson,
+  type PodMeta,
+  podMeta,
+  RUNNING_PODS,
+} from '../../shared/kube.ts';
+import { kubeListWatch } from '../../shared/kube-watch.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
 import { parseLabelSelector } from '../../shared/selectors/index.ts';
@@ -21,6 +32,7 @@ import { runShard, type ShardDeps } from './shard.ts';
 import { ShardSecret } from './shard-auth.ts';
 import { remoteShards } from './shard-client.ts';
 import type { ShardAnswer, ShardRequest } from './shard-contract.ts';
+import { rememberingStates } from './state-memory.ts';
 
 export interface Scraper {
   /**
@@ -41,6 +53,17 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   const kc = loadKubeConfig(config.kubeconfig);
   const api = new KubeApi(kc);
   const server = kc.getCurrentCluster()!.server;
+  // A process that outlives its cycles (--loop, a trigger server) keeps nodes and pods from a watch, as
+  // metrics-server's informers do, and lists only when it has no cache that followed on without a gap;
+  // --once lists every time (its process ends with its cycle). A sharded cycle lists pods with their
+  // nodes (listRunningPodsOnNodes), which no informer keeps yet.
+  const longLived = !config.once && config.shardSize === 0;
+  const informers = longLived ? createInformers(kc, api, log) : null;
+  const lists = {
+    listNodes: () => (informers ? informers.nodes.items() : api.listNodes()),
+    listRunningPods: () => (informers ? informers.pods.items() : api.listRunningPods()),
+    listRunningPodsOnNodes: () => api.listRunningPodsOnNodes(),
+  };
 
   const redis = createRedis(redisTarget(config), {
     // A cycle's pipelines can be large; they must still fail well before the next cycle.
@@ -50,6 +73,8 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   // The cycle's lease is renewed on a connection of its own, so it never waits behind the cycle's writes.
   const lockRedis = duplicate(redis);
   const store = new RedisMetricsWriter(redis, lockRedis);
+  // A long-lived, unsharded process keeps the node states it wrote, for its next cycle (state-memory.ts).
+  const cycleStore = longLived ? rememberingStates(store) : store;
   const nodeSelector = config.nodeSelector ? parseLabelSelector(config.nodeSelector) : null;
   // At start, not at the first cycle: an unreadable or mismatched file is a configuration error.
   const credentials = readKubeletCredentials(config);
@@ -180,7 +205,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
                 run: (req, signal) => runShard(shardDeps(client, false), { concurrency }, req, signal),
               };
       return runCycle(
-        { api, kubelet: client, store, figures, log, ...(shards ? { shards } : {}) },
+        { api: lists, kubelet: client, store: cycleStore, figures, log, ...(shards ? { shards } : {}) },
         {
           resolutionMs: config.metricResolutionMs,
           kubeletTimeoutMs: config.kubeletRequestTimeoutMs,
@@ -203,9 +228,37 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
     },
     async close() {
       kubelet?.close();
+      informers?.nodes.close();
+      informers?.pods.close();
       api.close();
       redis.disconnect();
       lockRedis.disconnect();
     },
   };
+}
+
+/** The nodes and Running pods from informers (shared/informer.ts), as the cycle asks for them. */
+function createInformers(kc: ReturnType<typeof loadKubeConfig>, api: KubeApi, log: Logger) {
+  const nodes = new Informer<NodeObject>({
+    name: 'nodes',
+    source: kubeListWatch(kc, api, {
+      path: '/api/v1/nodes',
+      accept: 'application/json',
+      parse: nodeFromJson,
+    }),
+    key: (n) => n.name,
+    log,
+  });
+  const pods = new Informer<PodMeta>({
+    name: 'pods',
+    source: kubeListWatch(kc, api, {
+      path: '/api/v1/pods',
+      query: RUNNING_PODS,
+      accept: METADATA_ONLY,
+      parse: podMeta,
+    }),
+    key: (p) => `${p.namespace}/${p.name}`,
+    log,
+  });
+  return { nodes, pods };
 }

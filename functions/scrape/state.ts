@@ -21,15 +21,38 @@ import type { ContainerState, NodeState, PodState, Point, Series } from './stora
 /** A point's four numbers as JSON text (a number's JSON is its String form; a non-finite one fails decoding). */
 const pointText = (p: Point): string => `${p.timestamp},${p.cpu},${p.memory},${p.startTime}`;
 
+/**
+ * A name as a JSON string. Kubernetes names (DNS labels and subdomains) need no escaping, so the common
+ * case is only quoted; anything else goes through JSON.stringify.
+ */
+function quoted(name: string): string {
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    // a-z, 0-9, '-', '.', A-Z, '_': nothing JSON escapes.
+    if (
+      !(
+        (c >= 97 && c <= 122) ||
+        (c >= 48 && c <= 57) ||
+        c === 45 ||
+        c === 46 ||
+        (c >= 65 && c <= 90) ||
+        c === 95
+      )
+    )
+      return JSON.stringify(name);
+  }
+  return `"${name}"`;
+}
+
 export function encodeState(s: NodeState): string {
   let node = 'null';
   if (s.node) node = `[${pointText(s.node.last)}${s.node.prev ? `,${pointText(s.node.prev)}` : ''}]`;
   let pods = '';
   for (const p of s.pods) {
-    pods += `${pods === '' ? '' : ','}${JSON.stringify(p.namespace)},${JSON.stringify(p.name)},${p.containers.length}`;
+    pods += `${pods === '' ? '' : ','}${quoted(p.namespace)},${quoted(p.name)},${p.containers.length}`;
     for (const c of p.containers) {
       const { last, prev } = c.series;
-      pods += `,${JSON.stringify(c.name)},${pointText(last)},${prev ? pointText(prev) : 'null'}`;
+      pods += `,${quoted(c.name)},${pointText(last)},${prev ? pointText(prev) : 'null'}`;
     }
   }
   return `[2,${s.scrapedAt},${s.expiresAt},${node},[${pods}]]`;

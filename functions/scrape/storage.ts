@@ -81,31 +81,69 @@ export function advanceContainer(old: Series | undefined, s: ContainerSample, re
   return { last: next, prev: null };
 }
 
+/**
+ * The old state's pods, found in step: a node's pods come in the same order every cycle (sorted, and
+ * mostly the same ones), so each is usually the next one; only when pods came or went is an index built
+ * (once per node), instead of a map of maps for every node every cycle.
+ */
+class OldPods {
+  readonly #pods: readonly PodState[];
+  #next = 0;
+  #index: Map<string, PodState> | null = null;
+
+  constructor(pods: readonly PodState[]) {
+    this.#pods = pods;
+  }
+
+  find(namespace: string, name: string): PodState | undefined {
+    const p = this.#pods[this.#next];
+    if (p !== undefined && p.name === name && p.namespace === namespace) {
+      this.#next++;
+      return p;
+    }
+    if (this.#index === null) {
+      this.#index = new Map();
+      for (const o of this.#pods) this.#index.set(`${o.namespace}/${o.name}`, o);
+    }
+    return this.#index.get(`${namespace}/${name}`);
+  }
+}
+
+/** The container's old series: the one at the same position when the names agree, else by name. */
+function oldSeries(pod: PodState | undefined, name: string, at: number): Series | undefined {
+  if (pod === undefined) return undefined;
+  const c = pod.containers[at];
+  if (c !== undefined && c.name === name) return c.series;
+  for (const o of pod.containers) if (o.name === name) return o.series;
+  return undefined;
+}
+
 /** Replaces a node's state with what this batch says, keeping the history each rule allows. */
 export function advanceNode(
   old: NodeState | null,
   batch: MetricsBatch,
   cycle: { startedAt: number; expiresAt: number; resolutionMs: number },
 ): NodeState {
-  const oldPods = new Map<string, Map<string, Series>>();
-  for (const p of old?.pods ?? []) {
-    oldPods.set(`${p.namespace}/${p.name}`, new Map(p.containers.map((c) => [c.name, c.series])));
+  const oldPods = new OldPods(old?.pods ?? []);
+  const pods: PodState[] = new Array(batch.pods.length);
+  for (let i = 0; i < batch.pods.length; i++) {
+    const p = batch.pods[i]!;
+    const before = oldPods.find(p.namespace, p.name);
+    const containers: ContainerState[] = new Array(p.containers.length);
+    for (let j = 0; j < p.containers.length; j++) {
+      const c = p.containers[j]!;
+      containers[j] = {
+        name: c.name,
+        series: advanceContainer(oldSeries(before, c.name, j), c, cycle.resolutionMs),
+      };
+    }
+    pods[i] = { namespace: p.namespace, name: p.name, containers };
   }
   return {
     scrapedAt: cycle.startedAt,
     expiresAt: cycle.expiresAt,
     node: batch.node ? advanceSeries(old?.node, point(batch.node)) : null,
-    pods: batch.pods.map((p) => {
-      const before = oldPods.get(`${p.namespace}/${p.name}`);
-      return {
-        namespace: p.namespace,
-        name: p.name,
-        containers: p.containers.map((c) => ({
-          name: c.name,
-          series: advanceContainer(before?.get(c.name), c, cycle.resolutionMs),
-        })),
-      };
-    }),
+    pods,
   };
 }
 

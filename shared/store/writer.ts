@@ -83,6 +83,11 @@ export interface CycleClaim {
   until: number;
   /** `done`: how the cycle ended. */
   state: CycleState;
+  /**
+   * `taken`: the cycle the lock named just before (null: none, its record expired): which instance ran
+   * the states in Redis last, and how that cycle ended.
+   */
+  previous: { start: number; holder: string; state: CycleState } | null;
 }
 
 export type CycleRenewal = { held: true; until: number } | { held: false; holder: string; state: string };
@@ -140,6 +145,7 @@ if l and t < l.due - tolerance and (ARGV[1] == 'once' or l.state == 'running') t
 write(KEYS[1], t, due, t + lease, 'running', ARGV[5], resolution, t)
 local retaken = ''
 if l and l.state == 'running' then retaken = l.holder end
+if l then return {'taken', t, tostring(t), retaken, due, t + lease, 'running', l.start, l.holder, l.state} end
 return {'taken', t, tostring(t), retaken, due, t + lease, 'running'}
 `;
 
@@ -568,8 +574,23 @@ export class RedisMetricsWriter {
         r.toleranceMs,
         r.leaseMs,
         r.holder,
-      )) as [CycleClaim['outcome'], number, string, string, number, number, CycleState];
+      )) as [
+        CycleClaim['outcome'],
+        number,
+        string,
+        string,
+        number,
+        number,
+        CycleState,
+        string?,
+        string?,
+        string?,
+      ];
       return {
+        previous:
+          v[7] === undefined
+            ? null
+            : { start: Number(v[7]), holder: String(v[8]), state: String(v[9]) as CycleState },
         outcome: v[0],
         now: Number(v[1]),
         start: Number(v[2]),

@@ -173,6 +173,44 @@ describe('pods', () => {
     assert.equal(podRate(state.pods[0]!), null);
   });
 
+  test('each pod and container finds its own history when pods came, went or moved between batches', () => {
+    const long = T0 - 3_600_000;
+    const pods = (names: string[], t: number, cpu: number, containers = ['app', 'sidecar']) =>
+      names.map((name) => {
+        const [namespace, pod] = name.split('/') as [string, string];
+        return {
+          namespace,
+          name: pod,
+          containers: containers.map((n) => c(n, t, cpu * (n === 'app' ? 1 : 2), long)),
+        };
+      });
+    const many = (names: string[], t: number, cpu: number, containers?: string[]): MetricsBatch => ({
+      node: null,
+      pods: pods(names, t, cpu, containers),
+      dropped: [],
+    });
+    let state = advanceNode(null, many(['a/one', 'a/two', 'b/three'], T0, 1e9), cycle(T0));
+    // two is gone, four is new, three comes first now, and its containers come the other way round.
+    const next = many(['a/four', 'a/one'], T0 + 15_000, 1.3e9);
+    next.pods.unshift(pods(['b/three'], T0 + 15_000, 1.3e9, ['sidecar', 'app'])[0]!);
+    state = advanceNode(state, next, cycle(T0 + 15_000));
+    const served = Object.fromEntries(
+      state.pods.map((p) => [`${p.namespace}/${p.name}`, podRate(p)?.containers ?? null]),
+    );
+    const usage = (cpuNanocores: number) => ({ cpuNanocores, memoryBytes: 8192 });
+    assert.deepEqual(served, {
+      'b/three': [
+        { name: 'sidecar', usage: usage(40_000_000) },
+        { name: 'app', usage: usage(20_000_000) },
+      ],
+      'a/four': null,
+      'a/one': [
+        { name: 'app', usage: usage(20_000_000) },
+        { name: 'sidecar', usage: usage(40_000_000) },
+      ],
+    });
+  });
+
   test('pods and containers absent from the new batch are forgotten (replacement, as metrics-server)', () => {
     const long = T0 - 3_600_000;
     const state = advanceNode(null, batch([c('app', T0, 1e9, long)]), cycle(T0));
