@@ -25,3 +25,15 @@ export const hostPort: Check<string> = (v) =>
   parseHostPort(v) === undefined
     ? `${JSON.stringify(v)} is not host:port with a port from 1 to 65535 (IPv6 as [::1]:6379)`
     : undefined;
+
+/** An absolute http:// or https:// URL. */
+export const httpUrl: Check<string> = (v) => {
+  if (v === '') return undefined;
+  try {
+    const u = new URL(v);
+    if (u.protocol === 'http:' || u.protocol === 'https:') return undefined;
+  } catch {
+    // Not a URL: said below.
+  }
+  return 'must be an http:// or https:// URL';
+};

@@ -18,6 +18,7 @@ export {
   loadScrapeConfig,
   type ScrapeConfig,
   scrapeSpec,
+  shardTimeoutMs,
 } from './scrape.ts';
 export { loadServeConfig, type ServeConfig, serveSpec } from './serve.ts';
 export * from './spec.ts';

@@ -1,6 +1,6 @@
 /** The scraper's flags (metrics-server's kubelet client flags, plus how it is triggered) and their rules. */
 import { parseLabelSelector, SelectorError } from '../selectors/index.ts';
-import { ipAddress } from './checks.ts';
+import { httpUrl, ipAddress } from './checks.ts';
 import {
   kubeconfig,
   loggingFlags,
@@ -18,6 +18,7 @@ import { boolean, type Check, duration, integer, listOf, oneOf, port, quantity, 
 
 const TRIGGER = 'Trigger';
 const KUBELET = 'Kubelet client';
+const SHARDS = 'Sharding';
 
 /** Node address types, in metrics-server's default order of preference. */
 export const ADDRESS_TYPES = ['Hostname', 'InternalDNS', 'InternalIP', 'ExternalDNS', 'ExternalIP'] as const;
@@ -127,6 +128,26 @@ export const scrapeSpec = defineProgram({
       check: labelSelector,
       help: 'Selector (label query) to filter nodes on; only matching nodes are scraped (e.g. -l key1=value1,key2=value2).',
     }),
+    integer('shard-size', {
+      section: SHARDS,
+      default: 0,
+      min: 0,
+      help: 'Fan a cycle out in shards of this many nodes (0: no sharding). The instance that takes the cycle lists nodes and pods once, cuts the selected nodes into shards (the same way every cycle: sorted by name) and has each shard scraped, by POST /shard to --shard-url, or in this process without it (docs/scaling.md).',
+    }),
+    string('shard-url', {
+      section: SHARDS,
+      check: httpUrl,
+      help: "Where the cycle's coordinator POSTs each shard: the scrape function's own Service URL (its trigger server, e.g. http://metrics-scraper.kube-system.svc), so the platform spreads the shards over its instances. Empty: shards run in the coordinator's process. Needs --shard-size and --shard-secret-file.",
+    }),
+    string('shard-secret-file', {
+      section: SHARDS,
+      help: 'File holding the shared secret (a mounted Secret; one trailing newline is dropped, at least 16 bytes) that authenticates POST /shard: the coordinator sends it, every instance checks it (constant-time). Without it, this instance answers POST /shard with 401.',
+    }),
+    duration('shard-timeout', {
+      section: SHARDS,
+      default: '0s',
+      help: "How long the coordinator waits for a shard's answer; a shard that has not answered by then costs its nodes this cycle (they keep their last points until they expire). 0: --kubelet-request-timeout plus 5s, at most 90% of --metric-resolution.",
+    }),
     ...loggingFlags,
   ],
   rules: [
@@ -144,6 +165,22 @@ export const scrapeSpec = defineProgram({
       c.kubeletClientCertificate !== '' && c.kubeletClientKey === ''
         ? `${x.ref('kubelet-client-certificate')} requires --kubelet-client-key`
         : undefined,
+    (c, x) =>
+      c.shardUrl !== '' && c.shardSize === 0 ? `${x.ref('shard-url')} requires --shard-size` : undefined,
+    (c, x) =>
+      c.shardUrl !== '' && c.shardSecretFile === ''
+        ? `${x.ref('shard-url')} requires --shard-secret-file: a shard invocation is authenticated by its shared secret`
+        : undefined,
+    (c, x) =>
+      c.shardTimeoutMs > (c.metricResolutionMs * 9) / 10
+        ? `${x.ref('shard-timeout')} (${x.text('shard-timeout')}) must be at most 90% of ` +
+          `${x.ref('metric-resolution')} (${x.text('metric-resolution')})`
+        : undefined,
+    (c, x) =>
+      c.shardTimeoutMs > 0 && c.shardTimeoutMs <= c.kubeletRequestTimeoutMs
+        ? `${x.ref('shard-timeout')} (${x.text('shard-timeout')}) must be longer than ` +
+          `${x.ref('kubelet-request-timeout')} (${x.text('kubelet-request-timeout')}): a shard waits for its kubelets`
+        : undefined,
     // As metrics-server: a request must end well inside the cycle it belongs to.
     (c, x) =>
       c.kubeletRequestTimeoutMs > (c.metricResolutionMs * 9) / 10
@@ -154,6 +191,15 @@ export const scrapeSpec = defineProgram({
 });
 
 export type ScrapeConfig = ConfigFor<typeof scrapeSpec>;
+
+/**
+ * How long the coordinator waits for a shard (--shard-timeout, or its default): the kubelet timeout and
+ * the shard's own work, well inside the resolution.
+ */
+export function shardTimeoutMs(c: ScrapeConfig): number {
+  if (c.shardTimeoutMs > 0) return c.shardTimeoutMs;
+  return Math.min(c.kubeletRequestTimeoutMs + 5000, (c.metricResolutionMs * 9) / 10);
+}
 
 export type AddressType = (typeof ADDRESS_TYPES)[number];
 

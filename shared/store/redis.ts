@@ -266,7 +266,7 @@ function readFlagFile(flag: string, path: string): string {
 }
 
 /** A password file: a Secret's value, with the one trailing newline an editor or `echo` adds dropped. */
-function readPassword(flag: string, path: string): string {
+export function readPassword(flag: string, path: string): string {
   const password = readFlagFile(flag, path).replace(/\r?\n$/, '');
   if (password === '') throw new ConfigError(`--${flag} ${path} is empty`);
   return password;

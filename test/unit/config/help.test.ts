@@ -61,6 +61,10 @@ const scrape: Row[] = [
   ['kubelet-concurrency', 'KUBELET_CONCURRENCY', '256'],
   ['kubelet-max-response-size', 'KUBELET_MAX_RESPONSE_SIZE', '16Mi'],
   ['node-selector', 'NODE_SELECTOR', undefined],
+  ['shard-size', 'SHARD_SIZE', undefined],
+  ['shard-url', 'SHARD_URL', undefined],
+  ['shard-secret-file', 'SHARD_SECRET_FILE', undefined],
+  ['shard-timeout', 'SHARD_TIMEOUT', '0s'],
 ];
 
 const serve: Row[] = [

@@ -4,7 +4,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError, loadScrapeConfig } from '../../../shared/config/index.ts';
+import { ConfigError, loadScrapeConfig, shardTimeoutMs } from '../../../shared/config/index.ts';
 
 function failure(argv: string[], env: Record<string, string> = {}): string {
   try {
@@ -55,6 +55,10 @@ describe('given no flags, the scraper', () => {
       kubeletConcurrency: 256,
       kubeletMaxResponseSizeBytes: 16 * 1024 * 1024,
       nodeSelector: '',
+      shardSize: 0,
+      shardUrl: '',
+      shardSecretFile: '',
+      shardTimeoutMs: 0,
       v: 0,
       logFormat: 'text',
       help: false,
@@ -152,6 +156,40 @@ describe('the scraper refuses', () => {
     assert.throws(
       () => loadScrapeConfig(['--metric-resolution=10s', '--kubelet-request-timeout=9001ms'], {}),
       ConfigError,
+    );
+  });
+
+  test('sharding flags that cannot work together, each with one line naming the flag', () => {
+    assert.equal(failure(['--shard-url=http://scraper']), '--shard-url requires --shard-size');
+    assert.equal(
+      failure(['--shard-size=100', '--shard-url=http://scraper']),
+      '--shard-url requires --shard-secret-file: a shard invocation is authenticated by its shared secret',
+    );
+    assert.equal(
+      failure(['--shard-size=100', '--shard-url=scraper:8080', '--shard-secret-file=/s']),
+      'invalid value "scraper:8080" for --shard-url (SHARD_URL): must be an http:// or https:// URL',
+    );
+    assert.equal(
+      failure(['--shard-size=-1']),
+      'invalid value "-1" for --shard-size (SHARD_SIZE): must be an integer of at least 0',
+    );
+    assert.equal(
+      failure(['--metric-resolution=20s', '--shard-timeout=19s']),
+      '--shard-timeout (19s) must be at most 90% of --metric-resolution (20s)',
+    );
+    assert.equal(
+      failure(['--shard-timeout=5s']),
+      '--shard-timeout (5s) must be longer than --kubelet-request-timeout (10s): a shard waits for its kubelets',
+    );
+    const c = loadScrapeConfig(
+      ['--shard-size=500', '--shard-url=http://scraper.kube-system.svc', '--shard-secret-file=/s'],
+      {},
+    );
+    assert.deepEqual([c.shardSize, c.shardUrl, c.shardTimeoutMs], [500, 'http://scraper.kube-system.svc', 0]);
+    assert.equal(shardTimeoutMs(c), 15_000);
+    assert.equal(
+      shardTimeoutMs(loadScrapeConfig(['--metric-resolution=10s', '--kubelet-request-timeout=8s'], {})),
+      9000,
     );
   });
 
