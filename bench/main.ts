@@ -11,6 +11,10 @@
  *   npm run bench -- --no-decoders      without the decoders' throughput (measured in-process first)
  *   npm run bench -- --events           the events benchmark only (1,000 events/s into three sinks;
  *                                       --events-rate N, --events-seconds S)
+ *   npm run bench -- --nodes 10000 --shard-size 1000
+ *                                       sharded: a coordinator and shard instances (one per shard, or
+ *                                       --shard-instances N), each its own process, each measured
+ *   npm run bench -- --no-events        without the events benchmark
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,6 +45,9 @@ const { values } = parseArgs({
     events: { type: 'boolean', default: false },
     'events-rate': { type: 'string', default: '1000' },
     'events-seconds': { type: 'string', default: '60' },
+    'shard-size': { type: 'string', default: '0' },
+    'shard-instances': { type: 'string' },
+    'no-events': { type: 'boolean', default: false },
   },
 });
 
@@ -48,6 +55,15 @@ const { values } = parseArgs({
 const sizes = (values.nodes ?? (values.events ? [] : ['100', '1000', '5000'])).map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--nodes: want whole numbers ≥ 1, got ${values.nodes?.join(', ')}`);
+const shardSize = Number(values['shard-size']);
+if (!Number.isInteger(shardSize) || shardSize < 0)
+  throw new Error(
+    `--shard-size: want a whole number ≥ 0 (0: one scraper process), got ${values['shard-size']}`,
+  );
+const shardInstancesFlag = values['shard-instances'] === undefined ? null : Number(values['shard-instances']);
+if (shardInstancesFlag !== null && !(Number.isInteger(shardInstancesFlag) && shardInstancesFlag >= 1))
+  throw new Error(`--shard-instances: want a whole number ≥ 1, got ${values['shard-instances']}`);
+if (shardInstancesFlag !== null && shardSize === 0) throw new Error('--shard-instances needs --shard-size');
 const podsPerNode = Number(values['pods-per-node']);
 const warmCycles = Number(values['warm-cycles']);
 const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : null;
@@ -121,6 +137,9 @@ try {
       progress,
       nodeArgs,
       profileDir: profDir,
+      shardSize,
+      // One instance per shard unless told: each then holds only its own shard's connections.
+      shardInstances: shardInstancesFlag ?? Math.ceil(nodes / Math.max(1, shardSize)),
     });
     scrape.push(figures);
     if (figures.sim) {
@@ -139,22 +158,25 @@ try {
       }
     }
   }
-  const events: EventsFigures = await eventsBench({
-    rate: Number(values['events-rate']),
-    seconds: Number(values['events-seconds']),
-    warmupSeconds: 10,
-    redisUrl: server.url,
-    redis,
-    dir,
-    progress,
-    nodeArgs: nodeArgs('events'),
-  });
+  const events: EventsFigures | null = values['no-events']
+    ? null
+    : await eventsBench({
+        rate: Number(values['events-rate']),
+        seconds: Number(values['events-seconds']),
+        warmupSeconds: 10,
+        redisUrl: server.url,
+        redis,
+        dir,
+        progress,
+        nodeArgs: nodeArgs('events'),
+      });
   if (scrape.length > 0) process.stdout.write(`\n${report(m, scrape, serve, decoders)}\n`);
-  process.stdout.write(
-    `\n${scrape.length > 0 ? '' : `Machine: ${describeMachine(m)}\n\n`}${eventsReport(events)}\n`,
-  );
+  if (events)
+    process.stdout.write(
+      `\n${scrape.length > 0 ? '' : `Machine: ${describeMachine(m)}\n\n`}${eventsReport(events)}\n`,
+    );
   if (values.json) {
-    const json = { ...toJson(m, scrape, serve, decoders), events: eventsJson(events) };
+    const json = { ...toJson(m, scrape, serve, decoders), events: events ? eventsJson(events) : null };
     await writeFile(values.json, `${JSON.stringify(json, null, 2)}\n`);
     progress(`figures written to ${values.json}`);
   }
