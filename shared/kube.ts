@@ -33,6 +33,11 @@ export interface PodMeta {
   labels: Record<string, string>;
 }
 
+/** A Running pod's metadata and the node it runs on (spec.nodeName), for sharded cycles. */
+export interface PodOnNode extends PodMeta {
+  nodeName: string;
+}
+
 /**
  * Loads `path` (several files separated by the OS path delimiter, as $KUBECONFIG allows, are merged), or
  * ($KUBECONFIG, ~/.kube/config, in-cluster) in client-node's order when empty.
@@ -56,6 +61,25 @@ export function loadKubeConfig(path: string): KubeConfig {
 const PAGE = 500;
 /** Ask for metadata only (as metrics-server's metadata informer does); full objects are the fallback. */
 const METADATA_ONLY = 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,application/json';
+
+/**
+ * The pod list as kube-apiserver's printer renders it, each row with its object's metadata: the one list
+ * that carries both a pod's labels and its node (the Node column) without the whole pod.
+ */
+const TABLE_WITH_METADATA = 'application/json;as=Table;g=meta.k8s.io;v=v1,application/json';
+
+interface TablePage {
+  columnDefinitions?: { name?: unknown }[];
+  rows: {
+    cells?: unknown[];
+    object?: { metadata?: { name?: unknown; namespace?: unknown; labels?: unknown } };
+  }[];
+  metadata?: { continue?: unknown };
+}
+
+function isTablePage(v: unknown): v is TablePage {
+  return typeof v === 'object' && v !== null && Array.isArray((v as { rows?: unknown }).rows);
+}
 
 /** One page of a PartialObjectMetadataList (or a full PodList: the fields read are the same). */
 interface MetadataPage {
@@ -170,6 +194,37 @@ export class KubeApi {
         const m = p.metadata;
         if (typeof m?.name === 'string' && m.name && typeof m.namespace === 'string' && m.namespace)
           out.push({ namespace: m.namespace, name: m.name, labels: stringRecord(m.labels) });
+      }
+      const next = page.metadata?.continue;
+      token = typeof next === 'string' ? next : '';
+    } while (token);
+    return out;
+  }
+
+  /**
+   * Running pods' metadata with each pod's node (a sharded cycle hands each shard the pods of its nodes):
+   * the Table representation with `includeObject=Metadata`, paginated like the metadata list.
+   */
+  async listRunningPodsOnNodes(): Promise<PodOnNode[]> {
+    const out: PodOnNode[] = [];
+    let token = '';
+    let nodeColumn = -1;
+    do {
+      const query = `fieldSelector=status.phase%3DRunning&includeObject=Metadata&limit=${PAGE}${token ? `&continue=${encodeURIComponent(token)}` : ''}`;
+      const page = await this.#get(`/api/v1/pods?${query}`, TABLE_WITH_METADATA);
+      if (!isTablePage(page)) throw new Error('the pod table has no rows array');
+      if (page.columnDefinitions) nodeColumn = page.columnDefinitions.findIndex((c) => c.name === 'Node');
+      if (nodeColumn < 0) throw new Error('the pod table has no Node column');
+      for (const row of page.rows) {
+        const m = row.object?.metadata;
+        const nodeName = row.cells?.[nodeColumn];
+        if (typeof m?.name === 'string' && m.name && typeof m.namespace === 'string' && m.namespace)
+          out.push({
+            namespace: m.namespace,
+            name: m.name,
+            labels: stringRecord(m.labels),
+            nodeName: typeof nodeName === 'string' ? nodeName : '',
+          });
       }
       const next = page.metadata?.continue;
       token = typeof next === 'string' ? next : '';

@@ -8,9 +8,9 @@
  * Then the cycle's record: its figures and new TLS sessions, every listed node registered with them,
  * and whatever was kept for nodes the list no longer has forgotten (shared/store/keys.ts).
  */
-import type { NodeObject, PodMeta } from '../../shared/kube.ts';
+import type { NodeObject, PodMeta, PodOnNode } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
-import type { StatsWrite } from '../../shared/metrics.ts';
+import type { RequestFigure, StatsWrite } from '../../shared/metrics.ts';
 import type {
   CycleClaim,
   CycleClaimRequest,
@@ -20,11 +20,12 @@ import type {
   CycleState,
   StagingOptions,
 } from '../../shared/store/writer.ts';
+import { coordinate, type ShardTransport } from './coordinator.ts';
 import type { MetricsBatch } from './decode/batch.ts';
 import { departures } from './departures.ts';
 import { KubeletError } from './kubelet.ts';
 import { CycleLease, type LeaseStore } from './lease.ts';
-import { CycleRender } from './render.ts';
+import { CycleRender, type Rendered } from './render.ts';
 import { decodeState, encodeState } from './state.ts';
 import { advanceNode } from './storage.ts';
 
@@ -32,7 +33,12 @@ export type { CycleKind };
 
 /** The narrow interfaces the cycle needs, so it is tested beside small fakes of each. */
 export interface CycleDeps {
-  api: { listNodes(): Promise<NodeObject[]>; listRunningPods(): Promise<PodMeta[]> };
+  api: {
+    listNodes(): Promise<NodeObject[]>;
+    listRunningPods(): Promise<PodMeta[]>;
+    /** The pods with each one's node: needed by a sharded cycle only. */
+    listRunningPodsOnNodes?(): Promise<PodOnNode[]>;
+  };
   kubelet: {
     scrape(node: NodeObject): Promise<MetricsBatch>;
     /** The `host:port` of the node's kubelet ('' without a usable address). */
@@ -52,10 +58,18 @@ export interface CycleDeps {
     readNamespaces(): Promise<string[]>;
     stageCycle(
       o: StagingOptions,
-    ): Pick<CycleStaging, 'setState' | 'podEntry' | 'nodeEntry' | 'flushIfFull' | 'finish' | 'abandon'>;
+    ): Pick<
+      CycleStaging,
+      'setState' | 'podEntry' | 'nodeEntry' | 'flushIfFull' | 'flush' | 'finish' | 'abandon'
+    >;
   };
-  /** The cycle's own figures, for the scraper's /metrics (omitted: none are stored). */
-  figures?(cycle: CycleResult): StatsWrite;
+  /**
+   * The cycle's own figures, for the scraper's /metrics (omitted: none are stored), with the kubelet
+   * requests other instances made for it (its remote shards').
+   */
+  figures?(cycle: CycleResult, shardRequests: readonly RequestFigure[]): StatsWrite;
+  /** Runs one shard of a sharded cycle (in this process, or by POST to another instance). */
+  shards?: ShardTransport;
   log: Logger;
 }
 
@@ -69,6 +83,10 @@ export interface CycleConfig {
   holder: string;
   /** The cycle's lease (default: leaseMs(resolutionMs)); tests shorten it. */
   leaseMs?: number;
+  /** --shard-size (0 or omitted: one process scrapes the whole cycle; sharding needs `deps.shards`). */
+  shardSize?: number;
+  /** How long the coordinator waits for a shard (default: the kubelet timeout plus 5 s). */
+  shardTimeoutMs?: number;
 }
 
 export interface NodeFailure {
@@ -274,8 +292,13 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
   );
   try {
     // Served until a resolution past the cycle's start, plus the grace.
-    const expiresAt = start.now + cfg.resolutionMs + graceMs(cfg.kubeletTimeoutMs, lease);
-    const { listed, known, ...r } = await scrapeCycle(deps, cfg, start.now, expiresAt, held);
+    // A sharded cycle's writes land within the shards' timeout rather than the kubelets'.
+    const landsWithin = Math.max(
+      cfg.kubeletTimeoutMs,
+      (cfg.shardSize ?? 0) > 0 ? (cfg.shardTimeoutMs ?? 0) : 0,
+    );
+    const expiresAt = start.now + cfg.resolutionMs + graceMs(landsWithin, lease);
+    const { listed, known, requests, ...r } = await scrapeCycle(deps, cfg, start.now, expiresAt, held);
     await held.end('done');
     const durationMs = performance.now() - started;
     const nextDueInMs = untilThen(start.nextDue);
@@ -297,12 +320,125 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
       durationMs,
       ...r,
     };
-    await record(deps, listed, known, result);
+    await record(deps, listed, known, result, requests);
     return result;
   } catch (err) {
     await held.end('failed');
     throw err;
   }
+}
+
+/** The part of a cycle's staging that scraping nodes writes to. */
+export type NodesStaging = Pick<CycleStaging, 'setState' | 'podEntry' | 'nodeEntry' | 'flushIfFull'>;
+
+/**
+ * Nodes to scrape and render into a cycle's staging: the whole cycle unsharded, one shard's nodes (in
+ * this process or another instance's), or what a sharded cycle's coordinator renders itself (the nodes
+ * no shard served, from their kept states).
+ */
+export interface NodesJob {
+  /** The cycle's start (Redis clock, ms). */
+  now: number;
+  /** Until when what is scraped now is served. */
+  expiresAt: number;
+  resolutionMs: number;
+  concurrency: number;
+  /** Every node rendered, in the order listed (ties between nodes reporting the same pod go to the first). */
+  nodes: readonly NodeObject[];
+  /** The nodes --node-selector selects (their node entries are rendered). */
+  selected: ReadonlySet<NodeObject>;
+  /** The nodes fetched now; the others are rendered from the state kept for them. */
+  scrape: readonly NodeObject[];
+  /** The Running pods these nodes may report. */
+  pods: Promise<readonly PodMeta[]>;
+  staging: NodesStaging;
+  /** Aborted: no more nodes are started, and the job throws its reason. */
+  signal: AbortSignal;
+}
+
+export interface NodesDone {
+  scraped: number;
+  failed: NodeFailure[];
+  /** What is left to write for these nodes' served hashes (CycleRender.finish). */
+  rendered: Rendered;
+}
+
+/**
+ * Fetches every node of `job.scrape` with bounded concurrency (its previous state read alongside),
+ * advances its two-point state and streams its new state and served entries into the staging as soon as
+ * it is done; then renders the nodes not scraped (failed, or not to scrape) from the state kept for them.
+ * A node that fails is logged with its cause; a Redis failure fails the job.
+ */
+export async function scrapeNodes(
+  deps: Pick<CycleDeps, 'kubelet' | 'log'> & { store: Pick<CycleDeps['store'], 'readState' | 'readStates'> },
+  job: NodesJob,
+): Promise<NodesDone> {
+  const { log, store } = deps;
+  const { now, expiresAt, staging } = job;
+  const ready = job.pods.then(
+    (list) =>
+      new CycleRender(
+        {
+          now,
+          expiresAt,
+          nodes: job.nodes.map((n) => ({ name: n.name, labels: n.labels, selected: job.selected.has(n) })),
+          pods: list as PodMeta[],
+        },
+        staging,
+      ),
+  );
+  ready.catch(() => undefined); // awaited by every node, and after the fan-out
+  const stateTtl = stateTtlMs(job.resolutionMs);
+
+  const failed: NodeFailure[] = [];
+  const scraped = new Set<string>();
+  await pool([...job.scrape], job.concurrency, job.signal, async (node) => {
+    // The node's previous state is read while its kubelet answers; a Redis failure fails the cycle,
+    // not the node.
+    const previous = store.readState(node.name);
+    previous.catch(() => undefined);
+    let batch: MetricsBatch;
+    try {
+      batch = await deps.kubelet.scrape(node);
+    } catch (err) {
+      const error = err instanceof Error ? err.message : String(err);
+      failed.push({ node: node.name, error });
+      const msg =
+        err instanceof KubeletError && err.timeout
+          ? 'Failed to scrape node, timeout to access kubelet'
+          : 'Failed to scrape node';
+      log.warn(msg, { node: node.name, err: error });
+      return;
+    }
+    const render = await ready;
+    const state = advanceNode(decodeState(await previous), batch, {
+      startedAt: now,
+      expiresAt,
+      resolutionMs: job.resolutionMs,
+    });
+    scraped.add(node.name);
+    render.add(node.name, state);
+    staging.setState(node.name, encodeState(state), stateTtl);
+    if (batch.dropped.length > 0 && log.enabled(2)) {
+      for (const d of batch.dropped) log.debug(2, 'Dropped incomplete metrics', { node: node.name, ...d });
+    }
+    await staging.flushIfFull();
+  });
+
+  job.signal.throwIfAborted();
+  const render = await ready;
+  // Nodes not scraped now (failed, or not selected) are served from the state kept for them.
+  const kept = job.nodes.filter((n) => !scraped.has(n.name)).map((n) => n.name);
+  for (let i = 0; i < kept.length; i += KEPT_BATCH) {
+    const names = kept.slice(i, i + KEPT_BATCH);
+    const values = await store.readStates(names);
+    for (let j = 0; j < names.length; j++) {
+      const state = decodeState(values[j] ?? null);
+      if (state) render.add(names[j]!, state);
+    }
+    await staging.flushIfFull();
+  }
+  return { scraped: job.scrape.length - failed.length, failed, rendered: render.finish() };
 }
 
 /** The cycle's work, under its lease: what runCycle reports of a cycle that ran. */
@@ -317,13 +453,18 @@ async function scrapeCycle(
     /** The nodes listed, and those registered before the cycle (for its record). */
     listed: NodeObject[];
     known: Map<string, string>;
+    /** Kubelet requests other instances made for this cycle (its shards'), for its figures. */
+    requests: RequestFigure[];
   }
 > {
-  const { log, store } = deps;
+  const { store } = deps;
+  const sharded = (cfg.shardSize ?? 0) > 0 && deps.shards !== undefined;
 
   // The pod list (the cycle's largest read: hundreds of pages at 5,000 nodes) goes on while the kubelets
-  // are fetched; only rendering waits for it.
-  const pods = deps.api.listRunningPods().catch((err: unknown) => {
+  // are fetched; only rendering waits for it. A sharded cycle needs each pod's node, to hand each shard
+  // the pods of its nodes.
+  const list = sharded ? deps.api.listRunningPodsOnNodes!() : deps.api.listRunningPods();
+  const pods = list.catch((err: unknown) => {
     throw new Error(`listing pods: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   });
   pods.catch(() => undefined); // awaited below; a failure of the other reads must not leave it unobserved
@@ -337,75 +478,37 @@ async function scrapeCycle(
   const selected = cfg.nodeSelector ? nodes.filter((n) => cfg.nodeSelector!.matches(n.labels)) : nodes;
   const isSelected = new Set(selected);
   const staging = store.stageCycle({ cycle: now, ttlMs: stagingTtlMs(cfg.resolutionMs) });
-  const ready = pods.then(
-    (list) =>
-      new CycleRender(
-        {
-          now,
-          expiresAt,
-          nodes: nodes.map((n) => ({ name: n.name, labels: n.labels, selected: isSelected.has(n) })),
-          pods: list,
-        },
-        staging,
-      ),
-  );
-  ready.catch(() => undefined); // awaited by every node, and after the fan-out
-  const stateTtl = stateTtlMs(cfg.resolutionMs);
+  const job: NodesJob = {
+    now,
+    expiresAt,
+    resolutionMs: cfg.resolutionMs,
+    concurrency: cfg.concurrency,
+    nodes,
+    selected: isSelected,
+    scrape: selected,
+    pods,
+    staging,
+    signal: lease.signal,
+  };
 
-  const failed: NodeFailure[] = [];
-  let rendered: ReturnType<CycleRender['finish']>;
+  let done: NodesDone & { requests?: RequestFigure[] };
   try {
-    const scraped = new Set<string>();
-    await pool(selected, cfg.concurrency, lease.signal, async (node) => {
-      // The node's previous state is read while its kubelet answers; a Redis failure fails the cycle,
-      // not the node.
-      const previous = store.readState(node.name);
-      previous.catch(() => undefined);
-      let batch: MetricsBatch;
-      try {
-        batch = await deps.kubelet.scrape(node);
-      } catch (err) {
-        const error = err instanceof Error ? err.message : String(err);
-        failed.push({ node: node.name, error });
-        const msg =
-          err instanceof KubeletError && err.timeout
-            ? 'Failed to scrape node, timeout to access kubelet'
-            : 'Failed to scrape node';
-        log.warn(msg, { node: node.name, err: error });
-        return;
-      }
-      const render = await ready;
-      const state = advanceNode(decodeState(await previous), batch, {
-        startedAt: now,
-        expiresAt,
-        resolutionMs: cfg.resolutionMs,
-      });
-      scraped.add(node.name);
-      render.add(node.name, state);
-      staging.setState(node.name, encodeState(state), stateTtl);
-      if (batch.dropped.length > 0 && log.enabled(2)) {
-        for (const d of batch.dropped) log.debug(2, 'Dropped incomplete metrics', { node: node.name, ...d });
-      }
-      await staging.flushIfFull();
-    });
-
-    lease.check();
-    const render = await ready;
-    // Nodes not scraped this cycle (failed, or not selected) are served from the state kept for them.
-    const kept = nodes.filter((n) => !scraped.has(n.name)).map((n) => n.name);
-    for (let i = 0; i < kept.length; i += KEPT_BATCH) {
-      const names = kept.slice(i, i + KEPT_BATCH);
-      const values = await store.readStates(names);
-      for (let j = 0; j < names.length; j++) {
-        const state = decodeState(values[j] ?? null);
-        if (state) render.add(names[j]!, state);
-      }
-      await staging.flushIfFull();
-    }
-    rendered = render.finish();
+    done = sharded
+      ? await coordinate(
+          { ...deps, shards: deps.shards! },
+          {
+            ...job,
+            pods: pods as Promise<PodOnNode[]>,
+            holder: cfg.holder,
+            shardSize: cfg.shardSize!,
+            shardTimeoutMs: cfg.shardTimeoutMs ?? cfg.kubeletTimeoutMs + GRACE_SLACK_MS,
+          },
+        )
+      : await scrapeNodes(deps, job);
     // The last word before publishing: a runner that lost its lease (another instance retook the
     // cycle) publishes nothing.
     await lease.confirm();
+    const { rendered } = done;
     await staging.finish({ nodes: rendered.nodes, namespaces: rendered.namespaces, previousNamespaces });
   } catch (err) {
     await staging.abandon();
@@ -413,11 +516,12 @@ async function scrapeCycle(
   }
   return {
     nodes: selected.length,
-    scraped: selected.length - failed.length,
-    failed,
-    points: rendered.points,
+    scraped: done.scraped,
+    failed: done.failed,
+    points: done.rendered.points,
     listed: nodes,
     known,
+    requests: done.requests ?? [],
   };
 }
 
@@ -433,6 +537,7 @@ async function record(
   nodes: NodeObject[],
   known: Map<string, string>,
   result: CycleResult,
+  requests: readonly RequestFigure[],
 ): Promise<void> {
   const { kubelet, log } = deps;
   const endpoints = new Map(nodes.map((n) => [n.name, kubelet.endpoint(n)]));
@@ -440,7 +545,7 @@ async function record(
   kubelet.retain?.(new Set(endpoints.values()));
   try {
     await deps.store.recordCycle({
-      stats: deps.figures?.(result),
+      stats: deps.figures?.(result, requests),
       endpoints,
       sessions: kubelet.takeNewSessions?.() ?? [],
       sessionsTtlMs: TLS_SESSIONS_TTL_MS,

@@ -4,12 +4,14 @@
  *            was scraped, or there are none; 1: every node failed or the cycle could not run)
  *   --loop   its own ticker, a cycle every --metric-resolution (plus the HTTP server, for probes)
  *   neither  an HTTP trigger server: POST / runs a cycle (cron-connector, PingSource, any HTTP cron)
+ * Under both --loop and the trigger server, POST /shard scrapes one shard of another instance's cycle.
  */
 import { ConfigError, loadScrapeConfig, scrapeSpec } from '../../shared/config/index.ts';
 import { Serving } from '../../shared/http/serving.ts';
 import { listenForTriggers, onShutdown, startProgram } from '../../shared/program.ts';
 import { cycleSucceeded } from './cycle.ts';
 import { createScraper } from './scraper.ts';
+import { addShardRoute } from './shard-route.ts';
 import { createTrigger, createTriggerApp } from './trigger.ts';
 
 const { config, log } = startProgram('scrape', scrapeSpec, loadScrapeConfig);
@@ -46,6 +48,7 @@ const app = createTriggerApp(
   config.loop ? config.metricResolutionMs : null,
   () => serving.stopping,
 );
+addShardRoute(app, { secret: scraper.shardSecret, run: (req, signal) => scraper.shard(req, signal) }, log);
 app.get('/metrics', async () => {
   const { contentType, body } = await scraper.metrics();
   return new Response(body, { headers: { 'content-type': contentType } });

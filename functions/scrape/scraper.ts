@@ -5,7 +5,7 @@
  */
 import type https from 'node:https';
 import { hostname } from 'node:os';
-import type { ScrapeConfig } from '../../shared/config/index.ts';
+import { type ScrapeConfig, shardTimeoutMs } from '../../shared/config/index.ts';
 import { KubeApi, loadKubeConfig } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
@@ -13,9 +13,14 @@ import { parseLabelSelector } from '../../shared/selectors/index.ts';
 import { RedisMetricsReader } from '../../shared/store/reader.ts';
 import { connect, createRedis, duplicate, guarded, redisTarget } from '../../shared/store/redis.ts';
 import { RedisMetricsWriter } from '../../shared/store/writer.ts';
+import type { ShardTransport } from './coordinator.ts';
 import { ignoredWithProxy, readKubeletCredentials } from './credentials.ts';
 import { type CycleKind, type CycleResult, runCycle } from './cycle.ts';
 import { KubeletClient, type TlsOptions } from './kubelet.ts';
+import { runShard, type ShardDeps } from './shard.ts';
+import { ShardSecret } from './shard-auth.ts';
+import { remoteShards } from './shard-client.ts';
+import type { ShardAnswer, ShardRequest } from './shard-contract.ts';
 
 export interface Scraper {
   /**
@@ -23,6 +28,10 @@ export interface Scraper {
    * unless another instance ran or runs it); throws when it could not run at all.
    */
   run(kind: CycleKind): Promise<CycleResult>;
+  /** One shard of another instance's cycle (POST /shard); throws when it could not run. */
+  shard(req: ShardRequest, signal: AbortSignal): Promise<ShardAnswer>;
+  /** The shared secret POST /shard must carry (null: no --shard-secret-file). */
+  readonly shardSecret: ShardSecret | null;
   /** /metrics: this process' metrics and the scraper's stored figures (as every serve replica shows them). */
   metrics(): Promise<{ contentType: string; body: string }>;
   close(): Promise<void>;
@@ -93,31 +102,66 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   };
 
   const holder = `${hostname()}/${process.pid}`;
+  // At start: an unreadable, empty or short secret file is a configuration error.
+  const shardSecret = config.shardSecretFile ? ShardSecret.read(config.shardSecretFile) : null;
   const reader = new RedisMetricsReader(redis);
   const registry = createMetricsRegistry({ scrapeStats: () => reader.scrapeStats() });
   let sessionsLoaded = false;
   let requests: RequestFigure[] = [];
-  return {
-    async run(kind) {
-      await guarded(() => Promise.all([connect(redis), connect(lockRedis)]));
-      const client = await kubeletClient();
-      if (!sessionsLoaded) {
-        sessionsLoaded = true;
-        client.onRequest((r) => requests.push(r));
-        // A fresh process resumes the TLS sessions an earlier one saved instead of a full handshake each.
-        try {
-          client.importSessions(await store.readTlsSessions());
-        } catch (err) {
-          log.warn('Could not read saved kubelet TLS sessions', {
-            err: err instanceof Error ? err.message : String(err),
-          });
-        }
+  /** Connected, with the kubelet client ready (sessions a previous process saved imported once). */
+  const ready = async (): Promise<KubeletClient> => {
+    await guarded(() => Promise.all([connect(redis), connect(lockRedis)]));
+    const client = await kubeletClient();
+    if (!sessionsLoaded) {
+      sessionsLoaded = true;
+      client.onRequest((r) => requests.push(r));
+      // A fresh process resumes the TLS sessions an earlier one saved instead of a full handshake each.
+      try {
+        client.importSessions(await store.readTlsSessions());
+      } catch (err) {
+        log.warn('Could not read saved kubelet TLS sessions', {
+          err: err instanceof Error ? err.message : String(err),
+        });
       }
+    }
+    return client;
+  };
+  const shardDeps = (client: KubeletClient, remote: boolean): ShardDeps => ({
+    kubelet: client,
+    store,
+    log,
+    instance: holder,
+    // A shard another instance coordinates hands its requests' figures to that instance's record.
+    ...(remote
+      ? {
+          takeRequests: (nodes: ReadonlySet<string>) => {
+            const taken = requests.filter((r) => nodes.has(r.node));
+            requests = requests.filter((r) => !nodes.has(r.node));
+            return taken;
+          },
+        }
+      : {}),
+  });
+  const concurrency = config.kubeletConcurrency;
+  return {
+    shardSecret,
+    async shard(req, signal) {
+      const deps = shardDeps(await ready(), true);
+      try {
+        return await runShard(deps, { concurrency }, req, signal);
+      } catch (err) {
+        // Nobody asks for a failed shard's figures: they must not pile up here.
+        deps.takeRequests?.(new Set(req.nodes.map((n) => n.name)));
+        throw err;
+      }
+    },
+    async run(kind) {
+      const client = await ready();
       requests = [];
       // The cycle's own figures go with its record (runCycle), each node's with its registration.
-      const figures = (r: CycleResult) => {
+      const figures = (r: CycleResult, shardRequests: readonly RequestFigure[]) => {
         const stats = statsWrite({
-          requests,
+          requests: [...requests, ...shardRequests],
           tickSeconds: r.durationMs / 1000,
           resolutionSeconds: config.metricResolutionMs / 1000,
           points: r.points,
@@ -125,14 +169,26 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
         requests = [];
         return stats;
       };
+      const shards: ShardTransport | undefined =
+        config.shardSize === 0
+          ? undefined
+          : config.shardUrl !== ''
+            ? remoteShards(config.shardUrl, shardSecret!)
+            : {
+                where: 'in-process',
+                concurrent: false,
+                run: (req, signal) => runShard(shardDeps(client, false), { concurrency }, req, signal),
+              };
       return runCycle(
-        { api, kubelet: client, store, figures, log },
+        { api, kubelet: client, store, figures, log, ...(shards ? { shards } : {}) },
         {
           resolutionMs: config.metricResolutionMs,
           kubeletTimeoutMs: config.kubeletRequestTimeoutMs,
-          concurrency: config.kubeletConcurrency,
+          concurrency,
           nodeSelector,
           holder,
+          shardSize: config.shardSize,
+          shardTimeoutMs: shardTimeoutMs(config),
         },
         kind,
       );

@@ -406,6 +406,15 @@ export class CycleStaging {
     });
   }
 
+  /**
+   * Sends everything buffered and waits for every send; throws the first error. A shard's end: its
+   * fields are in the cycle's staging hashes, which the coordinator renames (finish) once every shard is
+   * done; a shard never renames or deletes them (other shards write into the same hashes).
+   */
+  flush(): Promise<void> {
+    return guarded(() => this.#drain());
+  }
+
   /** Sends everything buffered and waits for every send; throws the first error. */
   async #drain(): Promise<void> {
     if (this.#commands > 0) this.#send();

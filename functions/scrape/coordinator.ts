@@ -1,0 +1,154 @@
+/**
+ * A sharded cycle, as the instance that took it (the coordinator) runs it: the nodes and pods it listed
+ * cut into shards (shards.ts), each shard scraped by an instance of the function (ShardTransport: by
+ * POST /shard to --shard-url, so the platform spreads them, or in this process, one after another),
+ * every shard's answer awaited until --shard-timeout. A shard that fails or times out costs its nodes
+ * this cycle, exactly as failed kubelets do: one log line for the shard (its place, where it was sent,
+ * its nodes' count and the cause), and its nodes are served from the states kept for them, rendered here
+ * with the nodes no shard scrapes (those --node-selector leaves out) and the pods of no shard's node.
+ * What the shards staged is merged into what is left to write, so the cycle is published once, whole.
+ */
+import type { NodeObject, PodOnNode } from '../../shared/kube.ts';
+import type { RequestFigure } from '../../shared/metrics.ts';
+import type { StagedHash } from '../../shared/store/writer.ts';
+import { type CycleDeps, type NodeFailure, type NodesDone, type NodesJob, scrapeNodes } from './cycle.ts';
+import type { ShardAnswer, ShardRequest } from './shard-contract.ts';
+import { cutShards, podsByNode } from './shards.ts';
+
+/** Runs one shard and answers with its figures; throws when it failed. */
+export interface ShardTransport {
+  run(req: ShardRequest, signal: AbortSignal): Promise<ShardAnswer>;
+  /** Where shards go, for logs: the --shard-url, or `in-process`. */
+  readonly where: string;
+  /** Shards are sent all at once (remote instances), or run one after another (this process). */
+  readonly concurrent: boolean;
+}
+
+export interface CoordinateJob extends Omit<NodesJob, 'pods' | 'scrape'> {
+  pods: Promise<PodOnNode[]>;
+  holder: string;
+  shardSize: number;
+  shardTimeoutMs: number;
+}
+
+/** A shard that fails this fast is sent once more (another instance may take it) if time is left. */
+const RETRY_IF_LEFT = 0.5;
+
+/** How one shard ended: its answer, or why it has none. */
+type Outcome = { answer: ShardAnswer } | { error: string };
+
+async function runOne(
+  shards: ShardTransport,
+  req: ShardRequest,
+  parent: AbortSignal,
+  timeoutMs: number,
+): Promise<Outcome> {
+  const started = performance.now();
+  const signal = AbortSignal.any([parent, AbortSignal.timeout(timeoutMs)]);
+  let attempt = 0;
+  for (;;) {
+    attempt++;
+    try {
+      const left = Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
+      return { answer: await shards.run({ ...req, timeoutMs: left }, signal) };
+    } catch (err) {
+      if (parent.aborted) throw parent.reason;
+      if (signal.aborted) return { error: `no answer within ${timeoutMs}ms` };
+      const error = err instanceof Error ? err.message : String(err);
+      // A quick failure (an instance that died, a connection refused): once more, while most of the
+      // time is left.
+      if (attempt > 1 || performance.now() - started > timeoutMs * RETRY_IF_LEFT) return { error };
+    }
+  }
+}
+
+/** Adds a shard's staged part of one served hash to what the coordinator writes at the end. */
+function mergePart(into: StagedHash, part: { size: number; expireAt: number }): void {
+  into.size += part.size;
+  into.expireAt = Math.max(into.expireAt, part.expireAt);
+}
+
+export async function coordinate(
+  deps: CycleDeps & { shards: ShardTransport },
+  job: CoordinateJob,
+): Promise<NodesDone & { requests: RequestFigure[] }> {
+  const { log, shards } = deps;
+  const pods = await job.pods;
+  const onNode = podsByNode(pods);
+  const selected = job.nodes.filter((n) => job.selected.has(n));
+  const cut = cutShards(selected, job.shardSize);
+  const requests: ShardRequest[] = cut.map((nodes, index) => ({
+    cycle: job.now,
+    coordinator: job.holder,
+    expiresAt: job.expiresAt,
+    resolutionMs: job.resolutionMs,
+    shard: { index, of: cut.length },
+    timeoutMs: job.shardTimeoutMs,
+    nodes,
+    pods: nodes.flatMap((n) => onNode.get(n.name) ?? []),
+  }));
+
+  const outcomes: Outcome[] = [];
+  if (shards.concurrent) {
+    outcomes.push(
+      ...(await Promise.all(requests.map((r) => runOne(shards, r, job.signal, job.shardTimeoutMs)))),
+    );
+  } else {
+    for (const r of requests) outcomes.push(await runOne(shards, r, job.signal, job.shardTimeoutMs));
+  }
+  job.signal.throwIfAborted();
+
+  const served = new Set<string>();
+  const failed: NodeFailure[] = [];
+  const answers: ShardAnswer[] = [];
+  let scraped = 0;
+  outcomes.forEach((o, i) => {
+    const nodes = cut[i]!;
+    if ('answer' in o) {
+      answers.push(o.answer);
+      for (const n of nodes) served.add(n.name);
+      scraped += o.answer.scraped;
+      failed.push(...o.answer.failed);
+      return;
+    }
+    log.warn('Shard failed: its nodes keep their last points until they expire', {
+      shard: `${i + 1}/${cut.length}`,
+      url: shards.where,
+      nodes: nodes.length,
+      err: o.error,
+    });
+    for (const n of nodes) failed.push({ node: n.name, error: `shard ${i + 1}/${cut.length}: ${o.error}` });
+  });
+
+  // What no shard served: the nodes --node-selector leaves out, those of failed shards, and the pods
+  // of no served node, from the states kept for them.
+  const rest: NodeObject[] = job.nodes.filter((n) => !served.has(n.name));
+  const kept = await scrapeNodes(deps, {
+    ...job,
+    nodes: rest,
+    scrape: [],
+    pods: Promise.resolve(pods.filter((p) => !served.has(p.nodeName))),
+  });
+  const { rendered } = kept;
+  for (const a of answers) {
+    mergePart(rendered.nodes, a.staged.nodes);
+    for (const part of a.staged.namespaces) {
+      let h = rendered.namespaces.get(part.namespace);
+      if (h === undefined) {
+        h = { fields: [], size: 0, expireAt: 0, labelIndex: new Map() };
+        rendered.namespaces.set(part.namespace, h);
+      }
+      mergePart(h, part);
+      h.labelIndex ??= new Map();
+      for (const [labels, names] of part.labelIndex) {
+        const list = h.labelIndex.get(labels);
+        if (list) list.push(...names);
+        else h.labelIndex.set(labels, [...names]);
+      }
+    }
+    rendered.points.nodes += a.points.nodes;
+    rendered.points.pods += a.points.pods;
+    rendered.points.containers += a.points.containers;
+  }
+  return { scraped, failed, rendered, requests: answers.flatMap((a) => a.requests) };
+}

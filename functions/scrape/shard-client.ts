@@ -1,0 +1,45 @@
+/**
+ * The coordinator's side of POST /shard: each shard sent to --shard-url (the scrape function's own
+ * Service, so the platform picks the instance), authenticated with the shared secret, its answer checked
+ * against the contract. Connections are kept alive between cycles (fetch's pool), so a cycle does not
+ * pay a connection per shard.
+ */
+import type { ShardTransport } from './coordinator.ts';
+import type { ShardSecret } from './shard-auth.ts';
+import { SHARD_PATH, type ShardAnswer, type ShardRequest, shardAnswerSchema } from './shard-contract.ts';
+
+export function remoteShards(url: string, secret: ShardSecret): ShardTransport {
+  const target = new URL(SHARD_PATH, url.endsWith('/') ? url : `${url}/`).toString();
+  return {
+    where: url,
+    concurrent: true,
+    async run(req: ShardRequest, signal: AbortSignal): Promise<ShardAnswer> {
+      const res = await fetch(target, {
+        method: 'POST',
+        headers: { authorization: secret.header(), 'content-type': 'application/json' },
+        body: JSON.stringify(req),
+        signal,
+      });
+      const text = await res.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      if (res.status !== 200) {
+        const error = (body as { error?: unknown } | undefined)?.error;
+        throw new Error(
+          `HTTP ${res.status} from ${target}: ${typeof error === 'string' ? error : text.slice(0, 200)}`,
+        );
+      }
+      const answer = shardAnswerSchema.safeParse(body);
+      if (!answer.success) {
+        throw new Error(
+          `the answer from ${target} is not a shard answer: ${answer.error.issues[0]?.message}`,
+        );
+      }
+      return answer.data;
+    },
+  };
+}
