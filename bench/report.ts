@@ -154,7 +154,7 @@ export function report(
       p
         .map(
           (i, n) =>
-            `${i.role === 'coordinator' ? 'coordinator' : `shard instance ${n}`} ${f(i.peakRssMiB, 0)}`,
+            `${i.role === 'coordinator' ? 'coordinator' : `shard instance ${n - 1}`} ${f(i.peakRssMiB, 0)}`,
         )
         .join(', ');
     for (const r of shardedRows) {

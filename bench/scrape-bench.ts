@@ -285,8 +285,8 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
         progress(
           `${tag}     instances (CPU ms, peak RSS MiB, shards): ${instances
             .map(
-              (i) =>
-                `${i.role === 'coordinator' ? 'coordinator' : `shard ${i.pid}`} ${Math.round(i.cpuMs)} ms ${Math.round(i.peakRssMiB)} MiB${i.role === 'shard' ? ` ×${i.shards}` : ''}`,
+              (i, n) =>
+                `${i.role === 'coordinator' ? 'coordinator' : `shard instance ${n - 1}`} ${Math.round(i.cpuMs)} ms ${Math.round(i.peakRssMiB)} MiB${i.role === 'shard' ? ` ×${i.shards}` : ''}`,
             )
             .join(', ')}; router ${Math.round(shardCycle.routerCpuMs)} ms`,
         );

@@ -6,7 +6,7 @@
  * its peak RSS in the cycle (VmHWM, reset before each cycle).
  */
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scrapeSpec } from '../shared/config/index.ts';
 import { freePort, type Program, startProgram, waitFor } from '../sim/processes.ts';
@@ -116,8 +116,13 @@ export async function startShardInstances(o: ShardInstancesOptions): Promise<Sha
         }),
       ),
     );
-    // A trigger server without POST /shard answers 404; one with it refuses a request without the secret.
-    const probe = await fetch(`${urls[0]}/shard`, { method: 'POST', body: '{}' });
+    // A trigger server without POST /shard answers 404; one with it answers 400 to a body that is no shard.
+    const secret = (await readFile(secretFile, 'utf8')).trim();
+    const probe = await fetch(`${urls[0]}/shard`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
+      body: '{}',
+    });
     if (probe.status === 404)
       throw new Error(
         `${o.tag} the scrape function's trigger server has no POST /shard yet (404): the sharded cycle cannot run`,
