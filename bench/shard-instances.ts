@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { scrapeSpec } from '../shared/config/index.ts';
-import { freePort, type Program, startProgram, waitFor } from '../sim/processes.ts';
+import { type Program, startProgram, waitFor } from '../sim/processes.ts';
 import { type Child, spawnChild } from './ipc.ts';
 import { processCpuMs, resetPeak, statusKiB } from './proc.ts';
 
@@ -82,8 +82,10 @@ export async function startShardInstances(o: ShardInstancesOptions): Promise<Sha
     await Promise.all([...programs.map((p) => p.stop()), router?.stop(2000)]);
   };
   try {
-    const ports = await Promise.all(Array.from({ length: o.count }, () => freePort()));
-    for (const [i, port] of ports.entries()) {
+    // Each picks a free port itself (--port=0) and names it in its `listening` line: a port chosen
+    // here could be taken by another process before the instance binds it.
+    const addresses: (string | null)[] = Array.from({ length: o.count }, () => null);
+    for (let i = 0; i < o.count; i++) {
       const lines: string[] = [];
       logs.push(lines);
       programs.push(
@@ -92,12 +94,14 @@ export async function startShardInstances(o: ShardInstancesOptions): Promise<Sha
           [
             ...o.flags,
             '--bind-address=127.0.0.1',
-            `--port=${port}`,
+            '--port=0',
             `--shard-secret-file=${secretFile}`,
             // Nothing but the router sends it requests: stopped at once when the run ends.
             '--shutdown-delay-duration=0s',
           ],
           (line) => {
+            const listening = /"Scrape trigger server listening" address="([^"]+)"/.exec(line);
+            if (listening) addresses[i] = listening[1]!.replace(/\/$/, '');
             lines.push(line);
             if (lines.length > 50) lines.shift();
             if (/^[EW]/.test(line)) process.stderr.write(`  shard instance ${i}: ${line}\n`);
@@ -106,13 +110,12 @@ export async function startShardInstances(o: ShardInstancesOptions): Promise<Sha
         ),
       );
     }
-    const urls = ports.map((p) => `http://127.0.0.1:${p}`);
-    await Promise.all(
-      urls.map((u, i) =>
-        waitFor(`shard instance ${i} to answer ${u}/readyz`, 60_000, async () => {
-          if (programs[i]!.child.exitCode !== null)
-            throw new Error(`it exited: ${logs[i]!.slice(-5).join(' | ')}`);
-          return (await fetch(`${u}/readyz`)).ok;
+    const urls = await Promise.all(
+      programs.map((p, i) =>
+        waitFor(`shard instance ${i} to listen`, 60_000, async () => {
+          if (p.child.exitCode !== null) throw new Error(`it exited: ${logs[i]!.slice(-5).join(' | ')}`);
+          const u = addresses[i];
+          return u !== null && (await fetch(`${u}/readyz`)).ok && u;
         }),
       ),
     );
@@ -145,6 +148,10 @@ export async function startShardInstances(o: ShardInstancesOptions): Promise<Sha
         '--shard-timeout=2m',
       ],
       async begin() {
+        for (const [i, p] of programs.entries()) {
+          if (p.child.exitCode !== null || p.child.signalCode !== null)
+            throw new Error(`${o.tag} shard instance ${i} has exited: ${logs[i]!.slice(-5).join(' | ')}`);
+        }
         await Promise.all(pids.map((pid) => resetPeak(pid)));
         cpu0 = pids.map(processCpuMs);
         routerCpu0 = (await r.ask<{ cpuMs: number }>('usage')).cpuMs;
