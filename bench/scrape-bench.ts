@@ -11,6 +11,7 @@ import { scriptNodeArgs } from './node-args.ts';
 import { memoryByKind, redisCpuMs, usedMemory } from './redis-stats.ts';
 import {
   type InstanceReport,
+  instanceConcurrency,
   type ShardInstances,
   shardingMissing,
   startShardInstances,
@@ -220,7 +221,7 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       let shards: ShardInstances | null = null;
       if (sharded) {
         progress(
-          `${tag}   starting ${o.shardInstances} shard instances (the scrape function's trigger server)…`,
+          `${tag}   starting ${o.shardInstances} shard instances (the scrape function's trigger server, --kubelet-concurrency=${instanceConcurrency(o.shardInstances)} each)…`,
         );
         shards = await startShardInstances({
           count: o.shardInstances,
