@@ -35,6 +35,10 @@ export function summarize(s: ScrapeFigures) {
     simCpuMsPerNode: medianBy(s.warm, (c) => c.simCpuMs) / s.nodes,
     redisCpuMsPerNode: medianBy(s.warm, (c) => c.redisCpuMs) / s.nodes,
     sharded: s.shardSize > 0 ? summarizeShards(s) : null,
+    loadAverage: medianBy(s.warm, (c) => c.loadAverage ?? 0),
+    // Every measured process' CPU in a warm cycle (scrapers, simulator, Redis; the router too): what
+    // the machine's cores had to do, so a cycle cannot take less than this divided by the cores.
+    allCpuMs: medianBy(s.warm, (c) => c.cpuMs + c.simCpuMs + c.redisCpuMs + (c.routerCpuMs ?? 0)),
   };
 }
 
@@ -198,6 +202,7 @@ export function report(
     `Floor wall time (fetch + decode only), warm: ${rows.map((r) => `${r.nodes}: ${f(r.floorWallMs / 1000)} s (scraper ${ratio(r.warmWallMs, r.floorWallMs)})`).join(', ')}`,
     `Floor first cycle (full TLS handshakes): ${rows.map((r) => `${r.nodes}: ${f(r.floorFirstWallMs / 1000)} s, ${f(r.floorFirstCpuMsPerNode, 3)} ms CPU/node`).join(', ')}`,
     `Redis CPU per node per warm cycle: ${rows.map((r) => `${r.nodes}: ${f(r.redisCpuMsPerNode, 3)} ms`).join(', ')}`,
+    `CPU of every measured process in a warm cycle (scrapers, simulator, Redis), and that over the ${m.cores} cores: ${rows.map((r) => `${r.nodes}: ${f(r.allCpuMs / 1000)} s, ${f(r.allCpuMs / 1000 / m.cores)} s (load average ${f(r.loadAverage, 1)} as warm cycles ended)`).join(', ')}`,
   );
   const largest = scrape.at(-1);
   if (largest) {
@@ -318,6 +323,8 @@ export function toJson(
         redisBytesByKey: s.redis.byKind,
         simulatorCpuMsPerNode: r.simCpuMsPerNode,
         redisCpuMsPerNode: r.redisCpuMsPerNode,
+        allProcessesCpuSeconds: r.allCpuMs / 1000,
+        loadAverage: r.loadAverage,
         // A sharded run: peakRssMiB above is the largest of any instance's.
         ...(r.sharded
           ? {

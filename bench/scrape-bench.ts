@@ -4,6 +4,7 @@
  * platform may start one), the floor program, and Redis' memory per stored container point.
  */
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Child, spawnChild } from './ipc.ts';
@@ -63,6 +64,8 @@ export interface CycleReport {
   simCpuMs: number;
   /** Redis' CPU during the cycle, ms. */
   redisCpuMs: number;
+  /** The machine's load average (1 min) as the cycle ended: other work on a shared machine. */
+  loadAverage: number;
   /**
    * Sharded runs: each scraping process' CPU and peak RSS in the cycle, the coordinator first. `cpuMs`
    * is then theirs together and `peakRssMiB` the largest of them.
@@ -269,6 +272,7 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
         ...r,
         simCpuMs: simCpu1 - simCpu0,
         redisCpuMs: (await redisCpuMs(redis)) - redisCpu0,
+        loadAverage: loadavg()[0]!,
       };
       if (shardCycle) {
         // The cycle's cost is every scraping process' together; its memory, the largest one's.
