@@ -34,6 +34,13 @@ export interface KubeletShareStart {
   clock: number | null;
 }
 
+/**
+ * Idle connections stay open this long: on a loaded machine the benchmark's cycles can start more than
+ * the simulator's default 90 s apart, and a kubelet that closes a connection just as the scraper reuses
+ * it fails that node's request ("socket hang up"). A real kubelet keeps idle connections far longer.
+ */
+const KEEP_ALIVE_MS = 15 * 60_000;
+
 const nodes: SimNode[] = [];
 const pods: SimPod[] = [];
 const certificates = new Map<string, CertificateAndKey>();
@@ -69,6 +76,7 @@ answer(
           auth: new SimAuth(o.users),
           portBase: o.portBase,
           history: o.history,
+          keepAliveMs: KEEP_ALIVE_MS,
           ...(clock === null ? {} : { now: () => clock! }),
         });
         certificates.clear();

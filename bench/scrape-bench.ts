@@ -212,7 +212,9 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       '--kubelet-preferred-address-types=InternalIP',
       // Long, so that what this run writes outlives the serve benchmark that reads it.
       '--metric-resolution=10m',
-      '--kubelet-request-timeout=10s',
+      // Sharded: several scraper processes, ten kubelet workers and the simulator share the machine's
+      // cores (with whatever else runs on it), and a kubelet that waits for a core is not a failed one.
+      `--kubelet-request-timeout=${sharded ? '30s' : '10s'}`,
     ];
     /** The scraping processes: one runner, or a coordinator runner and its shard instances. */
     interface Scrapers {

@@ -156,9 +156,9 @@ export async function startShardInstances(o: ShardInstancesOptions): Promise<Sha
         `--shard-size=${o.shardSize}`,
         `--shard-url=${url}`,
         `--shard-secret-file=${secretFile}`,
-        // Generous: on a loaded 2-core machine a shard may take longer than its default 15 s, and
-        // the benchmark measures how long it takes rather than dropping it.
-        '--shard-timeout=2m',
+        // Generous (at most 90 % of the bench's --metric-resolution=10m): on a loaded 2-core machine a
+        // shard may take minutes, and the benchmark measures how long it takes rather than dropping it.
+        '--shard-timeout=9m',
       ],
       async begin() {
         for (const [i, p] of programs.entries()) {
