@@ -9,6 +9,7 @@
  * What the shards staged is merged into what is left to write, so the cycle is published once, whole.
  */
 import type { NodeObject, PodOnNode } from '../../shared/kube.ts';
+import type { Logger } from '../../shared/log.ts';
 import type { RequestFigure } from '../../shared/metrics.ts';
 import type { StagedHash } from '../../shared/store/writer.ts';
 import { type CycleDeps, type NodeFailure, type NodesDone, type NodesJob, scrapeNodes } from './cycle.ts';
@@ -38,6 +39,7 @@ const RETRY_IF_LEFT = 0.5;
 type Outcome = { answer: ShardAnswer } | { error: string };
 
 async function runOne(
+  log: Logger,
   shards: ShardTransport,
   req: ShardRequest,
   parent: AbortSignal,
@@ -58,6 +60,11 @@ async function runOne(
       // A quick failure (an instance that died, a connection refused): once more, while most of the
       // time is left.
       if (attempt > 1 || performance.now() - started > timeoutMs * RETRY_IF_LEFT) return { error };
+      log.debug(1, 'Sending a shard again after a quick failure', {
+        shard: `${req.shard.index + 1}/${req.shard.of}`,
+        url: shards.where,
+        err: error,
+      });
     }
   }
 }
@@ -91,10 +98,10 @@ export async function coordinate(
   const outcomes: Outcome[] = [];
   if (shards.concurrent) {
     outcomes.push(
-      ...(await Promise.all(requests.map((r) => runOne(shards, r, job.signal, job.shardTimeoutMs)))),
+      ...(await Promise.all(requests.map((r) => runOne(log, shards, r, job.signal, job.shardTimeoutMs)))),
     );
   } else {
-    for (const r of requests) outcomes.push(await runOne(shards, r, job.signal, job.shardTimeoutMs));
+    for (const r of requests) outcomes.push(await runOne(log, shards, r, job.signal, job.shardTimeoutMs));
   }
   job.signal.throwIfAborted();
 
@@ -105,6 +112,13 @@ export async function coordinate(
   outcomes.forEach((o, i) => {
     const nodes = cut[i]!;
     if ('answer' in o) {
+      log.debug(1, 'Shard scraped', {
+        shard: `${i + 1}/${cut.length}`,
+        instance: o.answer.instance,
+        nodes: o.answer.nodes,
+        scraped: o.answer.scraped,
+        duration: `${Math.round(o.answer.durationMs)}ms`,
+      });
       answers.push(o.answer);
       for (const n of nodes) served.add(n.name);
       scraped += o.answer.scraped;

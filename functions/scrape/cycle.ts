@@ -7,6 +7,9 @@
  * logged with its cause and keeps its previous points until they expire; every other node is served.
  * Then the cycle's record: its figures and new TLS sessions, every listed node registered with them,
  * and whatever was kept for nodes the list no longer has forgotten (shared/store/keys.ts).
+ * With --shard-size, the cycle is planned here (the lists, the selection) and its nodes are scraped in
+ * shards (coordinator.ts), each by the same per-node work (scrapeNodes) in this process or another
+ * instance's; the cycle is still published here, once.
  */
 import type { NodeObject, PodMeta, PodOnNode } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';

@@ -9,7 +9,8 @@ import type { ShardSecret } from './shard-auth.ts';
 import { SHARD_PATH, type ShardAnswer, type ShardRequest, shardAnswerSchema } from './shard-contract.ts';
 
 export function remoteShards(url: string, secret: ShardSecret): ShardTransport {
-  const target = new URL(SHARD_PATH, url.endsWith('/') ? url : `${url}/`).toString();
+  // Relative to the URL's path: behind OpenFaaS' gateway it is /function/<name>/shard.
+  const target = new URL(SHARD_PATH.slice(1), url.endsWith('/') ? url : `${url}/`).toString();
   return {
     where: url,
     concurrent: true,

@@ -39,6 +39,12 @@ export interface CrossCheckOptions {
   externalSecrets?: string[];
 }
 
+/**
+ * Secrets the manifests name for the user to create (each shipped value would be one every cluster
+ * shares): the shard secret of the sharded entry points (docs/scaling.md).
+ */
+const USER_CREATED_SECRETS = ['metrics-scrape-shard'];
+
 /** Roles every cluster has (bootstrap policy): bindings may name them without defining them. */
 const BUILTIN_CLUSTER_ROLES = new Set(['system:auth-delegator', 'view', 'edit', 'admin', 'cluster-admin']);
 const BUILTIN_ROLES = new Set(['kube-system/extension-apiserver-authentication-reader']);
@@ -237,6 +243,11 @@ function checkContainer(objects: Obj[], pod: PodTemplate, c: Obj, out: string[])
   }
   if (p.program === 'events') checkSinks(objects, pod, c, p.config, where, out);
   if (plain !== null || secure !== null) checkTermination(pod, c, p, where, out);
+  if (p.program === 'scrape' && p.config.shardSecretFile !== '') {
+    const v = mountOf(pod, c, p.config.shardSecretFile);
+    if (!(v?.secret || v?.projected?.sources?.every((s: Obj) => s.secret)))
+      out.push(`${where}: --shard-secret-file ${p.config.shardSecretFile} is not in a mounted Secret`);
+  }
   if (p.program === 'serve') {
     const cfg = p.config;
     if (cfg.tlsCertFile !== '') {
@@ -266,7 +277,8 @@ function checkPod(objects: Obj[], pod: PodTemplate, options: CrossCheckOptions, 
       secret &&
       v.secret.optional !== true &&
       !find(objects, 'Secret', secret, pod.namespace) &&
-      !options.externalSecrets?.includes(secret)
+      !options.externalSecrets?.includes(secret) &&
+      !USER_CREATED_SECRETS.includes(secret)
     )
       out.push(`${pod.owner}: volume ${v.name}: Secret ${secret} does not exist`);
   }

@@ -1,0 +1,102 @@
+/**
+ * How a sharded cycle is cut (shards.ts) and how a shard request is authenticated (shard-auth.ts).
+ */
+import assert from 'node:assert/strict';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { ShardSecret } from '../../../functions/scrape/shard-auth.ts';
+import { cutShards, podsByNode } from '../../../functions/scrape/shards.ts';
+import { ConfigError } from '../../../shared/config/index.ts';
+import type { NodeObject } from '../../../shared/kube.ts';
+
+const node = (name: string): NodeObject => ({
+  name,
+  labels: {},
+  annotations: {},
+  addresses: [],
+  kubeletPort: 0,
+});
+const names = (shards: NodeObject[][]) => shards.map((s) => s.map((n) => n.name));
+
+describe('the cut of a sharded cycle', () => {
+  test('sorts the nodes by name and cuts them every --shard-size, the last shard taking the rest', () => {
+    const nodes = ['n-5', 'n-1', 'n-4', 'n-2', 'n-3'].map(node);
+    assert.deepEqual(names(cutShards(nodes, 2)), [['n-1', 'n-2'], ['n-3', 'n-4'], ['n-5']]);
+    assert.deepEqual(names(cutShards(nodes, 10)), [['n-1', 'n-2', 'n-3', 'n-4', 'n-5']]);
+    assert.deepEqual(cutShards([], 3), []);
+  });
+
+  test('is the same every cycle, whatever order the API server lists the nodes in', () => {
+    const a = ['c', 'a', 'b', 'e', 'd'].map(node);
+    const b = ['e', 'd', 'c', 'b', 'a'].map(node);
+    assert.deepEqual(names(cutShards(a, 2)), names(cutShards(b, 2)));
+  });
+
+  test('moves a node only when nodes sorted before it come or go', () => {
+    const before = names(cutShards(['a', 'b', 'c', 'd'].map(node), 2));
+    const added = names(cutShards(['a', 'b', 'c', 'd', 'e'].map(node), 2));
+    assert.deepEqual(added.slice(0, 2), before);
+    // Byte order, not the locale's: every instance cuts alike.
+    assert.deepEqual(names(cutShards(['b', 'B', 'a', 'A'].map(node), 4)), [['A', 'B', 'a', 'b']]);
+  });
+
+  test("hands each shard the pods of its nodes, by each pod's node", () => {
+    const byNode = podsByNode([
+      { namespace: 'ns', name: 'p1', labels: { app: 'x' }, nodeName: 'n-1' },
+      { namespace: 'ns', name: 'p2', labels: {}, nodeName: 'n-2' },
+      { namespace: 'other', name: 'p3', labels: {}, nodeName: 'n-1' },
+    ]);
+    assert.deepEqual(byNode.get('n-1'), [
+      { namespace: 'ns', name: 'p1', labels: { app: 'x' } },
+      { namespace: 'other', name: 'p3', labels: {} },
+    ]);
+    assert.deepEqual(byNode.get('n-2'), [{ namespace: 'ns', name: 'p2', labels: {} }]);
+    assert.equal(byNode.get('n-3'), undefined);
+  });
+});
+
+describe('the shard secret', () => {
+  test('accepts exactly `Bearer <secret>`', () => {
+    const s = new ShardSecret('0123456789abcdef-secret');
+    assert.equal(s.verify(s.header()), true);
+    assert.equal(s.verify('Bearer 0123456789abcdef-secret'), true);
+    for (const wrong of [
+      undefined,
+      '',
+      '0123456789abcdef-secret',
+      'Bearer ',
+      'Bearer 0123456789abcdef-secre',
+      'Bearer 0123456789abcdef-secret2',
+      'bearer 0123456789abcdef-secret',
+      'Basic 0123456789abcdef-secret',
+    ]) {
+      assert.equal(s.verify(wrong), false, String(wrong));
+    }
+  });
+
+  test('is read from its file with one trailing newline dropped; an empty, short or missing file is a configuration error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'ms-shard-secret-'));
+    try {
+      await writeFile(join(dir, 'ok'), 'a-secret-of-sixteen-bytes\n');
+      assert.equal(ShardSecret.read(join(dir, 'ok')).verify('Bearer a-secret-of-sixteen-bytes'), true);
+      await writeFile(join(dir, 'short'), 'fifteen-bytes!!\n');
+      assert.throws(
+        () => ShardSecret.read(join(dir, 'short')),
+        (e: unknown) => e instanceof ConfigError && /fewer than 16 bytes/.test(e.message),
+      );
+      await writeFile(join(dir, 'empty'), '\n');
+      assert.throws(
+        () => ShardSecret.read(join(dir, 'empty')),
+        (e: unknown) => e instanceof ConfigError && /is empty/.test(e.message),
+      );
+      assert.throws(
+        () => ShardSecret.read(join(dir, 'missing')),
+        (e: unknown) => e instanceof ConfigError && /cannot read --shard-secret-file/.test(e.message),
+      );
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
