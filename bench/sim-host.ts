@@ -27,6 +27,10 @@ function namespaceNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `team-${String(i + 1).padStart(width, '0')}`);
 }
 
+// The orchestrator died while the cluster was still starting (minutes at 10,000 nodes): do not linger,
+// nor leave the kubelet workers behind (they end when their channel to this process closes).
+process.once('disconnect', () => process.exit(0));
+
 let clock = Date.now();
 const started = performance.now();
 const workers = kubeletWorkers();
