@@ -125,7 +125,7 @@ export async function startShardInstances(o: ShardInstancesOptions): Promise<Sha
     }
     const urls = await Promise.all(
       programs.map((p, i) =>
-        waitFor(`shard instance ${i} to listen`, 60_000, async () => {
+        waitFor(`shard instance ${i} to listen`, 300_000, async () => {
           if (p.child.exitCode !== null) throw new Error(`it exited: ${logs[i]!.slice(-5).join(' | ')}`);
           const u = addresses[i];
           return u !== null && (await fetch(`${u}/readyz`)).ok && u;
