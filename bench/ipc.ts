@@ -34,17 +34,22 @@ export interface Child {
 const READY = -1;
 const HERE = fileURLToPath(new URL('.', import.meta.url));
 
-/** Starts `bench/<script>` on this Node, with an IPC channel; stderr is passed through (logs). */
+/**
+ * Starts `bench/<script>` on this Node, with an IPC channel; stderr is passed through (logs).
+ * `serialization: 'advanced'` (structured clone) carries what JSON would lose (`undefined` fields).
+ */
 export function spawnChild(
   script: string,
   args: string[] = [],
   nodeArgs: string[] = [],
   env: Record<string, string> = {},
+  serialization: 'json' | 'advanced' = 'json',
 ): Child {
   const child = fork(`${HERE}${script}`, args, {
     execArgv: nodeArgs,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    serialization,
   });
   let next = 1;
   const waiting = new Map<number, { resolve: (r: Reply) => void; reject: (e: Error) => void }>();

@@ -13,6 +13,10 @@
  *                                       --events-rate N, --events-seconds S)
  *   npm run bench -- --startup          the start-up and idle cost only (--startup-rounds N, default 3);
  *                                       part of the default run, --no-startup leaves it out
+ *   npm run bench -- --nodes 10000 --shard-size 1000
+ *                                       sharded: a coordinator and shard instances (one per shard, or
+ *                                       --shard-instances N), each its own process, each measured
+ *   npm run bench -- --no-events        without the events benchmark
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -48,6 +52,9 @@ const { values } = parseArgs({
     startup: { type: 'boolean', default: false },
     'no-startup': { type: 'boolean', default: false },
     'startup-rounds': { type: 'string', default: '3' },
+    'shard-size': { type: 'string', default: '0' },
+    'shard-instances': { type: 'string' },
+    'no-events': { type: 'boolean', default: false },
   },
 });
 
@@ -57,6 +64,15 @@ const only = values.events || values.startup;
 const sizes = (values.nodes ?? (only ? [] : ['100', '1000', '5000'])).map(Number);
 if (sizes.some((n) => !Number.isInteger(n) || n < 1))
   throw new Error(`--nodes: want whole numbers ≥ 1, got ${values.nodes?.join(', ')}`);
+const shardSize = Number(values['shard-size']);
+if (!Number.isInteger(shardSize) || shardSize < 0)
+  throw new Error(
+    `--shard-size: want a whole number ≥ 0 (0: one scraper process), got ${values['shard-size']}`,
+  );
+const shardInstancesFlag = values['shard-instances'] === undefined ? null : Number(values['shard-instances']);
+if (shardInstancesFlag !== null && !(Number.isInteger(shardInstancesFlag) && shardInstancesFlag >= 1))
+  throw new Error(`--shard-instances: want a whole number ≥ 1, got ${values['shard-instances']}`);
+if (shardInstancesFlag !== null && shardSize === 0) throw new Error('--shard-instances needs --shard-size');
 const podsPerNode = Number(values['pods-per-node']);
 const warmCycles = Number(values['warm-cycles']);
 const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : null;
@@ -140,6 +156,9 @@ try {
       progress,
       nodeArgs,
       profileDir: profDir,
+      shardSize,
+      // One instance per shard unless told: each then holds only its own shard's connections.
+      shardInstances: shardInstancesFlag ?? Math.ceil(nodes / Math.max(1, shardSize)),
     });
     scrape.push(figures);
     if (figures.sim) {
@@ -159,7 +178,7 @@ try {
     }
   }
   const events: EventsFigures | null =
-    values.startup && !values.events
+    values['no-events'] || (values.startup && !values.events)
       ? null
       : await eventsBench({
           rate: Number(values['events-rate']),

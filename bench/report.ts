@@ -29,10 +29,43 @@ export function summarize(s: ScrapeFigures) {
     floorFirstWallMs: s.floorFirst.wallMs,
     coldCpuMsPerNode: s.cold.cpuMs / s.nodes,
     floorFirstCpuMsPerNode: s.floorFirst.cpuMs / s.nodes,
+    // Sharded: each cycle's peakRssMiB is already its largest instance's.
     peakRssMiB,
     redisBytesPerContainerPoint: s.redis.bytesPerContainerPoint,
     simCpuMsPerNode: medianBy(s.warm, (c) => c.simCpuMs) / s.nodes,
     redisCpuMsPerNode: medianBy(s.warm, (c) => c.redisCpuMs) / s.nodes,
+    sharded: s.shardSize > 0 ? summarizeShards(s) : null,
+    loadAverage: medianBy(s.warm, (c) => c.loadAverage ?? 0),
+    // Every measured process' CPU in a warm cycle (scrapers, simulator, Redis; the router too): what
+    // the machine's cores had to do, so a cycle cannot take less than this divided by the cores.
+    allCpuMs: medianBy(s.warm, (c) => c.cpuMs + c.simCpuMs + c.redisCpuMs + (c.routerCpuMs ?? 0)),
+  };
+}
+
+/**
+ * A sharded run's own figures: how many processes scraped, each one's peak RSS over the run (the
+ * coordinator, then each shard instance), and the warm cycle's CPU split between them.
+ */
+function summarizeShards(s: ScrapeFigures) {
+  const cycles = [s.first, ...s.warm, s.cold];
+  const warm = s.warm.map((c) => c.instances ?? []);
+  // The long-lived processes' peaks (first and warm cycles); the fresh ones' (cold cycle) apart.
+  const peaks = (list: (typeof warm)[number][]) =>
+    (list[0] ?? []).map((inst, i) => ({
+      role: inst.role,
+      peakRssMiB: Math.max(...list.map((l) => l[i]?.peakRssMiB ?? 0)),
+    }));
+  const perNode = (f: (c: (typeof warm)[number]) => number) => medianBy(warm, f) / s.nodes;
+  return {
+    shardSize: s.shardSize,
+    /** Processes that scraped a shard in a warm cycle (the coordinator only hands them out). */
+    instances: Math.max(...warm.map((l) => l.filter((i) => i.role === 'shard' && i.shards > 0).length)),
+    warmPeaks: peaks([s.first.instances ?? [], ...warm]),
+    coldPeaks: peaks([s.cold.instances ?? []]),
+    peakRssMiB: Math.max(...cycles.flatMap((c) => (c.instances ?? []).map((i) => i.peakRssMiB))),
+    coordinatorCpuMsPerNode: perNode((l) => l.find((i) => i.role === 'coordinator')?.cpuMs ?? 0),
+    shardsCpuMsPerNode: perNode((l) => l.filter((i) => i.role === 'shard').reduce((t, i) => t + i.cpuMs, 0)),
+    routerCpuMsPerNode: medianBy(s.warm, (c) => c.routerCpuMs ?? 0) / s.nodes,
   };
 }
 
@@ -87,6 +120,54 @@ export function report(
       ]),
     ),
   );
+  const shardedRows = rows.filter((r) => r.sharded);
+  if (shardedRows.length > 0) {
+    out.push(
+      '',
+      'Sharded (a coordinator and shard instances, each its own process; CPU/node is all of them together, peak RSS the largest; the router stands in for the platform)',
+      table(
+        [
+          'nodes',
+          'shard size',
+          'instances',
+          'warm cycle',
+          'cold cycle',
+          'CPU/node',
+          'coordinator CPU/node',
+          'shards CPU/node',
+          'router CPU/node',
+          'largest instance',
+          'simulator CPU/node',
+        ],
+        shardedRows.map((r) => [
+          String(r.nodes),
+          String(r.sharded!.shardSize),
+          String(r.sharded!.instances),
+          `${f(r.warmWallMs / 1000)} s`,
+          `${f(r.coldWallMs / 1000)} s`,
+          `${f(r.cpuMsPerNode, 3)} ms`,
+          `${f(r.sharded!.coordinatorCpuMsPerNode, 3)} ms`,
+          `${f(r.sharded!.shardsCpuMsPerNode, 3)} ms`,
+          `${f(r.sharded!.routerCpuMsPerNode, 3)} ms`,
+          `${f(r.sharded!.peakRssMiB, 0)} MiB`,
+          `${f(r.simCpuMsPerNode, 3)} ms`,
+        ]),
+      ),
+    );
+    const describePeaks = (p: { role: string; peakRssMiB: number }[]) =>
+      p
+        .map(
+          (i, n) =>
+            `${i.role === 'coordinator' ? 'coordinator' : `shard instance ${n - 1}`} ${f(i.peakRssMiB, 0)}`,
+        )
+        .join(', ');
+    for (const r of shardedRows) {
+      out.push(
+        `Peak RSS of every instance at ${r.nodes} nodes (MiB), long-lived: ${describePeaks(r.sharded!.warmPeaks)}`,
+        `  fresh (cold cycle): ${describePeaks(r.sharded!.coldPeaks)}`,
+      );
+    }
+  }
   out.push(
     '',
     'Floors, warm, side by side (floor: fetch and decode on the same connections, nothing else; I/O floor: fetch and read the body only)',
@@ -121,6 +202,7 @@ export function report(
     `Floor wall time (fetch + decode only), warm: ${rows.map((r) => `${r.nodes}: ${f(r.floorWallMs / 1000)} s (scraper ${ratio(r.warmWallMs, r.floorWallMs)})`).join(', ')}`,
     `Floor first cycle (full TLS handshakes): ${rows.map((r) => `${r.nodes}: ${f(r.floorFirstWallMs / 1000)} s, ${f(r.floorFirstCpuMsPerNode, 3)} ms CPU/node`).join(', ')}`,
     `Redis CPU per node per warm cycle: ${rows.map((r) => `${r.nodes}: ${f(r.redisCpuMsPerNode, 3)} ms`).join(', ')}`,
+    `CPU of every measured process in a warm cycle (scrapers, simulator, Redis), and that over the ${m.cores} cores: ${rows.map((r) => `${r.nodes}: ${f(r.allCpuMs / 1000)} s, ${f(r.allCpuMs / 1000 / m.cores)} s (load average ${f(r.loadAverage, 1)} as warm cycles ended)`).join(', ')}`,
   );
   const largest = scrape.at(-1);
   if (largest) {
@@ -200,6 +282,11 @@ export function report(
       `  peak RSS ≤ 256 MiB at ${n} nodes: ${f(big.peakRssMiB, 0)} MiB — ${mark(big.peakRssMiB <= 256)}`,
     );
   }
+  for (const r of shardedRows) {
+    out.push(
+      `  sharded, ${r.nodes} nodes in shards of ${r.sharded!.shardSize}: cycle ≤ 15 s: ${f(r.warmWallMs / 1000)} s warm — ${mark(r.warmWallMs <= 15_000)}; every instance ≤ 256 MiB: largest ${f(r.sharded!.peakRssMiB, 0)} MiB — ${mark(r.sharded!.peakRssMiB <= 256)}`,
+    );
+  }
   if (serve) {
     const pct = (100 * serve.hpa.serve.rps) / serve.hpa.floor.rps;
     out.push(
@@ -242,6 +329,19 @@ export function toJson(
         redisBytesByKey: s.redis.byKind,
         simulatorCpuMsPerNode: r.simCpuMsPerNode,
         redisCpuMsPerNode: r.redisCpuMsPerNode,
+        allProcessesCpuSeconds: r.allCpuMs / 1000,
+        loadAverage: r.loadAverage,
+        // A sharded run: peakRssMiB above is the largest of any instance's.
+        ...(r.sharded
+          ? {
+              shardSize: r.sharded.shardSize,
+              instances: r.sharded.instances,
+              instancePeakRssMiB: { longLived: r.sharded.warmPeaks, fresh: r.sharded.coldPeaks },
+              coordinatorCpuMsPerNode: r.sharded.coordinatorCpuMsPerNode,
+              shardsCpuMsPerNode: r.sharded.shardsCpuMsPerNode,
+              routerCpuMsPerNode: r.sharded.routerCpuMsPerNode,
+            }
+          : {}),
         cycles: {
           first: s.first,
           warm: s.warm,

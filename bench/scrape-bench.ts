@@ -4,11 +4,19 @@
  * platform may start one), the floor program, and Redis' memory per stored container point.
  */
 import { mkdirSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { type Child, spawnChild } from './ipc.ts';
 import { scriptNodeArgs } from './node-args.ts';
 import { memoryByKind, redisCpuMs, usedMemory } from './redis-stats.ts';
+import {
+  type InstanceReport,
+  instanceConcurrency,
+  type ShardInstances,
+  shardingMissing,
+  startShardInstances,
+} from './shard-instances.ts';
 
 export interface SimInfo {
   startupMs: number;
@@ -26,6 +34,9 @@ export interface SimInfo {
   token: string;
   hpa: { namespace: string; labelSelector: string; podsInNamespace: number; matching: number };
   rssMiB: number;
+  /** The API server's process alone, and each kubelet worker process (MiB). */
+  apiServerRssMiB: number;
+  kubeletWorkers: { pid: number; rssMiB: number; peakRssMiB: number }[];
 }
 
 export interface CycleReport {
@@ -53,6 +64,15 @@ export interface CycleReport {
   simCpuMs: number;
   /** Redis' CPU during the cycle, ms. */
   redisCpuMs: number;
+  /** The machine's load average (1 min) as the cycle ended: other work on a shared machine. */
+  loadAverage: number;
+  /**
+   * Sharded runs: each scraping process' CPU and peak RSS in the cycle, the coordinator first. `cpuMs`
+   * is then theirs together and `peakRssMiB` the largest of them.
+   */
+  instances?: InstanceReport[];
+  /** Sharded runs: the router's CPU in the cycle (standing in for the platform's routing; not counted as the scraper's). */
+  routerCpuMs?: number;
 }
 
 export interface MemorySample {
@@ -85,6 +105,9 @@ export interface FloorReport {
 
 export interface ScrapeFigures {
   nodes: number;
+  /** --shard-size (0: one scraper process) and the shard instances behind the coordinator. */
+  shardSize: number;
+  shardInstances: number;
   pods: number;
   namespaces: number;
   simStartupMs: number;
@@ -120,6 +143,12 @@ export interface ScrapeBenchOptions {
   nodeArgs: (role: string) => string[];
   /** With --cpu-prof: where the scraper runners write one profile per cycle, by role. */
   profileDir: string | null;
+  /**
+   * --shard-size: 0, one scraper process; else a coordinator (the scrape runner with --shard-size and
+   * --shard-url) and `shardInstances` shard instances (the scrape function's trigger servers).
+   */
+  shardSize: number;
+  shardInstances: number;
 }
 
 /**
@@ -152,7 +181,12 @@ export function medianBy<T>(xs: T[], f: (x: T) => number): number {
 
 export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures> {
   const { redis, progress } = o;
-  const tag = `[${o.nodes} nodes]`;
+  const sharded = o.shardSize > 0;
+  const tag = sharded ? `[${o.nodes} nodes, shards of ${o.shardSize}]` : `[${o.nodes} nodes]`;
+  if (sharded) {
+    const missing = shardingMissing();
+    if (missing) throw new Error(missing);
+  }
   progress(`${tag} starting the simulated cluster (${o.nodes} kubelets, ${o.nodes * o.podsPerNode} pods)…`);
   const sim = spawnChild(
     'sim-host.ts',
@@ -160,11 +194,12 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     ['--max-old-space-size=8192'],
   );
   const children: Child[] = [sim];
+  const stopShards = new Set<ShardInstances>();
   try {
     await sim.ready;
     const info = await sim.ask<SimInfo>('info');
     progress(
-      `${tag} simulator ready in ${(info.startupMs / 1000).toFixed(1)} s (RSS ${Math.round(info.rssMiB)} MiB, ${info.pods} Running pods)`,
+      `${tag} simulator ready in ${(info.startupMs / 1000).toFixed(1)} s (RSS ${Math.round(info.rssMiB)} MiB: API server ${Math.round(info.apiServerRssMiB)} MiB, ${info.kubeletWorkers.length} kubelet workers ${Math.round(Math.min(...info.kubeletWorkers.map((w) => w.rssMiB)))}–${Math.round(Math.max(...info.kubeletWorkers.map((w) => w.rssMiB)))} MiB; ${info.pods} Running pods)`,
     );
     await redis.flushall();
     const baseline = await usedMemory(redis);
@@ -177,16 +212,98 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       '--kubelet-preferred-address-types=InternalIP',
       // Long, so that what this run writes outlives the serve benchmark that reads it.
       '--metric-resolution=10m',
-      '--kubelet-request-timeout=10s',
+      // Sharded: several scraper processes, ten kubelet workers and the simulator share the machine's
+      // cores (with whatever else runs on it), and a kubelet that waits for a core is not a failed one.
+      `--kubelet-request-timeout=${sharded ? '30s' : '10s'}`,
     ];
-    const cycle = async (runner: Child): Promise<CycleReport> => {
+    /** The scraping processes: one runner, or a coordinator runner and its shard instances. */
+    interface Scrapers {
+      runner: Child;
+      shards: ShardInstances | null;
+      stop(): Promise<void>;
+    }
+    const startScrapers = async (role: 'warm' | 'cold'): Promise<Scrapers> => {
+      let shards: ShardInstances | null = null;
+      if (sharded) {
+        progress(
+          `${tag}   starting ${o.shardInstances} shard instances (the scrape function's trigger server, --kubelet-concurrency=${instanceConcurrency(o.shardInstances)} each)…`,
+        );
+        shards = await startShardInstances({
+          count: o.shardInstances,
+          shardSize: o.shardSize,
+          flags,
+          nodeArgs: (i) => [...scraperNodeArgs, ...o.nodeArgs(`shard-${role}-${o.nodes}-${i}`)],
+          env: profileEnv(o, `shard-${role}-${o.nodes}`),
+          dir: o.dir,
+          tag,
+        });
+      }
+      const runner = spawnChild(
+        'scrape-runner.ts',
+        [...flags, ...(shards?.coordinatorFlags ?? [])],
+        scraperNodeArgs,
+        profileEnv(o, `scrape-${role}-${o.nodes}`),
+      );
+      children.push(runner);
+      try {
+        await runner.ready;
+      } catch (err) {
+        await shards?.stop();
+        throw err;
+      }
+      const stopping = shards;
+      if (stopping) stopShards.add(stopping);
+      return {
+        runner,
+        shards,
+        async stop() {
+          await Promise.all([runner.stop(), stopping?.stop()]);
+          if (stopping) stopShards.delete(stopping);
+        },
+      };
+    };
+    const cycle = async ({ runner, shards }: Scrapers): Promise<CycleReport> => {
       await sim.ask('advance');
       const simCpu0 = (await sim.ask<{ cpuMs: number }>('usage')).cpuMs;
       const redisCpu0 = await redisCpuMs(redis);
+      await shards?.begin();
       const r = await runner.ask<Omit<CycleReport, 'simCpuMs' | 'redisCpuMs'>>('cycle');
+      const shardCycle = await shards?.end();
       const simCpu1 = (await sim.ask<{ cpuMs: number }>('usage')).cpuMs;
-      const report = { ...r, simCpuMs: simCpu1 - simCpu0, redisCpuMs: (await redisCpuMs(redis)) - redisCpu0 };
+      let report: CycleReport = {
+        ...r,
+        simCpuMs: simCpu1 - simCpu0,
+        redisCpuMs: (await redisCpuMs(redis)) - redisCpu0,
+        loadAverage: loadavg()[0]!,
+      };
+      if (shardCycle) {
+        // The cycle's cost is every scraping process' together; its memory, the largest one's.
+        const instances: InstanceReport[] = [
+          { role: 'coordinator', pid: runner.pid, cpuMs: r.cpuMs, peakRssMiB: r.peakRssMiB, shards: 0 },
+          ...shardCycle.instances,
+        ];
+        report = {
+          ...report,
+          instances,
+          routerCpuMs: shardCycle.routerCpuMs,
+          cpuMs: instances.reduce((sum, i) => sum + i.cpuMs, 0),
+          peakRssMiB: Math.max(...instances.map((i) => i.peakRssMiB)),
+        };
+        progress(
+          `${tag}     instances (CPU ms, peak RSS MiB, shards): ${instances
+            .map(
+              (i, n) =>
+                `${i.role === 'coordinator' ? 'coordinator' : `shard instance ${n - 1}`} ${Math.round(i.cpuMs)} ms ${Math.round(i.peakRssMiB)} MiB${i.role === 'shard' ? ` ×${i.shards}` : ''}`,
+            )
+            .join(', ')}; router ${Math.round(shardCycle.routerCpuMs)} ms`,
+        );
+        for (const f of shardCycle.routerFailures) progress(`${tag}     router: ${f}`);
+      }
       if (!report.ran) throw new Error('the scraper did not run its cycle');
+      if (report.nodes > 0 && report.scraped === 0)
+        throw new Error(
+          `${tag} no node was scraped in the cycle (${report.failed} failed, e.g. ${JSON.stringify(report.firstFailure)}): its figures would mean nothing`,
+        );
       progress(`${tag}     memory at peak: ${describeMemory(report.memory.peak)}`);
       progress(`${tag}     memory at end:  ${describeMemory(report.memory.end)}`);
       progress(
@@ -199,18 +316,13 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       return report;
     };
     const describe = (c: CycleReport) =>
-      `${(c.wallMs / 1000).toFixed(2)} s wall, ${(c.cpuMs / c.nodes).toFixed(3)} ms CPU/node, ` +
-      `peak RSS ${Math.round(c.peakRssMiB)} MiB, ${c.points.containers} container points, TLS ${c.handshakes.full} full + ${c.handshakes.resumed} resumed (simulator ${(c.simCpuMs / c.nodes).toFixed(3)} ms/node)`;
+      `${(c.wallMs / 1000).toFixed(2)} s wall, ${(c.cpuMs / c.nodes).toFixed(3)} ms CPU/node${c.instances ? ` (${c.instances.length} processes)` : ''}, ` +
+      `peak RSS ${Math.round(c.peakRssMiB)} MiB${c.instances ? ' (largest instance)' : ''}, ${c.points.containers} container points, ${c.instances ? '' : `TLS ${c.handshakes.full} full + ${c.handshakes.resumed} resumed `}(simulator ${(c.simCpuMs / c.nodes).toFixed(3)} ms/node)`;
 
-    progress(`${tag} long-lived scraper: first cycle (no connections, no history)…`);
-    const warmRunner = spawnChild(
-      'scrape-runner.ts',
-      flags,
-      scraperNodeArgs,
-      profileEnv(o, `scrape-warm-${o.nodes}`),
+    progress(
+      `${tag} long-lived scraper${sharded ? 's (a coordinator and its shard instances)' : ''}: first cycle (no connections, no history)…`,
     );
-    children.push(warmRunner);
-    await warmRunner.ready;
+    const warmRunner = await startScrapers('warm');
     const first = await cycle(warmRunner);
     progress(`${tag}   first cycle: ${describe(first)}`);
     // The floors run beside the warm cycles, one of each in turn (scraper, floor, I/O floor, …), so
@@ -250,15 +362,8 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     const byKind = await memoryByKind(redis);
     const containerPoints = warm.at(-1)!.points.containers;
 
-    progress(`${tag} fresh scraper process: cold cycle…`);
-    const coldRunner = spawnChild(
-      'scrape-runner.ts',
-      flags,
-      scraperNodeArgs,
-      profileEnv(o, `scrape-cold-${o.nodes}`),
-    );
-    children.push(coldRunner);
-    await coldRunner.ready;
+    progress(`${tag} fresh scraper process${sharded ? 'es' : ''}: cold cycle…`);
+    const coldRunner = await startScrapers('cold');
     const cold = await cycle(coldRunner);
     progress(
       `${tag}   cold cycle: ${describe(cold)}; process ready after ${Math.round(cold.readyAfterMs)} ms`,
@@ -273,6 +378,8 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     if (!o.keepSim) await sim.stop();
     return {
       nodes: o.nodes,
+      shardSize: o.shardSize,
+      shardInstances: sharded ? o.shardInstances : 0,
       pods: info.pods,
       namespaces: o.namespaces,
       simStartupMs: info.startupMs,
@@ -287,7 +394,7 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       simInfo: info,
     };
   } catch (err) {
-    await Promise.all(children.map((c) => c.stop(2000)));
+    await Promise.all([...children.map((c) => c.stop(2000)), ...[...stopShards].map((s) => s.stop())]);
     throw err;
   }
 }

@@ -66,6 +66,9 @@ try {
       progress,
       nodeArgs,
       profileDir: profDir,
+      // Unsharded: the ratio to the floor is one scraper's.
+      shardSize: 0,
+      shardInstances: 0,
     });
     const cpu = medianBy(f.warm, (c) => c.cpuMs) / nodes;
     const wall = medianBy(f.warm, (c) => c.wallMs) / 1000;

@@ -1,6 +1,7 @@
 /**
- * The simulated cluster in its own process (so its CPU is its own): N HTTPS kubelets on loopback and the
- * development API server. Its kubelets' clock stands still while a cycle is measured: `advance` moves it
+ * The simulated cluster in its own process (so its CPU is its own): the development API server here,
+ * and N HTTPS kubelets on loopback in worker processes of their own (`kubelet-workers.ts`, 1,000 kubelets
+ * each), whose CPU and memory are reported with it. Its kubelets' clock stands still while a cycle is measured: `advance` moves it
  * to now and renders every payload ahead, so during the cycle the simulator only sends ready bytes,
  * while every cycle still sees new samples (housekeeping every second) and real, moving rates.
  *
@@ -10,6 +11,7 @@ import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { startSim } from '../sim/index.ts';
 import { answer, cpuMs, peakRssMiB } from './ipc.ts';
+import { kubeletWorkers } from './kubelet-workers.ts';
 
 const [nodesArg, podsArg, namespacesArg, dir] = process.argv.slice(2);
 const nodes = Number(nodesArg);
@@ -25,8 +27,13 @@ function namespaceNames(count: number): string[] {
   return Array.from({ length: count }, (_, i) => `team-${String(i + 1).padStart(width, '0')}`);
 }
 
+// The orchestrator died while the cluster was still starting (minutes at 10,000 nodes): do not linger,
+// nor leave the kubelet workers behind (they end when their channel to this process closes).
+process.once('disconnect', () => process.exit(0));
+
 let clock = Date.now();
 const started = performance.now();
+const workers = kubeletWorkers();
 const sim = await startSim({
   nodes,
   podsPerNode,
@@ -35,8 +42,22 @@ const sim = await startSim({
   servedHistory: 0,
   kubeletClock: () => clock,
   seed: 'bench',
+  startKubelets: workers.start,
 });
 const startupMs = performance.now() - started;
+
+/** The simulator's CPU (ms) and memory (MiB): this process and its kubelet workers. */
+async function usage() {
+  const k = await workers.usage();
+  const own = process.memoryUsage().rss / 2 ** 20;
+  return {
+    cpuMs: cpuMs() + k.cpuMs,
+    rssMiB: own + k.workers.reduce((sum, w) => sum + w.rssMiB, 0),
+    peakRssMiB: Math.max(peakRssMiB(), ...k.workers.map((w) => w.peakRssMiB)),
+    apiServerRssMiB: own,
+    kubeletWorkers: k.workers,
+  };
+}
 
 const files = {
   scraperKubeconfig: join(dir, 'scraper.kubeconfig'),
@@ -81,17 +102,18 @@ answer(
           kubelets: [...sim.kubelets.ports.values()].map((port) => `https://127.0.0.1:${port}`),
           token: sim.tokens.scraper,
           hpa: hpaQuery(),
-          rssMiB: process.memoryUsage().rss / 2 ** 20,
+          ...(await usage()),
+          kubeletWorkerCount: workers.count(),
         };
       case 'advance': {
         // A new instant for every kubelet, and each one's payload rendered now rather than mid-cycle.
         const t = performance.now();
         clock = Date.now();
-        sim.kubelets.prerender('resource', r.gzip === true);
+        await workers.advance('resource', r.gzip === true);
         return { ms: performance.now() - t };
       }
       case 'usage':
-        return { cpuMs: cpuMs(), rssMiB: process.memoryUsage().rss / 2 ** 20, peakRssMiB: peakRssMiB() };
+        return usage();
       default:
         throw new Error(`unknown command ${r.cmd}`);
     }

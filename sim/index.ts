@@ -23,7 +23,7 @@ import {
 import { SimAuth, type SimRole, type SimUser, type UserSpec } from './auth.ts';
 import type { EventStore } from './events.ts';
 import type { History } from './history.ts';
-import { type KubeletFleet, startKubelets } from './kubelet.ts';
+import { type KubeletFleet, type KubeletFleetOptions, startKubelets } from './kubelet.ts';
 import { type EventLoad, startEventLoad } from './load.ts';
 import { createSimCluster, type SimCluster } from './model.ts';
 import type { EventRecorder } from './recorder.ts';
@@ -64,6 +64,12 @@ export interface StartSimOptions {
   watchMaxPending?: number;
   /** Record the kubelets' start-up Events (Starting, NodeReady, …) when the sim starts; default true. */
   nodeStartupEvents?: boolean;
+  /**
+   * Starts the kubelets (default: `startKubelets`, every kubelet in this process). The benchmark passes
+   * one that serves them from worker processes (`bench/kubelet-workers.ts`), so that at 10,000 nodes
+   * their CPU, memory and sockets are spread over processes of their own.
+   */
+  startKubelets?: (opts: KubeletFleetOptions) => Promise<KubeletFleet>;
   logger?: Logger;
 }
 
@@ -172,7 +178,7 @@ export async function startSim(opts: StartSimOptions): Promise<Sim> {
   );
   const certificates = new Map(cluster.nodes().map((n, i) => [n.name, kubeletCerts[i]!]));
 
-  const kubelets = await startKubelets({
+  const kubelets = await (opts.startKubelets ?? startKubelets)({
     cluster,
     certificates,
     clientCaPem: clusterCa.certPem,

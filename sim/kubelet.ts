@@ -62,6 +62,8 @@ export interface KubeletFleetOptions {
    * payload ahead of it (`prerender`), so the simulator only sends bytes while the scraper is measured.
    */
   now?: () => number;
+  /** How long an idle keep-alive connection stays open; default 90 s. */
+  keepAliveMs?: number;
   logger?: Logger;
 }
 
@@ -206,7 +208,7 @@ class Kubelet {
         requestCert: true,
         rejectUnauthorized: false,
         ca: opts.clientCaPem,
-        keepAliveTimeout: KEEP_ALIVE_MS,
+        keepAliveTimeout: opts.keepAliveMs ?? KEEP_ALIVE_MS,
       },
       (req, res) => this.#handle(req, res),
     );

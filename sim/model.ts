@@ -6,7 +6,7 @@
  * kubelets see it through housekeeping: every container, pod and node is sampled every
  * `housekeepingMs` with its own phase, and a scrape between two ticks sees the last tick's sample.
  */
-import { generateCluster } from './generate.ts';
+import { type GeneratedCluster, generateCluster } from './generate.ts';
 import { createRng, hashString, randomUid } from './random.ts';
 import {
   cpuNanosecondsSince,
@@ -244,6 +244,12 @@ export interface SimClusterOptions {
    * that kubelets do not report, one Running pod with a zero working set, and a few very young pods.
    */
   specialPods?: boolean;
+  /**
+   * A cluster generated already, taken as it is instead of generating one from the options above
+   * (`nodes`, `podsPerNode`, `namespaces`, `specialPods` are then not used): e.g. a share of another
+   * cluster's nodes with their pods, for kubelets served by another process (`bench/kubelet-workers.ts`).
+   */
+  generated?: GeneratedCluster;
 }
 
 export interface SpecialPods {
@@ -330,15 +336,17 @@ export class SimCluster {
     this.startMs = Math.floor(opts.startMs ?? Date.now());
     this.now = opts.now ?? Date.now;
     this.#rngForAdds = createRng(`${this.seed}/adds`);
-    const generated = generateCluster({
-      nodes: opts.nodes,
-      podsPerNode: opts.podsPerNode ?? 30,
-      seed: this.seed,
-      namespaces: opts.namespaces,
-      housekeepingMs: this.housekeepingMs,
-      startMs: this.startMs,
-      specialPods: opts.specialPods ?? true,
-    });
+    const generated =
+      opts.generated ??
+      generateCluster({
+        nodes: opts.nodes,
+        podsPerNode: opts.podsPerNode ?? 30,
+        seed: this.seed,
+        namespaces: opts.namespaces,
+        housekeepingMs: this.housekeepingMs,
+        startMs: this.startMs,
+        specialPods: opts.specialPods ?? true,
+      });
     this.resourceVersion = opts.resourceVersionBase ?? 1000;
     if (!Number.isSafeInteger(this.resourceVersion) || this.resourceVersion < 0)
       throw new Error(
