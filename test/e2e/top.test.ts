@@ -317,7 +317,8 @@ describe('faulty kubelets cost only their own node', () => {
           huge: /larger than 1048576 bytes/,
           'scrape-error': /failed parsing metrics: .*scrape error/i,
           // A reset before or during the TLS handshake, in Node's words for either.
-          refuse: /ECONNRESET|socket hang up|socket disconnected before secure TLS connection was established/,
+          refuse:
+            /ECONNRESET|socket hang up|socket disconnected before secure TLS connection was established/,
         }[fault];
         assert.match(line, cause);
         if (fault === 'slow') assert.match(line, /timeout to access kubelet/);
