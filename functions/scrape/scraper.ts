@@ -6,18 +6,7 @@
 import type https from 'node:https';
 import { hostname } from 'node:os';
 import { type ScrapeConfig, shardTimeoutMs } from '../../shared/config/index.ts';
-import { Informer } from '../../shared/informer.ts';
-import {
-  KubeApi,
-  loadKubeConfig,
-  METADATA_ONLY,
-  type NodeObject,
-  nodeFromJson,
-  type PodMeta,
-  podMeta,
-  RUNNING_PODS,
-} from '../../shared/kube.ts';
-import { kubeListWatch } from '../../shared/kube-watch.ts';
+import { KubeApi, loadKubeConfig } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
 import { parseLabelSelector } from '../../shared/selectors/index.ts';
@@ -27,6 +16,7 @@ import { RedisMetricsWriter } from '../../shared/store/writer.ts';
 import type { ShardTransport } from './coordinator.ts';
 import { ignoredWithProxy, readKubeletCredentials } from './credentials.ts';
 import { type CycleKind, type CycleResult, runCycle } from './cycle.ts';
+import { nodeInformer, podInformer } from './informers.ts';
 import { KubeletClient, type TlsOptions } from './kubelet.ts';
 import { runShard, type ShardDeps } from './shard.ts';
 import { ShardSecret } from './shard-auth.ts';
@@ -58,7 +48,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   // --once lists every time (its process ends with its cycle). A sharded cycle lists pods with their
   // nodes (listRunningPodsOnNodes), which no informer keeps yet.
   const longLived = !config.once && config.shardSize === 0;
-  const informers = longLived ? createInformers(kc, api, log) : null;
+  const informers = longLived ? { nodes: nodeInformer(kc, api, log), pods: podInformer(kc, api, log) } : null;
   const lists = {
     listNodes: () => (informers ? informers.nodes.items() : api.listNodes()),
     listRunningPods: () => (informers ? informers.pods.items() : api.listRunningPods()),
@@ -235,30 +225,4 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
       lockRedis.disconnect();
     },
   };
-}
-
-/** The nodes and Running pods from informers (shared/informer.ts), as the cycle asks for them. */
-function createInformers(kc: ReturnType<typeof loadKubeConfig>, api: KubeApi, log: Logger) {
-  const nodes = new Informer<NodeObject>({
-    name: 'nodes',
-    source: kubeListWatch(kc, api, {
-      path: '/api/v1/nodes',
-      accept: 'application/json',
-      parse: nodeFromJson,
-    }),
-    key: (n) => n.name,
-    log,
-  });
-  const pods = new Informer<PodMeta>({
-    name: 'pods',
-    source: kubeListWatch(kc, api, {
-      path: '/api/v1/pods',
-      query: RUNNING_PODS,
-      accept: METADATA_ONLY,
-      parse: podMeta,
-    }),
-    key: (p) => `${p.namespace}/${p.name}`,
-    log,
-  });
-  return { nodes, pods };
 }

@@ -8,16 +8,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { KubeConfig } from '@kubernetes/client-node';
+import { nodeInformer, podInformer } from '../../../functions/scrape/informers.ts';
 import { Informer } from '../../../shared/informer.ts';
-import {
-  KubeApi,
-  METADATA_ONLY,
-  type NodeObject,
-  nodeFromJson,
-  type PodMeta,
-  podMeta,
-  RUNNING_PODS,
-} from '../../../shared/kube.ts';
+import { KubeApi, METADATA_ONLY, type PodMeta, podMeta } from '../../../shared/kube.ts';
 import { kubeListWatch } from '../../../shared/kube-watch.ts';
 import { createLogger } from '../../../shared/log.ts';
 import { type Sim, startSim } from '../../../sim/index.ts';
@@ -40,21 +33,8 @@ after(async () => {
   await sim.stop();
 });
 
-function podInformer(pageSize = 5) {
-  return new Informer<PodMeta>({
-    name: 'pods',
-    source: kubeListWatch(kc, api, {
-      path: '/api/v1/pods',
-      query: RUNNING_PODS,
-      accept: METADATA_ONLY,
-      parse: podMeta,
-      pageSize,
-    }),
-    key: (p) => `${p.namespace}/${p.name}`,
-    log,
-    minWatchMs: 50,
-  });
-}
+/** The scraper's pod informer, in small pages, watching again at once. */
+const smallPodInformer = () => podInformer(kc, api, log, { pageSize: 5, minWatchMs: 50 });
 
 const runningPods = () =>
   sim.cluster
@@ -74,7 +54,7 @@ async function converged(inf: Informer<PodMeta>, what: string) {
 
 describe('the informer', () => {
   test('a fresh informer lists (in pages); changes between reads come from the watch, without another list', async () => {
-    const inf = podInformer();
+    const inf = smallPodInformer();
     try {
       assert.equal(inf.synced, false);
       const first = await inf.items();
@@ -111,7 +91,7 @@ describe('the informer', () => {
   });
 
   test('a watch the server ends is opened again from where it was; a 410 makes the next read list again', async () => {
-    const inf = podInformer();
+    const inf = smallPodInformer();
     try {
       await inf.items();
       await waitFor('the watch to be open', 5000, async () => sim.watches.active === 1);
@@ -155,16 +135,7 @@ describe('the informer', () => {
   });
 
   test('nodes: a node added or relabelled is seen through the watch, with its addresses and kubelet port', async () => {
-    const inf = new Informer<NodeObject>({
-      name: 'nodes',
-      source: kubeListWatch(kc, api, {
-        path: '/api/v1/nodes',
-        accept: 'application/json',
-        parse: nodeFromJson,
-      }),
-      key: (n) => n.name,
-      log,
-    });
+    const inf = nodeInformer(kc, api, log);
     try {
       const listed = await inf.items();
       assert.deepEqual(listed, await api.listNodes(), 'the same nodes as the typed list, field for field');
@@ -181,7 +152,7 @@ describe('the informer', () => {
   });
 
   test('a closed informer refuses reads; a list that fails throws and leaves it unsynced', async () => {
-    const inf = podInformer();
+    const inf = smallPodInformer();
     inf.close();
     await assert.rejects(inf.items(), /closed/);
     const broken = new Informer<PodMeta>({
