@@ -18,18 +18,16 @@
  *                                       --shard-instances N), each its own process, each measured
  *   npm run bench -- --no-events        without the events benchmark
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { startRedisServer } from '../sim/processes.ts';
 import type { DecoderFigures } from './decoders.ts';
 import { type EventsFigures, eventsBench } from './events-bench.ts';
 import { eventsJson, eventsReport } from './events-report.ts';
 import { spawnChild } from './ipc.ts';
-import { describeMachine, machine } from './machine.ts';
+import { describeMachine } from './machine.ts';
 import { report, toJson } from './report.ts';
+import { nodeArgsFor, startBenchRun } from './run.ts';
 import { type ScrapeFigures, scrapeBench } from './scrape-bench.ts';
 import { type ServeFigures, serveBench } from './serve-bench.ts';
 import { type StartupFigures, startupBench } from './startup.ts';
@@ -76,34 +74,8 @@ if (shardInstancesFlag !== null && shardSize === 0) throw new Error('--shard-ins
 const podsPerNode = Number(values['pods-per-node']);
 const warmCycles = Number(values['warm-cycles']);
 const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : null;
-/** Node flags for a measured process: a CPU profile per process under DIR/<role>/ with --cpu-prof. */
-const nodeArgs = (role: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : []);
-
-const started = Date.now();
-const progress = (line: string) =>
-  process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
-
-const m = machine();
-progress(`machine: ${describeMachine(m)}`);
-const dir = await mkdtemp(join(tmpdir(), 'ms-bench-'));
-const server = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
-const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
-progress(`private redis-server at ${server.url}`);
-
-let stopping = false;
-const cleanup = async () => {
-  if (stopping) return;
-  stopping = true;
-  redis.disconnect();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-};
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: stopping everything this run started`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
+const nodeArgs = nodeArgsFor(profDir);
+const { progress, m, dir, server, redis, cleanup } = await startBenchRun();
 
 const scrape: ScrapeFigures[] = [];
 let serve: ServeFigures | null = null;

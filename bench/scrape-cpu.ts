@@ -6,13 +6,10 @@
  *
  *   node bench/scrape-cpu.ts [--nodes N …] [--warm-cycles N] [--pods-per-node N] [--json FILE] [--cpu-prof DIR]
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { writeFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { Redis } from 'ioredis';
-import { startRedisServer } from '../sim/processes.ts';
-import { describeMachine, machine } from './machine.ts';
+import { nodeArgsFor, startBenchRun } from './run.ts';
 import { medianBy, scrapeBench } from './scrape-bench.ts';
 
 const { values } = parseArgs({
@@ -26,32 +23,9 @@ const { values } = parseArgs({
 });
 const podsPerNode = Number(values['pods-per-node']);
 const profDir = values['cpu-prof'] ? resolve(values['cpu-prof']) : null;
-const nodeArgs = (role: string) => (profDir ? ['--cpu-prof', `--cpu-prof-dir=${join(profDir, role)}`] : []);
-const started = Date.now();
-const progress = (line: string) =>
-  process.stdout.write(`[${((Date.now() - started) / 1000).toFixed(0).padStart(4)} s] ${line}\n`);
-
-const m = machine();
-progress(`machine: ${describeMachine(m)}`);
-const dir = await mkdtemp(join(tmpdir(), 'ms-bench-'));
-const server = await startRedisServer({ args: ['--maxmemory-policy', 'noeviction'] });
-const redis = new Redis(server.url, { maxRetriesPerRequest: 1 });
+const nodeArgs = nodeArgsFor(profDir);
+const { progress, m, redis, server, dir, cleanup } = await startBenchRun();
 const rows: Record<string, number>[] = [];
-let stopping = false;
-const cleanup = async () => {
-  if (stopping) return;
-  stopping = true;
-  redis.disconnect();
-  await server.stop();
-  await rm(dir, { recursive: true, force: true });
-};
-// The children (simulator, scrapers, floors) end with their IPC channel; Redis and the files are ours.
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    progress(`${signal}: stopping everything this run started`);
-    void cleanup().finally(() => process.exit(130));
-  });
-}
 try {
   for (const nodes of values.nodes.map(Number)) {
     const f = await scrapeBench({
