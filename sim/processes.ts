@@ -107,6 +107,8 @@ export interface RedisServer {
   clientOptions: RedisOptions;
   /** Stops it (SIGKILL when `hard`, as a crash would) and waits for the exit. */
   stop(hard?: boolean): Promise<void>;
+  /** Sends it a signal: SIGSTOP freezes it (it still accepts connections but answers nothing), SIGCONT thaws it. */
+  signal(signal: NodeJS.Signals): void;
 }
 
 /** Files of a TLS-only server: its certificate and key, and the CA its clients' certificates are checked against. */
@@ -231,8 +233,14 @@ async function spawnRedis(
     port,
     clientOptions,
     async stop(hard = false) {
-      if (child.exitCode === null && child.signalCode === null) child.kill(hard ? 'SIGKILL' : 'SIGTERM');
+      if (child.exitCode === null && child.signalCode === null) {
+        child.kill('SIGCONT'); // a frozen one would never act on SIGTERM
+        child.kill(hard ? 'SIGKILL' : 'SIGTERM');
+      }
       await exited;
+    },
+    signal: (signal) => {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
     },
   };
 }
@@ -287,6 +295,10 @@ export interface RedisSentinelOptions {
   password?: string;
   /** TLS only, to clients and to the master alike */
   tls?: RedisTlsFiles;
+  /** `sentinel down-after-milliseconds`: how long the master is silent before it is thought down (1000) */
+  downAfterMs?: number;
+  /** `sentinel failover-timeout` (5000; also how soon a failed failover is tried again: twice this) */
+  failoverTimeoutMs?: number;
 }
 
 /**
@@ -315,8 +327,8 @@ export async function startRedisSentinels(
         'bind 127.0.0.1',
         `dir ${dir}`,
         `sentinel monitor ${name} ${master.host} ${master.port} ${Math.floor(count / 2) + 1}`,
-        `sentinel down-after-milliseconds ${name} 1000`,
-        `sentinel failover-timeout ${name} 5000`,
+        `sentinel down-after-milliseconds ${name} ${o.downAfterMs ?? 1000}`,
+        `sentinel failover-timeout ${name} ${o.failoverTimeoutMs ?? 5000}`,
         ...(o.masterAuth?.username ? [`sentinel auth-user ${name} ${o.masterAuth.username}`] : []),
         ...(o.masterAuth ? [`sentinel auth-pass ${name} ${o.masterAuth.password}`] : []),
         ...(o.password ? [`requirepass ${o.password}`, `sentinel sentinel-pass ${o.password}`] : []),
@@ -338,28 +350,40 @@ export async function startRedisSentinels(
 }
 
 export interface RedisCluster {
-  /** Every master, as `--redis-cluster-nodes` takes them. */
+  /** Every master at start, as `--redis-cluster-nodes` takes them. */
   nodes: { host: string; port: number }[];
+  /** Every server, masters first (in `nodes`' order), then replicas. */
   servers: RedisServer[];
   /** Stops every server and removes their folder. */
   stop(): Promise<void>;
 }
 
+export interface RedisClusterOptions extends Omit<RedisServerOptions, 'port' | 'args' | 'clusterBus'> {
+  /** Masters (default 3); slots are spread evenly over them. */
+  masters?: number;
+  /** Replicas per master (default 0). */
+  replicasPerMaster?: number;
+  /** `cluster-node-timeout`: how long a node is silent before it is thought failing (Redis' default 15 s). */
+  nodeTimeoutMs?: number;
+}
+
+/** Set-up waits are generous: the machine is shared and often loaded; a healthy start takes a second. */
+const SETUP_MS = 60_000;
+
 /**
- * A private Redis Cluster of `masters` memory-only masters (no replicas) on free loopback ports, its
- * slots assigned by `redis-cli --cluster create`, each secured as `o` says (its cluster bus over TLS
- * too); resolves once every node reports `cluster_state:ok`.
+ * A private Redis Cluster on free loopback ports: `masters` memory-only masters with `replicasPerMaster`
+ * replicas each, slots assigned by `redis-cli --cluster create`, every node secured as `o` says (its
+ * cluster bus over TLS too); resolves once every node reports `cluster_state:ok` and knows every other
+ * node, and every replica is in sync with its master.
  */
-export async function startRedisCluster(
-  masters = 3,
-  o: Omit<RedisServerOptions, 'port' | 'args'> = {},
-): Promise<RedisCluster> {
+export async function startRedisCluster(o: RedisClusterOptions = {}): Promise<RedisCluster> {
+  const { masters = 3, replicasPerMaster = 0, nodeTimeoutMs, ...security } = o;
   const { dir, servers, stop } = await serverGroup('ms-redis-cluster-');
   try {
-    for (let i = 0; i < masters; i++) {
+    for (let i = 0; i < masters * (1 + replicasPerMaster); i++) {
       servers.push(
         await startRedisServer({
-          ...o,
+          ...security,
           clusterBus: true,
           args: [
             '--cluster-enabled',
@@ -368,7 +392,8 @@ export async function startRedisCluster(
             join(dir, `nodes-${i}.conf`),
             '--dir',
             dir,
-            ...(o.tls ? ['--tls-cluster', 'yes'] : []),
+            ...(nodeTimeoutMs !== undefined ? ['--cluster-node-timeout', String(nodeTimeoutMs)] : []),
+            ...(o.tls ? ['--tls-cluster', 'yes', '--tls-replication', 'yes'] : []),
           ],
         }),
       );
@@ -393,26 +418,57 @@ export async function startRedisCluster(
           'create',
           ...addresses,
           '--cluster-replicas',
-          '0',
+          String(replicasPerMaster),
           '--cluster-yes',
         ],
-        { timeout: 20_000 },
+        { timeout: SETUP_MS },
         (err, _stdout, stderr) =>
           err ? reject(new Error(`redis-cli --cluster create: ${stderr || err.message}`)) : resolve(),
       );
     });
     for (const s of servers) {
-      await waitFor(`cluster_state:ok on port ${s.port}`, 10_000, () =>
-        ask(s.url, s.clientOptions, async (r) =>
-          String(await r.call('CLUSTER', 'INFO')).includes('cluster_state:ok'),
-        ),
+      await waitFor(`cluster_state:ok on port ${s.port}, knowing every node`, SETUP_MS, () =>
+        ask(s.url, s.clientOptions, async (r) => {
+          if (!String(await r.call('CLUSTER', 'INFO')).includes('cluster_state:ok')) return false;
+          return (
+            String(await r.call('CLUSTER', 'NODES'))
+              .trim()
+              .split('\n').length === servers.length
+          );
+        }),
       );
+    }
+    // redis-cli makes the first `masters` addresses masters; wait until their replicas are in sync.
+    for (const s of servers.slice(masters)) {
+      await waitFor(`cluster replica on port ${s.port} in sync`, SETUP_MS, () => replicating(s), 100);
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { nodes: servers.map((s) => ({ host: '127.0.0.1', port: s.port })), servers, stop };
+  return {
+    nodes: servers.slice(0, masters).map((s) => ({ host: '127.0.0.1', port: s.port })),
+    servers,
+    stop,
+  };
+}
+
+/** One section of `INFO` of `server` as its `field:value` lines; throws when it does not answer. */
+export async function redisInfo(server: RedisServer, section: string): Promise<Map<string, string>> {
+  const text = await ask(server.url, server.clientOptions, (r) => r.info(section));
+  if (text === false) throw new Error(`redis-server on port ${server.port} did not answer INFO`);
+  const out = new Map<string, string>();
+  for (const line of text.split('\r\n')) {
+    const at = line.indexOf(':');
+    if (at > 0) out.set(line.slice(0, at), line.slice(at + 1));
+  }
+  return out;
+}
+
+/** Whether `server` is a replica whose link to its master is up. */
+export async function replicating(server: RedisServer): Promise<boolean> {
+  const r = await redisInfo(server, 'replication');
+  return r.get('role') === 'slave' && r.get('master_link_status') === 'up';
 }
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));

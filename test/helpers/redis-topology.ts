@@ -4,12 +4,20 @@
  * `redis-server` (Sentinels are `redis-server FILE --sentinel`), started memory-only; a test kills one with
  * `stop(true)` (SIGKILL, as a crash) and waits for the topology to fail over by itself.
  */
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort, type RedisServer, redisAnswers, startRedisServer, waitFor } from '../../sim/processes.ts';
+import {
+  type RedisClusterOptions,
+  type RedisServer,
+  redisInfo,
+  replicating,
+  startRedisCluster,
+  startRedisSentinels,
+  startRedisServer,
+  waitFor,
+} from '../../sim/processes.ts';
 
 export interface HostPort {
   host: string;
@@ -41,65 +49,6 @@ export async function onServer<T>(port: number, fn: (r: Redis) => Promise<T>): P
   } finally {
     r.disconnect();
   }
-}
-
-/** One section of `INFO` as its `field:value` lines. */
-async function info(port: number, section: string): Promise<Map<string, string>> {
-  const text = await onServer(port, (r) => r.info(section));
-  const out = new Map<string, string>();
-  for (const line of text.split('\r\n')) {
-    const at = line.indexOf(':');
-    if (at > 0) out.set(line.slice(0, at), line.slice(at + 1));
-  }
-  return out;
-}
-
-/** A replica's view of replication: its role, and whether its link to the master is up. */
-async function replicating(port: number): Promise<boolean> {
-  const r = await info(port, 'replication');
-  return r.get('role') === 'slave' && r.get('master_link_status') === 'up';
-}
-
-/** A folder, the servers started in it, and one stop for them all. */
-async function group(prefix: string) {
-  const dir = await mkdtemp(join(tmpdir(), prefix));
-  const servers: RedisServer[] = [];
-  return {
-    dir,
-    servers,
-    async stop() {
-      await Promise.all(servers.map((s) => s.stop()));
-      await rm(dir, { recursive: true, force: true });
-    },
-  };
-}
-
-/** A Sentinel's handle: a RedisServer that can also be frozen (SIGSTOP) and thawed (SIGCONT). */
-type Sentinel = Omit<RedisServer, 'clientOptions'> & { signal(signal: 'SIGSTOP' | 'SIGCONT'): void };
-
-/** `redis-server FILE --sentinel` (the file must come first, so startRedisServer cannot start it). */
-async function startSentinel(file: string, port: number): Promise<Sentinel> {
-  const child = spawn('redis-server', [file, '--sentinel'], { stdio: 'ignore' });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const url = `redis://${HOST}:${port}`;
-  try {
-    await waitFor(`Sentinel on port ${port}`, SETUP_MS, () => redisAnswers(url), 25);
-  } catch (err) {
-    child.kill('SIGKILL');
-    throw err;
-  }
-  return {
-    url,
-    port,
-    signal: (signal) => child.kill(signal),
-    async stop(hard = false) {
-      if (child.exitCode === null && child.signalCode === null) {
-        child.kill('SIGCONT'); // a frozen one would never act on SIGTERM
-        child.kill(hard ? 'SIGKILL' : 'SIGTERM');
-      }
-      await exited;
-    },
-  };
 }
 
 export interface SentinelOptions {
@@ -141,14 +90,15 @@ export interface SentinelGroup {
  * a failover could not happen).
  */
 export async function startSentinelGroup(o: SentinelOptions): Promise<SentinelGroup> {
-  const name = 'mymaster';
   const replicas = o.replicas ?? 1;
   const count = o.sentinels ?? 3;
-  const { dir, servers, stop } = await group('ms-redis-sentinel-');
-  const sentinelServers: Sentinel[] = [];
+  const dir = await mkdtemp(join(tmpdir(), 'ms-redis-sentinel-data-'));
+  const servers: RedisServer[] = [];
+  let watching: Awaited<ReturnType<typeof startRedisSentinels>> | undefined;
   const stopAll = async () => {
-    await Promise.all(sentinelServers.map((s) => s.stop()));
-    await stop();
+    await watching?.stop();
+    await Promise.all(servers.map((s) => s.stop()));
+    await rm(dir, { recursive: true, force: true });
   };
   try {
     const master = await startRedisServer({ args: ['--dir', dir] });
@@ -159,33 +109,18 @@ export async function startSentinelGroup(o: SentinelOptions): Promise<SentinelGr
       );
     }
     for (const r of servers.slice(1)) {
-      await waitFor(`replica on port ${r.port} in sync`, SETUP_MS, () => replicating(r.port), 100);
+      await waitFor(`replica on port ${r.port} in sync`, SETUP_MS, () => replicating(r), 100);
     }
-    for (let i = 0; i < count; i++) {
-      const port = await freePort();
-      // A Sentinel rewrites its configuration file: each gets its own, in the group's folder.
-      const file = join(dir, `sentinel-${i}.conf`);
-      await writeFile(
-        file,
-        [
-          `port ${port}`,
-          `bind ${HOST}`,
-          `dir ${dir}`,
-          `sentinel monitor ${name} ${HOST} ${master.port} ${Math.floor(count / 2) + 1}`,
-          `sentinel down-after-milliseconds ${name} ${o.downAfterMs}`,
-          `sentinel failover-timeout ${name} ${o.failoverTimeoutMs}`,
-          `sentinel parallel-syncs ${name} 1`,
-          '',
-        ].join('\n'),
-      );
-      sentinelServers.push(await startSentinel(file, port));
-    }
+    watching = await startRedisSentinels(
+      { host: HOST, port: master.port },
+      { count, downAfterMs: o.downAfterMs, failoverTimeoutMs: o.failoverTimeoutMs },
+    );
     // Sentinels learn replicas from the master's INFO and each other from hello messages (every 2 s).
-    for (const s of sentinelServers) {
+    for (const s of watching.servers) {
       await waitFor(`Sentinel on port ${s.port} to know the group`, SETUP_MS, () =>
         onServer(s.port, async (r) => {
-          const known = (await r.call('SENTINEL', 'replicas', name)) as unknown[];
-          const peers = (await r.call('SENTINEL', 'sentinels', name)) as unknown[];
+          const known = (await r.call('SENTINEL', 'replicas', watching!.name)) as unknown[];
+          const peers = (await r.call('SENTINEL', 'sentinels', watching!.name)) as unknown[];
           return known.length === replicas && peers.length === count - 1;
         }),
       );
@@ -194,6 +129,7 @@ export async function startSentinelGroup(o: SentinelOptions): Promise<SentinelGr
     await stopAll();
     throw err;
   }
+  const { name, servers: sentinelServers } = watching;
 
   /** The master as the Sentinels that answer name it (a frozen one is left out; they must agree). */
   const named = async (): Promise<RedisServer> => {
@@ -227,19 +163,10 @@ export async function startSentinelGroup(o: SentinelOptions): Promise<SentinelGr
       waitFor(`a Sentinel failover away from port ${old.port}`, timeoutMs, async () => {
         const m = await named();
         if (m === old) return false;
-        return (await info(m.port, 'replication')).get('role') === 'master' ? m : false;
+        return (await redisInfo(m, 'replication')).get('role') === 'master' ? m : false;
       }),
     stop: stopAll,
   };
-}
-
-export interface ClusterOptions {
-  /** Masters (default 3); slots are spread evenly over them. */
-  masters?: number;
-  /** Replicas per master (default 0). */
-  replicasPerMaster?: number;
-  /** `cluster-node-timeout`: how long a node is silent before it is thought failing (Redis' default 15 s). */
-  nodeTimeoutMs?: number;
 }
 
 export interface RedisClusterGroup {
@@ -278,52 +205,11 @@ const clusterOk = async (port: number) =>
   String(await onServer(port, (r) => r.call('CLUSTER', 'INFO'))).includes('cluster_state:ok');
 
 /**
- * A private Redis Cluster: `masters` masters with `replicasPerMaster` replicas each, slots assigned by
- * `redis-cli --cluster create`; resolves once every node reports `cluster_state:ok` and knows every other
- * node, and every replica is in sync with its master.
+ * A private Redis Cluster (sim/processes.ts' startRedisCluster) and what a failover test asks of it: which
+ * master serves a key, and when the cluster is whole again after a kill.
  */
-export async function startRedisCluster(o: ClusterOptions = {}): Promise<RedisClusterGroup> {
-  const masters = o.masters ?? 3;
-  const replicas = o.replicasPerMaster ?? 0;
-  const { dir, servers, stop } = await group('ms-redis-cluster-');
-  try {
-    for (let i = 0; i < masters * (1 + replicas); i++) {
-      const args = [
-        '--cluster-enabled',
-        'yes',
-        '--cluster-config-file',
-        join(dir, `nodes-${i}.conf`),
-        '--dir',
-        dir,
-      ];
-      if (o.nodeTimeoutMs !== undefined) args.push('--cluster-node-timeout', String(o.nodeTimeoutMs));
-      servers.push(await startRedisServer({ args, clusterBus: true }));
-    }
-    const addresses = servers.map((s) => `${HOST}:${s.port}`);
-    await new Promise<void>((resolve, reject) => {
-      execFile(
-        'redis-cli',
-        ['--cluster', 'create', ...addresses, '--cluster-replicas', String(replicas), '--cluster-yes'],
-        { timeout: SETUP_MS },
-        (err, _stdout, stderr) =>
-          err ? reject(new Error(`redis-cli --cluster create: ${stderr || err.message}`)) : resolve(),
-      );
-    });
-    for (const s of servers) {
-      await waitFor(`cluster_state:ok on port ${s.port}`, SETUP_MS, async () => {
-        if (!(await clusterOk(s.port))) return false;
-        return (await clusterNodes(s.port)).length === servers.length;
-      });
-    }
-    // redis-cli makes the first `masters` addresses masters; wait until their replicas are in sync.
-    for (const s of servers.slice(masters)) {
-      await waitFor(`cluster replica on port ${s.port} in sync`, SETUP_MS, () => replicating(s.port), 100);
-    }
-  } catch (err) {
-    await stop();
-    throw err;
-  }
-
+export async function startClusterGroup(o: RedisClusterOptions = {}): Promise<RedisClusterGroup> {
+  const { nodes, servers, stop } = await startRedisCluster(o);
   const byPort = (port: number) => {
     const s = servers.find((x) => x.port === port);
     if (!s) throw new Error(`no server on port ${port}`);
@@ -339,7 +225,7 @@ export async function startRedisCluster(o: ClusterOptions = {}): Promise<RedisCl
     return byPort(owner.port);
   };
   return {
-    nodes: servers.slice(0, masters).map((s) => ({ host: HOST, port: s.port })),
+    nodes,
     servers,
     async masterOf(key) {
       let last: unknown;
@@ -357,7 +243,7 @@ export async function startRedisCluster(o: ClusterOptions = {}): Promise<RedisCl
         const alive = servers.filter((s) => s !== dead);
         const owner = await ownerSeenBy(alive[0]!, key);
         if (owner === dead) return false;
-        if ((await info(owner.port, 'replication')).get('role') !== 'master') return false;
+        if ((await redisInfo(owner, 'replication')).get('role') !== 'master') return false;
         for (const s of alive) if (!(await clusterOk(s.port))) return false;
         return owner;
       }),

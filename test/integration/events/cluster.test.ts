@@ -15,7 +15,7 @@ import { SimEvents } from '../../helpers/sim-event-source.ts';
 
 let cluster: RedisCluster;
 before(async () => {
-  cluster = await startRedisCluster(3);
+  cluster = await startRedisCluster({ masters: 3 });
 });
 after(() => cluster.stop());
 

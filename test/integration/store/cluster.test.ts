@@ -29,7 +29,7 @@ import {
   failoverContract,
   failoverUnderLoad,
 } from '../../helpers/failover.ts';
-import { onServer, type RedisClusterGroup, startRedisCluster } from '../../helpers/redis-topology.ts';
+import { onServer, type RedisClusterGroup, startClusterGroup } from '../../helpers/redis-topology.ts';
 import { startServeAsMaster } from '../../helpers/serve.ts';
 import { completePods } from '../../helpers/served.ts';
 
@@ -65,7 +65,7 @@ async function cycle(): Promise<void> {
 
 before(async () => {
   assert.ok(redisServerInstalled(), 'redis-server is installed');
-  cluster = await startRedisCluster({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
+  cluster = await startClusterGroup({ masters: 3, replicasPerMaster: 1, nodeTimeoutMs: NODE_TIMEOUT_MS });
   sim = await startSim({ nodes: 3, podsPerNode: 5, housekeepingMs: 1000, seed: 'redis-cluster-it' });
   dir = await mkdtemp(join(tmpdir(), 'ms-redis-cluster-it-'));
   await writeFile(join(dir, 'kubelet-ca.crt'), sim.kubeletCaPem);

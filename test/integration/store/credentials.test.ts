@@ -285,7 +285,7 @@ describe('a 3-master Cluster with an ACL user', () => {
   let cluster: RedisCluster;
   const nodes = () => `--redis-cluster-nodes=${cluster.nodes.map((n) => `${n.host}:${n.port}`).join(',')}`;
   before(async () => {
-    cluster = await startRedisCluster(3, { user: APP });
+    cluster = await startRedisCluster({ masters: 3, user: APP });
   });
   after(async () => cluster?.stop());
 
@@ -373,7 +373,7 @@ describe('TLS with client certificates, in every mode', () => {
   describe('Cluster (--redis-tls), the cluster bus on TLS too', () => {
     let cluster: RedisCluster;
     before(async () => {
-      cluster = await startRedisCluster(3, { password: APP.password, tls: serverTls });
+      cluster = await startRedisCluster({ masters: 3, password: APP.password, tls: serverTls });
     });
     after(async () => cluster?.stop());
 
