@@ -22,6 +22,7 @@ import { runShard, type ShardDeps } from './shard.ts';
 import { ShardSecret } from './shard-auth.ts';
 import { remoteShards } from './shard-client.ts';
 import type { ShardAnswer, ShardRequest } from './shard-contract.ts';
+import { PodsByNode } from './shards.ts';
 import { rememberingStates } from './state-memory.ts';
 
 export interface Scraper {
@@ -52,7 +53,11 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   const lists = {
     listNodes: () => (informers ? informers.nodes.items() : api.listNodes()),
     listRunningPods: () => (informers ? informers.pods.items() : api.listRunningPods()),
-    listRunningPodsOnNodes: () => api.listRunningPodsOnNodes(),
+    listRunningPodsOnNodes: async () => {
+      const pods = new PodsByNode();
+      await api.listRunningPodsOnNodes((p) => pods.add(p));
+      return pods;
+    },
   };
 
   const redis = createRedis(redisTarget(config), {
@@ -192,7 +197,8 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
             : {
                 where: 'in-process',
                 concurrent: false,
-                run: (req, signal) => runShard(shardDeps(client, false), { concurrency }, req, signal),
+                run: async (shard, timeoutMs, signal) =>
+                  runShard(shardDeps(client, false), { concurrency }, await shard.request(timeoutMs), signal),
               };
       return runCycle(
         { api: lists, kubelet: client, store: cycleStore, figures, log, ...(shards ? { shards } : {}) },

@@ -6,7 +6,8 @@
  */
 import type { ShardTransport } from './coordinator.ts';
 import type { ShardSecret } from './shard-auth.ts';
-import { SHARD_PATH, type ShardAnswer, type ShardRequest, shardAnswerSchema } from './shard-contract.ts';
+import { SHARD_PATH, type ShardAnswer, shardAnswerSchema } from './shard-contract.ts';
+import type { OutgoingShard } from './shards.ts';
 
 export function remoteShards(url: string, secret: ShardSecret): ShardTransport {
   // Relative to the URL's path: behind OpenFaaS' gateway it is /function/<name>/shard.
@@ -14,11 +15,12 @@ export function remoteShards(url: string, secret: ShardSecret): ShardTransport {
   return {
     where: url,
     concurrent: true,
-    async run(req: ShardRequest, signal: AbortSignal): Promise<ShardAnswer> {
+    async run(shard: OutgoingShard, timeoutMs: number, signal: AbortSignal): Promise<ShardAnswer> {
       const res = await fetch(target, {
         method: 'POST',
         headers: { authorization: secret.header(), 'content-type': 'application/json' },
-        body: JSON.stringify(req),
+        // A Blob: sent from the bytes assembled once (shards.ts), with its Content-Length.
+        body: shard.body(timeoutMs),
         signal,
       });
       const text = await res.text();
