@@ -133,7 +133,7 @@ export async function coordinate(
       err: o.error,
     });
     for (const n of nodes) failed.push({ node: n.name, error: `shard ${i + 1}/${cut.length}: ${o.error}` });
-    for (const p of (await outgoing[i]!.request(job.shardTimeoutMs)).pods) unserved.push(p);
+    for (const p of outgoing[i]!.request(job.shardTimeoutMs).pods) unserved.push(p);
   }
   outgoing.length = 0; // the requests' bodies, no longer needed while the rest is rendered
 

@@ -211,8 +211,8 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
             : {
                 where: 'in-process',
                 concurrent: false,
-                run: async (shard, timeoutMs, signal) =>
-                  runShard(shardDeps(client, false), { concurrency }, await shard.request(timeoutMs), signal),
+                run: (shard, timeoutMs, signal) =>
+                  runShard(shardDeps(client, false), { concurrency }, shard.request(timeoutMs), signal),
               };
       return runCycle(
         { api: lists, kubelet: client, store: cycleStore, figures, log, ...(shards ? { shards } : {}) },

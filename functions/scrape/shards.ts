@@ -6,8 +6,9 @@
  * The coordinator holds a whole cycle's pods (300,000 at 10,000 nodes), so it keeps them compact: as the
  * pod list is read page by page, each pod becomes its JSON in a shard request at once and is appended to
  * its node's text (PodsByNode); no pod object outlives its page. Each shard's request is then assembled
- * from its nodes' texts into a Blob (UTF-8, outside the JS heap), and a node's text is forgotten as its
- * shard takes it, so the pods are never held twice. Only a shard run in this process, or one that failed
+ * from its nodes' texts into one Buffer (UTF-8, outside the JS heap but counted by V8, so that garbage
+ * collection follows it: a Blob's bytes are not, and bodies of past cycles stayed in memory), and a
+ * node's text is forgotten as its shard takes it, so the pods are never held twice. Only a shard run in this process, or one that failed
  * (its nodes are rendered from their kept states, with their pods), reads its pods back.
  */
 import type { NodeObject, PodMeta, PodOnNode } from '../../shared/kube.ts';
@@ -68,10 +69,10 @@ export interface OutgoingShard {
   readonly index: number;
   readonly of: number;
   readonly nodes: readonly NodeObject[];
-  /** The request's body (the contract's JSON) with this time to answer in. */
-  body(timeoutMs: number): Blob;
+  /** The request's body (the contract's JSON) with this time to answer in, in pieces to send in order. */
+  body(timeoutMs: number): Buffer[];
   /** The same request as objects, read back from the body: a shard run here, or the pods of one that failed. */
-  request(timeoutMs: number): Promise<ShardRequest>;
+  request(timeoutMs: number): ShardRequest;
 }
 
 /**
@@ -91,17 +92,17 @@ export function outgoingShards(head: ShardHead, cut: NodeObject[][], pods: PodsB
       first = false;
     }
     parts.push(']}');
-    const rest = new Blob(parts);
+    const rest = Buffer.from(parts.join(''));
     const body = (timeoutMs: number) => {
       const start = JSON.stringify({ ...head, shard, timeoutMs });
-      return new Blob([start.slice(0, -1), rest]);
+      return [Buffer.from(start.slice(0, -1)), rest];
     };
     return {
       index,
       of: cut.length,
       nodes,
       body,
-      request: async (timeoutMs) => JSON.parse(await body(timeoutMs).text()) as ShardRequest,
+      request: (timeoutMs) => JSON.parse(Buffer.concat(body(timeoutMs)).toString('utf8')) as ShardRequest,
     };
   });
 }
