@@ -268,10 +268,10 @@ export class KubeApi {
 
   /**
    * Running pods' metadata with each pod's node (a sharded cycle hands each shard the pods of its nodes):
-   * the Table representation with `includeObject=Metadata`, paginated like the metadata list.
+   * the Table representation with `includeObject=Metadata`, paginated like the metadata list. Each pod
+   * is handed to `visit` as its page is read, so that no list of them all need be held.
    */
-  async listRunningPodsOnNodes(): Promise<PodOnNode[]> {
-    const out: PodOnNode[] = [];
+  async listRunningPodsOnNodes(visit: (pod: PodOnNode) => void): Promise<void> {
     let token = '';
     let nodeColumn = -1;
     do {
@@ -284,7 +284,7 @@ export class KubeApi {
         const m = row.object?.metadata;
         const nodeName = row.cells?.[nodeColumn];
         if (typeof m?.name === 'string' && m.name && typeof m.namespace === 'string' && m.namespace)
-          out.push({
+          visit({
             namespace: m.namespace,
             name: m.name,
             labels: stringRecord(m.labels),
@@ -294,7 +294,6 @@ export class KubeApi {
       const next = page.metadata?.continue;
       token = typeof next === 'string' ? next : '';
     } while (token);
-    return out;
   }
 }
 

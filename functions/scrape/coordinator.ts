@@ -8,17 +8,18 @@
  * with the nodes no shard scrapes (those --node-selector leaves out) and the pods of no shard's node.
  * What the shards staged is merged into what is left to write, so the cycle is published once, whole.
  */
-import type { NodeObject, PodOnNode } from '../../shared/kube.ts';
+import type { NodeObject, PodMeta } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { RequestFigure } from '../../shared/metrics.ts';
 import type { StagedHash } from '../../shared/store/writer.ts';
 import { type CycleDeps, type NodeFailure, type NodesDone, type NodesJob, scrapeNodes } from './cycle.ts';
-import type { ShardAnswer, ShardRequest } from './shard-contract.ts';
-import { cutShards, podsByNode } from './shards.ts';
+import type { ShardAnswer } from './shard-contract.ts';
+import { cutShards, type OutgoingShard, outgoingShards, type PodsByNode } from './shards.ts';
 
 /** Runs one shard and answers with its figures; throws when it failed. */
 export interface ShardTransport {
-  run(req: ShardRequest, signal: AbortSignal): Promise<ShardAnswer>;
+  /** The shard, to be answered within `timeoutMs`. */
+  run(shard: OutgoingShard, timeoutMs: number, signal: AbortSignal): Promise<ShardAnswer>;
   /** Where shards go, for logs: the --shard-url, or `in-process`. */
   readonly where: string;
   /** Shards are sent all at once (remote instances), or run one after another (this process). */
@@ -26,7 +27,8 @@ export interface ShardTransport {
 }
 
 export interface CoordinateJob extends Omit<NodesJob, 'pods' | 'scrape'> {
-  pods: Promise<PodOnNode[]>;
+  /** The Running pods by node, as the list is read (shards.ts): what the shards are sent. */
+  pods: Promise<PodsByNode>;
   holder: string;
   shardSize: number;
   shardTimeoutMs: number;
@@ -41,7 +43,7 @@ type Outcome = { answer: ShardAnswer } | { error: string };
 async function runOne(
   log: Logger,
   shards: ShardTransport,
-  req: ShardRequest,
+  shard: OutgoingShard,
   parent: AbortSignal,
   timeoutMs: number,
 ): Promise<Outcome> {
@@ -52,7 +54,7 @@ async function runOne(
     attempt++;
     try {
       const left = Math.max(1, Math.round(timeoutMs - (performance.now() - started)));
-      return { answer: await shards.run({ ...req, timeoutMs: left }, signal) };
+      return { answer: await shards.run(shard, left, signal) };
     } catch (err) {
       if (parent.aborted) throw parent.reason;
       if (signal.aborted) return { error: `no answer within ${timeoutMs}ms` };
@@ -61,7 +63,7 @@ async function runOne(
       // time is left.
       if (attempt > 1 || performance.now() - started > timeoutMs * RETRY_IF_LEFT) return { error };
       log.debug(1, 'Sending a shard again after a quick failure', {
-        shard: `${req.shard.index + 1}/${req.shard.of}`,
+        shard: `${shard.index + 1}/${shard.of}`,
         url: shards.where,
         err: error,
       });
@@ -81,35 +83,34 @@ export async function coordinate(
 ): Promise<NodesDone & { requests: RequestFigure[] }> {
   const { log, shards } = deps;
   const pods = await job.pods;
-  const onNode = podsByNode(pods);
   const selected = job.nodes.filter((n) => job.selected.has(n));
   const cut = cutShards(selected, job.shardSize);
-  const requests: ShardRequest[] = cut.map((nodes, index) => ({
+  // The fields in the contract's order (shards.ts puts `shard` and `timeoutMs` after them).
+  const head = {
     cycle: job.now,
     coordinator: job.holder,
     expiresAt: job.expiresAt,
     resolutionMs: job.resolutionMs,
-    shard: { index, of: cut.length },
-    timeoutMs: job.shardTimeoutMs,
-    nodes,
-    pods: nodes.flatMap((n) => onNode.get(n.name) ?? []),
-  }));
+  };
+  const outgoing = outgoingShards(head, cut, pods);
 
   const outcomes: Outcome[] = [];
   if (shards.concurrent) {
     outcomes.push(
-      ...(await Promise.all(requests.map((r) => runOne(log, shards, r, job.signal, job.shardTimeoutMs)))),
+      ...(await Promise.all(outgoing.map((o) => runOne(log, shards, o, job.signal, job.shardTimeoutMs)))),
     );
   } else {
-    for (const r of requests) outcomes.push(await runOne(log, shards, r, job.signal, job.shardTimeoutMs));
+    for (const o of outgoing) outcomes.push(await runOne(log, shards, o, job.signal, job.shardTimeoutMs));
   }
   job.signal.throwIfAborted();
 
   const served = new Set<string>();
   const failed: NodeFailure[] = [];
   const answers: ShardAnswer[] = [];
+  // The pods of no served node: of nodes no shard has (pods.rest), and of failed shards' nodes.
+  const unserved: PodMeta[] = pods.rest();
   let scraped = 0;
-  outcomes.forEach((o, i) => {
+  for (const [i, o] of outcomes.entries()) {
     const nodes = cut[i]!;
     if ('answer' in o) {
       log.debug(1, 'Shard scraped', {
@@ -123,7 +124,7 @@ export async function coordinate(
       for (const n of nodes) served.add(n.name);
       scraped += o.answer.scraped;
       failed.push(...o.answer.failed);
-      return;
+      continue;
     }
     log.warn('Shard failed: its nodes keep their last points until they expire', {
       shard: `${i + 1}/${cut.length}`,
@@ -132,7 +133,9 @@ export async function coordinate(
       err: o.error,
     });
     for (const n of nodes) failed.push({ node: n.name, error: `shard ${i + 1}/${cut.length}: ${o.error}` });
-  });
+    for (const p of outgoing[i]!.request(job.shardTimeoutMs).pods) unserved.push(p);
+  }
+  outgoing.length = 0; // the requests' bodies, no longer needed while the rest is rendered
 
   // What no shard served: the nodes --node-selector leaves out, those of failed shards, and the pods
   // of no served node, from the states kept for them.
@@ -141,7 +144,7 @@ export async function coordinate(
     ...job,
     nodes: rest,
     scrape: [],
-    pods: Promise.resolve(pods.filter((p) => !served.has(p.nodeName))),
+    pods: Promise.resolve(unserved),
   });
   const { rendered } = kept;
   for (const a of answers) {

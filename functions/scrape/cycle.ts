@@ -11,7 +11,7 @@
  * shards (coordinator.ts), each by the same per-node work (scrapeNodes) in this process or another
  * instance's; the cycle is still published here, once.
  */
-import type { NodeObject, PodMeta, PodOnNode } from '../../shared/kube.ts';
+import type { NodeObject, PodMeta } from '../../shared/kube.ts';
 import type { Logger } from '../../shared/log.ts';
 import type { RequestFigure, StatsWrite } from '../../shared/metrics.ts';
 import type {
@@ -29,6 +29,7 @@ import { departures } from './departures.ts';
 import { KubeletError } from './kubelet.ts';
 import { CycleLease, type LeaseStore } from './lease.ts';
 import { CycleRender, type Rendered } from './render.ts';
+import type { PodsByNode } from './shards.ts';
 import { decodeState, encodeState } from './state.ts';
 import { advanceNode } from './storage.ts';
 
@@ -39,8 +40,8 @@ export interface CycleDeps {
   api: {
     listNodes(): Promise<NodeObject[]>;
     listRunningPods(): Promise<PodMeta[]>;
-    /** The pods with each one's node: needed by a sharded cycle only. */
-    listRunningPodsOnNodes?(): Promise<PodOnNode[]>;
+    /** The pods by node, as shards are sent them (shards.ts): needed by a sharded cycle only. */
+    listRunningPodsOnNodes?(): Promise<PodsByNode>;
   };
   kubelet: {
     scrape(node: NodeObject): Promise<MetricsBatch>;
@@ -466,7 +467,9 @@ async function scrapeCycle(
   // The pod list (the cycle's largest read: hundreds of pages at 5,000 nodes) goes on while the kubelets
   // are fetched; only rendering waits for it. A sharded cycle needs each pod's node, to hand each shard
   // the pods of its nodes.
-  const list = sharded ? deps.api.listRunningPodsOnNodes!() : deps.api.listRunningPods();
+  const list: Promise<PodMeta[] | PodsByNode> = sharded
+    ? deps.api.listRunningPodsOnNodes!()
+    : deps.api.listRunningPods();
   const pods = list.catch((err: unknown) => {
     throw new Error(`listing pods: ${err instanceof Error ? err.message : String(err)}`, { cause: err });
   });
@@ -489,7 +492,7 @@ async function scrapeCycle(
     nodes,
     selected: isSelected,
     scrape: selected,
-    pods,
+    pods: pods as Promise<PodMeta[]>,
     staging,
     signal: lease.signal,
   };
@@ -501,7 +504,7 @@ async function scrapeCycle(
           { ...deps, shards: deps.shards! },
           {
             ...job,
-            pods: pods as Promise<PodOnNode[]>,
+            pods: pods as Promise<PodsByNode>,
             holder: cfg.holder,
             shardSize: cfg.shardSize!,
             shardTimeoutMs: cfg.shardTimeoutMs ?? cfg.kubeletTimeoutMs + GRACE_SLACK_MS,

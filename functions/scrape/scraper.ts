@@ -5,8 +5,10 @@
  */
 import type https from 'node:https';
 import { hostname } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { type ScrapeConfig, shardTimeoutMs } from '../../shared/config/index.ts';
 import { KubeApi, loadKubeConfig } from '../../shared/kube.ts';
+import { kubeCredentials } from '../../shared/kube-credentials.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
 import { parseLabelSelector } from '../../shared/selectors/index.ts';
@@ -22,6 +24,7 @@ import { runShard, type ShardDeps } from './shard.ts';
 import { ShardSecret } from './shard-auth.ts';
 import { remoteShards } from './shard-client.ts';
 import type { ShardAnswer, ShardRequest } from './shard-contract.ts';
+import { PodsByNode } from './shards.ts';
 import { rememberingStates } from './state-memory.ts';
 
 export interface Scraper {
@@ -40,19 +43,35 @@ export interface Scraper {
 }
 
 export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
-  const kc = loadKubeConfig(config.kubeconfig);
-  const api = new KubeApi(kc);
-  const server = kc.getCurrentCluster()!.server;
+  // The kubelet client needs only the kubeconfig's server and credentials, read without client-node
+  // where it can be (shared/kube-credentials.ts); its KubeConfig is loaded when the API server is
+  // listed or watched. An instance that only scrapes shards (they carry its nodes and pods) never does.
+  const creds = kubeCredentials(config.kubeconfig);
+  const server = creds.server;
+  let kubeApi: { kc: KubeConfig; api: KubeApi } | null = null;
+  const kube = () => {
+    if (kubeApi === null) {
+      const kc = loadKubeConfig(config.kubeconfig);
+      kubeApi = { kc, api: new KubeApi(kc) };
+    }
+    return kubeApi;
+  };
   // A process that outlives its cycles (--loop, a trigger server) keeps nodes and pods from a watch, as
   // metrics-server's informers do, and lists only when it has no cache that followed on without a gap;
   // --once lists every time (its process ends with its cycle). A sharded cycle lists pods with their
   // nodes (listRunningPodsOnNodes), which no informer keeps yet.
   const longLived = !config.once && config.shardSize === 0;
-  const informers = longLived ? { nodes: nodeInformer(kc, api, log), pods: podInformer(kc, api, log) } : null;
+  const informers = longLived
+    ? { nodes: nodeInformer(kube().kc, kube().api, log), pods: podInformer(kube().kc, kube().api, log) }
+    : null;
   const lists = {
-    listNodes: () => (informers ? informers.nodes.items() : api.listNodes()),
-    listRunningPods: () => (informers ? informers.pods.items() : api.listRunningPods()),
-    listRunningPodsOnNodes: () => api.listRunningPodsOnNodes(),
+    listNodes: () => (informers ? informers.nodes.items() : kube().api.listNodes()),
+    listRunningPods: () => (informers ? informers.pods.items() : kube().api.listRunningPods()),
+    listRunningPodsOnNodes: async () => {
+      const pods = new PodsByNode();
+      await kube().api.listRunningPodsOnNodes((p) => pods.add(p));
+      return pods;
+    },
   };
 
   const redis = createRedis(redisTarget(config), {
@@ -82,7 +101,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   const kubeletClient = async (): Promise<KubeletClient> => {
     // The kubeconfig's credentials, applied per cycle: an exec or token-file credential may rotate.
     const opts: https.RequestOptions = {};
-    await kc.applyToHTTPSOptions(opts);
+    await creds.applyToHTTPSOptions(opts);
     if (!kubelet) {
       const direct = config.kubeletVia === 'direct';
       const tls: TlsOptions = {
@@ -192,7 +211,8 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
             : {
                 where: 'in-process',
                 concurrent: false,
-                run: (req, signal) => runShard(shardDeps(client, false), { concurrency }, req, signal),
+                run: (shard, timeoutMs, signal) =>
+                  runShard(shardDeps(client, false), { concurrency }, shard.request(timeoutMs), signal),
               };
       return runCycle(
         { api: lists, kubelet: client, store: cycleStore, figures, log, ...(shards ? { shards } : {}) },
@@ -220,7 +240,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
       kubelet?.close();
       informers?.nodes.close();
       informers?.pods.close();
-      api.close();
+      kubeApi?.api.close();
       redis.disconnect();
       lockRedis.disconnect();
     },

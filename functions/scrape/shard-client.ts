@@ -6,7 +6,8 @@
  */
 import type { ShardTransport } from './coordinator.ts';
 import type { ShardSecret } from './shard-auth.ts';
-import { SHARD_PATH, type ShardAnswer, type ShardRequest, shardAnswerSchema } from './shard-contract.ts';
+import { SHARD_PATH, type ShardAnswer, shardAnswerSchema } from './shard-contract.ts';
+import type { OutgoingShard } from './shards.ts';
 
 export function remoteShards(url: string, secret: ShardSecret): ShardTransport {
   // Relative to the URL's path: behind OpenFaaS' gateway it is /function/<name>/shard.
@@ -14,11 +15,22 @@ export function remoteShards(url: string, secret: ShardSecret): ShardTransport {
   return {
     where: url,
     concurrent: true,
-    async run(req: ShardRequest, signal: AbortSignal): Promise<ShardAnswer> {
+    async run(shard: OutgoingShard, timeoutMs: number, signal: AbortSignal): Promise<ShardAnswer> {
+      // Sent from the bytes assembled once (shards.ts), without copying them into one, with the
+      // body's Content-Length (not chunked).
+      const pieces = shard.body(timeoutMs);
+      const length = pieces.reduce((n, b) => n + b.length, 0);
       const res = await fetch(target, {
         method: 'POST',
-        headers: { authorization: secret.header(), 'content-type': 'application/json' },
-        body: JSON.stringify(req),
+        headers: {
+          authorization: secret.header(),
+          'content-type': 'application/json',
+          'content-length': String(length),
+        },
+        body: (async function* () {
+          yield* pieces;
+        })(),
+        duplex: 'half',
         signal,
       });
       const text = await res.text();

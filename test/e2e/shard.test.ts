@@ -7,14 +7,16 @@
  * POST /shard gets 401 and scrapes nothing; bad flag combinations stop the program with one line.
  */
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { NodeMetricsList } from '../../shared/metrics-api.ts';
 import { type Program, startProgram, waitFor } from '../../sim/processes.ts';
 import { type Forwarder, startForwarder } from '../helpers/shard-forwarder.ts';
 import { type Cluster, startCluster } from './harness.ts';
 
 const NODES = 6;
+const MODULE_TRACE = fileURLToPath(new URL('../helpers/module-trace.ts', import.meta.url));
 const SECRET = 'a-shared-secret-of-enough-bytes';
 
 let c: Cluster;
@@ -33,10 +35,13 @@ before(async () => {
   for (let i = 0; i < 3; i++) {
     const lines: string[] = [];
     // --port=0: the kernel picks the port (none is freed and taken between two processes).
+    // Every module each instance loads, to show that a shard instance never loads client-node.
+    const env = { NODE_OPTIONS: `--import=${MODULE_TRACE}`, MODULE_TRACE_FILE: c.file(`modules-${i}`) };
     const program = startProgram(
       'scrape',
       c.scrapeArgs('--port=0', '--bind-address=127.0.0.1', ...shardFlags('http://unused.invalid')),
       (l) => lines.push(l),
+      env,
     );
     instances.push({ program, url: '', lines });
   }
@@ -143,6 +148,18 @@ describe('a sharded cycle across three instances', () => {
       3,
       shardLines.join('\n'),
     );
+  });
+
+  test('a shard instance never loads client-node (its kubelet credentials read without it)', async () => {
+    for (const [i, _] of instances.entries()) {
+      const loaded = (await readFile(c.file(`modules-${i}`), 'utf8')).split('\n');
+      assert.ok(
+        loaded.some((u) => u.endsWith('/functions/scrape/shard.ts')),
+        `instance ${i} traced its modules`,
+      );
+      const clientNode = loaded.filter((u) => u.includes('/@kubernetes/client-node/'));
+      assert.deepEqual(clientNode, [], `instance ${i} loaded client-node`);
+    }
   });
 
   for (const fault of ['hang', 'fail'] as const) {

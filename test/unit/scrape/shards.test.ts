@@ -7,9 +7,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ShardSecret } from '../../../functions/scrape/shard-auth.ts';
-import { cutShards, podsByNode } from '../../../functions/scrape/shards.ts';
+import { shardRequestSchema } from '../../../functions/scrape/shard-contract.ts';
+import { cutShards, outgoingShards, PodsByNode } from '../../../functions/scrape/shards.ts';
 import { ConfigError } from '../../../shared/config/index.ts';
-import type { NodeObject } from '../../../shared/kube.ts';
+import type { NodeObject, PodOnNode } from '../../../shared/kube.ts';
 
 const node = (name: string): NodeObject => ({
   name,
@@ -42,18 +43,56 @@ describe('the cut of a sharded cycle', () => {
     assert.deepEqual(names(cutShards(['b', 'B', 'a', 'A'].map(node), 4)), [['A', 'B', 'a', 'b']]);
   });
 
-  test("hands each shard the pods of its nodes, by each pod's node", () => {
-    const byNode = podsByNode([
+  test("hands each shard the pods of its nodes, by each pod's node, in the order listed", async () => {
+    const listed: PodOnNode[] = [
       { namespace: 'ns', name: 'p1', labels: { app: 'x' }, nodeName: 'n-1' },
-      { namespace: 'ns', name: 'p2', labels: {}, nodeName: 'n-2' },
-      { namespace: 'other', name: 'p3', labels: {}, nodeName: 'n-1' },
-    ]);
-    assert.deepEqual(byNode.get('n-1'), [
-      { namespace: 'ns', name: 'p1', labels: { app: 'x' } },
-      { namespace: 'other', name: 'p3', labels: {} },
-    ]);
-    assert.deepEqual(byNode.get('n-2'), [{ namespace: 'ns', name: 'p2', labels: {} }]);
-    assert.equal(byNode.get('n-3'), undefined);
+      { namespace: 'ns', name: 'p2', labels: {}, nodeName: 'n-3' },
+      { namespace: 'other', name: 'p3', labels: { 'a"b': 'é\n' }, nodeName: 'n-1' },
+      { namespace: 'ns', name: 'p4', labels: {}, nodeName: 'gone' },
+      { namespace: 'ns', name: 'p5', labels: {}, nodeName: '' },
+    ];
+    const pods = new PodsByNode();
+    for (const p of listed) pods.add(p);
+    assert.equal(pods.count, 5);
+    const cut = cutShards(['n-3', 'n-2', 'n-1'].map(node), 2);
+    const head = { cycle: 1000, coordinator: 'host/1', expiresAt: 2000, resolutionMs: 15000 };
+    const out = outgoingShards(head, cut, pods);
+    const meta = ({ nodeName: _, ...p }: PodOnNode) => p;
+    // What each shard is sent: the contract's request, each node's pods in the order the list gave them.
+    const expected = cut.map((nodes, index) => ({
+      ...head,
+      shard: { index, of: 2 },
+      timeoutMs: 5000,
+      nodes,
+      pods: nodes.flatMap((n) => listed.filter((p) => p.nodeName === n.name).map(meta)),
+    }));
+    for (const [i, o] of out.entries()) {
+      const text = Buffer.concat(o.body(5000)).toString();
+      assert.deepEqual(JSON.parse(text), expected[i]);
+      assert.deepEqual(shardRequestSchema.parse(JSON.parse(text)), expected[i]);
+      // A router finds the shard's place at the start of the body, before the nodes and pods.
+      assert.match(
+        text,
+        new RegExp(
+          `^\\{"cycle":1000,"coordinator":"host/1","expiresAt":2000,"resolutionMs":15000,"shard":\\{"index":${i},"of":2\\},"timeoutMs":5000,"nodes":`,
+        ),
+      );
+      assert.deepEqual(o.request(5000), expected[i]);
+      assert.deepEqual(o.nodes, cut[i]);
+    }
+    // Asking again with another time to answer in sends the same shard.
+    assert.deepEqual(JSON.parse(Buffer.concat(out[0]!.body(7)).toString()), { ...expected[0], timeoutMs: 7 });
+    // The pods of no shard's node stay behind, with their nodes; the shards' own are forgotten.
+    assert.deepEqual(pods.rest(), [listed[3], listed[4]]);
+  });
+
+  test('a shard whose nodes have no pods is sent an empty pod list', async () => {
+    const out = outgoingShards(
+      { cycle: 1, coordinator: 'c', expiresAt: 2, resolutionMs: 3 },
+      [[node('a')]],
+      new PodsByNode(),
+    );
+    assert.deepEqual(out[0]!.request(9).pods, []);
   });
 });
 
