@@ -56,8 +56,9 @@ export interface CycleDeps {
     /** The nodes the scraper keeps anything for, each with its kubelet's `host:port`. */
     readKnownNodes(): Promise<Map<string, string>>;
     recordCycle(r: CycleRecord): Promise<void>;
-    readState(node: string): Promise<string | null>;
-    readStates(nodes: string[]): Promise<(string | null)[]>;
+    /** A node's stored state (state.ts), as bytes; null when none is kept. */
+    readState(node: string): Promise<Buffer | null>;
+    readStates(nodes: string[]): Promise<(Buffer | null)[]>;
     readNamespaces(): Promise<string[]>;
     stageCycle(
       o: StagingOptions,
