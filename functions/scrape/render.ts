@@ -185,9 +185,11 @@ export class CycleRender {
         labels,
         template,
       );
+      // Named by the API server's object (kept across cycles) rather than the state's names: those are
+      // cut from the kubelet's body, and would keep all of it alive until the pipeline is sent.
       this.#sink.podEntry(
-        p.namespace,
-        p.name,
+        slot.info.namespace,
+        slot.info.name,
         encodeEntry({ expiresAt: state.expiresAt, timestamp: r.timestamp, labels, item }),
       );
     }
