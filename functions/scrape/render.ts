@@ -69,55 +69,34 @@ interface NodeSlot {
 /** A Running pod, and the entry with metrics sent for it so far (the newest among the nodes that report it). */
 interface PodSlot {
   info: PodInfo;
-  /** The pod's item template, once made (templateOf). */
-  template: PodItemTemplate | null;
-  /** The labels as JSON text (the label index's key), once computed. */
+  /** The labels as JSON text (the label index's key), computed once per cycle. */
   labels: string | null;
   /** The sent entry's node (its list index), or -1 when none was sent. */
   node: number;
   timestamp: number;
   expiresAt: number;
   containers: number;
-  /** The render that uses the slot now; null once it finished, so the next cycle's may take it. */
-  owner: CycleRender | null;
 }
 
 /**
- * Each pod's slot, kept as long as its PodInfo object lives: an informer (a long-lived scraper) hands
- * the same object every cycle until the pod changes, so an unchanged pod's slot and item template (its
- * name, namespace and labels rendered) are made once, not every cycle, and the next cycle's render takes
- * the slot over instead of building 30,000 new ones for the garbage collector to promote; a list per
- * cycle (--once) makes new objects, rendered anew. A slot another render still uses (a sharded
- * coordinator's and a shard's at once, or a render that never finished) is not shared: a new one is made.
+ * Each pod's item template, kept as long as its PodInfo object lives: an informer (a long-lived scraper)
+ * hands the same object every cycle until the pod changes, so an unchanged pod's name, namespace and
+ * labels are rendered once, not every cycle; a list per cycle (--once) makes new objects, rendered anew.
  */
-const slots = new WeakMap<PodInfo, PodSlot>();
+const templates = new WeakMap<PodInfo, PodItemTemplate>();
 
-function slotFor(info: PodInfo, owner: CycleRender): PodSlot {
-  let slot = slots.get(info);
-  if (slot === undefined || slot.owner !== null) {
-    slot = { info, template: null, labels: null, node: -1, timestamp: 0, expiresAt: 0, containers: 0, owner };
-    slots.set(info, slot);
-    return slot;
+function templateOf(info: PodInfo): PodItemTemplate {
+  let t = templates.get(info);
+  if (t === undefined) {
+    t = podItemTemplate(info.name, info.namespace, labelsJson(info.labels));
+    templates.set(info, t);
   }
-  slot.owner = owner;
-  slot.node = -1;
-  slot.timestamp = 0;
-  slot.expiresAt = 0;
-  slot.containers = 0;
-  return slot;
-}
-
-function templateOf(slot: PodSlot): PodItemTemplate {
-  if (slot.template === null) {
-    const { info } = slot;
-    slot.template = podItemTemplate(info.name, info.namespace, labelsJson(info.labels));
-  }
-  return slot.template;
+  return t;
 }
 
 /** A pod's labels as JSON text, computed once per PodInfo (templateOf). */
 function podLabels(slot: PodSlot): string {
-  if (slot.labels === null) slot.labels = templateOf(slot).labels;
+  if (slot.labels === null) slot.labels = templateOf(slot.info).labels;
   return slot.labels;
 }
 
@@ -149,7 +128,7 @@ export class CycleRender {
         byName = new Map();
         this.#pods.set(info.namespace, byName);
       }
-      byName.set(info.name, slotFor(info, this));
+      byName.set(info.name, { info, labels: null, node: -1, timestamp: 0, expiresAt: 0, containers: 0 });
     }
   }
 
@@ -203,7 +182,7 @@ export class CycleRender {
       slot.timestamp = timestamp;
       slot.expiresAt = state.expiresAt;
       slot.containers = p.containers.length;
-      const template = templateOf(slot);
+      const template = templateOf(slot.info);
       const labels = template.labels;
       slot.labels = labels;
       // The item straight from the points, without the rate objects renderPodItem takes.
@@ -243,8 +222,6 @@ export class CycleRender {
 
     for (const byName of this.#pods.values()) {
       for (const slot of byName.values()) {
-        // What this render wrote in it stays for the loop below; the next cycle's render may take it.
-        slot.owner = null;
         if (slot.node < 0) continue;
         points.pods++;
         points.containers += slot.containers;

@@ -1,8 +1,9 @@
 /**
  * The served entries a cycle renders (functions/scrape/render.ts) when the same pod objects come back
- * cycle after cycle, as an informer hands them: each render's pods start with nothing sent (what an
- * earlier cycle sent is not carried over), and two renders alive at once (a sharded coordinator's and a
- * shard's) never see each other's entries.
+ * cycle after cycle, as an informer hands them (and render.ts keeps each one's item template): each
+ * render's pods start with nothing sent (what an earlier cycle sent is not carried over), two renders
+ * alive at once (a sharded coordinator's and a shard's) never see each other's entries, and the items
+ * are the bytes a render over fresh objects makes.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
