@@ -105,7 +105,11 @@ export function labelsJson(labels: Record<string, string>): string {
 }
 
 function usageJson(u: Usage): string {
-  return `{"cpu":"${formatCpu(u.cpuNanocores)}","memory":"${formatMemory(u.memoryBytes)}"}`;
+  return usageText(u.cpuNanocores, u.memoryBytes);
+}
+
+function usageText(cpuNanocores: number, memoryBytes: number): string {
+  return `{"cpu":"${formatCpu(cpuNanocores)}","memory":"${formatMemory(memoryBytes)}"}`;
 }
 
 function metaJson(name: string, namespace: string | null, labels: string, createdAt: number): string {
@@ -163,11 +167,31 @@ export function renderPodItem(
 ): string {
   let containers = '';
   for (const c of p.containers) {
-    containers += `${containers === '' ? '' : ','}${containerHead(c.name)}${usageJson(c.usage)}}`;
+    const item = containerItem(c.name, c.usage.cpuNanocores, c.usage.memoryBytes);
+    containers += containers === '' ? item : `,${item}`;
   }
+  return podItem(template, formatTime(createdAt), p.timestamp, p.windowNs, containers);
+}
+
+/** One container of a pod's item (renderPodItem), from its usage. */
+export function containerItem(name: string, cpuNanocores: number, memoryBytes: number): string {
+  return `${containerHead(name)}${usageText(cpuNanocores, memoryBytes)}}`;
+}
+
+/**
+ * A pod's item (renderPodItem) from its parts: the creation time already formatted (the scraper formats
+ * it once per node) and its containers' items joined by commas.
+ */
+export function podItem(
+  template: PodItemTemplate,
+  createdAt: string,
+  timestamp: number,
+  windowNs: number,
+  containers: string,
+): string {
   return (
-    `${template.head}${formatTime(createdAt)}${template.tail}${formatTime(p.timestamp)}",` +
-    `"window":"${formatDuration(p.windowNs)}","containers":[${containers}]}`
+    `${template.head}${createdAt}${template.tail}${formatTime(timestamp)}",` +
+    `"window":"${formatDuration(windowNs)}","containers":[${containers}]}`
   );
 }
 

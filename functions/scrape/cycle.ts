@@ -57,8 +57,9 @@ export interface CycleDeps {
     /** The nodes the scraper keeps anything for, each with its kubelet's `host:port`. */
     readKnownNodes(): Promise<Map<string, string>>;
     recordCycle(r: CycleRecord): Promise<void>;
-    readState(node: string): Promise<string | null>;
-    readStates(nodes: string[]): Promise<(string | null)[]>;
+    /** A node's stored state (state.ts), as bytes; null when none is kept. */
+    readState(node: string): Promise<Buffer | null>;
+    readStates(nodes: string[]): Promise<(Buffer | null)[]>;
     readNamespaces(): Promise<string[]>;
     stageCycle(
       o: StagingOptions,
@@ -394,6 +395,20 @@ export async function scrapeNodes(
   ready.catch(() => undefined); // awaited by every node, and after the fan-out
   const stateTtl = stateTtlMs(job.resolutionMs);
 
+  /** The node's new state from its old one and the batch, rendered and staged (synchronous: nothing kept). */
+  const advance = (render: CycleRender, node: string, old: Buffer | null, batch: MetricsBatch) => {
+    const state = advanceNode(decodeState(old), batch, {
+      startedAt: now,
+      expiresAt,
+      resolutionMs: job.resolutionMs,
+    });
+    render.add(node, state);
+    staging.setState(node, encodeState(state), stateTtl);
+    if (batch.dropped.length > 0 && log.enabled(2)) {
+      for (const d of batch.dropped) log.debug(2, 'Dropped incomplete metrics', { node, ...d });
+    }
+  };
+
   const failed: NodeFailure[] = [];
   const scraped = new Set<string>();
   await pool([...job.scrape], job.concurrency, job.signal, async (node) => {
@@ -401,7 +416,7 @@ export async function scrapeNodes(
     // not the node.
     const previous = store.readState(node.name);
     previous.catch(() => undefined);
-    let batch: MetricsBatch;
+    let batch: MetricsBatch | null;
     try {
       batch = await deps.kubelet.scrape(node);
     } catch (err) {
@@ -415,17 +430,11 @@ export async function scrapeNodes(
       return;
     }
     const render = await ready;
-    const state = advanceNode(decodeState(await previous), batch, {
-      startedAt: now,
-      expiresAt,
-      resolutionMs: job.resolutionMs,
-    });
+    advance(render, node.name, await previous, batch);
+    // Nothing of the node is kept while this worker waits for the pipeline (backpressure): its batch's
+    // names are cut from the kubelet's body, which would stay alive with it, 256 workers' worth.
+    batch = null;
     scraped.add(node.name);
-    render.add(node.name, state);
-    staging.setState(node.name, encodeState(state), stateTtl);
-    if (batch.dropped.length > 0 && log.enabled(2)) {
-      for (const d of batch.dropped) log.debug(2, 'Dropped incomplete metrics', { node: node.name, ...d });
-    }
     await staging.flushIfFull();
   });
 

@@ -5,15 +5,17 @@
  * small record per Running pod; `finish` returns what only the end of the cycle knows. No I/O here.
  */
 import {
+  containerItem,
+  formatTime,
   labelsJson,
   type PodItemTemplate,
+  podItem,
   podItemTemplate,
   renderNodeItem,
-  renderPodItem,
 } from '../../shared/metrics-api.ts';
 import { encodeEntry } from '../../shared/store/entry.ts';
 import type { StagedHash } from '../../shared/store/writer.ts';
-import { type NodeState, podRate, rate } from './storage.ts';
+import { cpuRate, earliestContainer, type NodeState, rate, rateWindowNs } from './storage.ts';
 
 export interface NodeInfo {
   name: string;
@@ -152,6 +154,8 @@ export class CycleRender {
       }
     }
     const index = node ? node.index : this.#input.nodes.length;
+    // The same for every pod of the node.
+    const createdAt = formatTime(state.scrapedAt);
     let namespace = '';
     let byName: Map<string, PodSlot> | undefined;
     for (const p of state.pods) {
@@ -162,33 +166,39 @@ export class CycleRender {
       }
       const slot = byName?.get(p.name);
       if (slot === undefined) continue;
-      const r = podRate(p);
-      if (!r) continue;
+      const earliest = earliestContainer(p);
+      if (earliest < 0) continue;
+      const first = p.containers[earliest]!.series;
+      const timestamp = first.last.timestamp;
       // The same pod reported by two nodes (a pod recreated while its old node is unreachable): the newer
       // wins; between equals, the node listed first.
       if (
         slot.node >= 0 &&
-        (slot.timestamp > r.timestamp || (slot.timestamp === r.timestamp && slot.node < index))
+        (slot.timestamp > timestamp || (slot.timestamp === timestamp && slot.node < index))
       ) {
         continue;
       }
       slot.node = index;
-      slot.timestamp = r.timestamp;
+      slot.timestamp = timestamp;
       slot.expiresAt = state.expiresAt;
-      slot.containers = r.containers.length;
+      slot.containers = p.containers.length;
       const template = templateOf(slot.info);
       const labels = template.labels;
       slot.labels = labels;
-      const item = renderPodItem(
-        { namespace: p.namespace, name: p.name, labels: slot.info.labels, ...r },
-        state.scrapedAt,
-        labels,
-        template,
-      );
+      // The item straight from the points, without the rate objects renderPodItem takes.
+      let containers = '';
+      for (const c of p.containers) {
+        const s = c.series;
+        const item = containerItem(c.name, cpuRate(s, rateWindowNs(s)), s.last.memory);
+        containers += containers === '' ? item : `,${item}`;
+      }
+      const item = podItem(template, createdAt, timestamp, rateWindowNs(first), containers);
+      // Named by the API server's object (kept across cycles) rather than the state's names: those are
+      // cut from the kubelet's body, and would keep all of it alive until the pipeline is sent.
       this.#sink.podEntry(
-        p.namespace,
-        p.name,
-        encodeEntry({ expiresAt: state.expiresAt, timestamp: r.timestamp, labels, item }),
+        slot.info.namespace,
+        slot.info.name,
+        encodeEntry({ expiresAt: state.expiresAt, timestamp, labels, item }),
       );
     }
   }

@@ -20,12 +20,12 @@ type Store = CycleDeps['store'];
 
 export function rememberingStates(store: Store): Store & { readonly remembered: number } {
   /** The states written by the last cycle this instance ran to `done`, and that cycle's start. */
-  let kept: Map<string, string> | null = null;
+  let kept: Map<string, Buffer> | null = null;
   let keptStart = 0;
   /** While a cycle runs: its start, whether `kept` is what Redis holds, and the states it writes. */
   let cycle = 0;
   let trusted = false;
-  let next: Map<string, string> | null = null;
+  let next: Map<string, Buffer> | null = null;
   let remembered = 0;
 
   return {
@@ -63,7 +63,8 @@ export function rememberingStates(store: Store): Store & { readonly remembered: 
       const writes = next;
       return {
         setState(node, value, ttlMs) {
-          writes?.set(node, value);
+          // The bytes handed to Redis (state.ts encodes each state into bytes of its own, never reused).
+          writes?.set(node, typeof value === 'string' ? Buffer.from(value) : value);
           staging.setState(node, value, ttlMs);
         },
         podEntry: (namespace, name, value) => staging.podEntry(namespace, name, value),

@@ -1,25 +1,31 @@
 /**
- * The scraper's memory of one node between cycles (ms:state:{node}), as compact JSON: one flat array of
- * the pods' points, so that encoding and decoding allocate little (every node's state is decoded and
- * encoded every cycle, 5,000 at 5,000 nodes) and the stored text is short:
+ * The scraper's memory of one node between cycles (ms:state:{node}), in binary (version 3): the names
+ * once, as one short JSON array, and every number as a little-endian float64, so that neither direction
+ * converts numbers to or from decimal text (about 100 µs per node of 30 pods, and most of its garbage,
+ * in the JSON formats), and the state is written into the Redis pipeline as the bytes it is:
+ *
+ *   byte 0: 3 (a JSON state starts with '[')   byte 1: the node's points (0, 1 or 2)   bytes 2–3: 0
+ *   bytes 4–7: the names' byte length N (u32 LE)
+ *   bytes 8…8+N: UTF-8 JSON [namespace, pod, containerCount, container…, namespace, …], padded to 8
+ *   then float64 LE: scrapedAt, expiresAt, the node's points (last, then prev), then per container its
+ *   last point and its prev (a NaN timestamp: none); a point is timestamp, cpu, memory, startTime
+ *
+ * The previous formats (JSON, versions 2 and 1) are still read, so an upgrade keeps every node's history:
  *
  *   [2, scrapedAt, expiresAt, node | null, [namespace, pod, containerCount, container…, namespace, …]]
  *   node = [t, cpu, memory, startTime] or [t, cpu, memory, startTime, prevT, prevCpu, prevMemory, prevStart]
  *   container = name, t, cpu, memory, startTime, then null (no prev) or prevT, prevCpu, prevMemory, prevStart
  *
- * The previous format (version 1, nested tuples) is still read, so an upgrade keeps every node's history:
- *
  *   [1, scrapedAt, expiresAt, nodeSeries | null, [[namespace, pod, [[container, last, prev | null], …]], …]]
  *   series = [last, prev | null];  point = [timestamp, cpu, memory, startTime]
  *
- * A value that does not parse (another format, a corrupted write) is treated as no history: the node is
- * served again after two scrapes, exactly as after a scraper restart in metrics-server. Both directions
- * are hand-written single passes: a schema library's generic parsing cost more than the rest of the cycle.
+ * (A scraper of an earlier version reads a binary state as no history: after a downgrade, each node is
+ * served again after two scrapes.) A value that does not parse (another format, a corrupted write) is
+ * treated as no history: the node is served again after two scrapes, exactly as after a scraper restart
+ * in metrics-server. Every direction is a hand-written single pass: a schema library's generic parsing
+ * cost more than the rest of the cycle.
  */
 import type { ContainerState, NodeState, PodState, Point, Series } from './storage.ts';
-
-/** A point's four numbers as JSON text (a number's JSON is its String form; a non-finite one fails decoding). */
-const pointText = (p: Point): string => `${p.timestamp},${p.cpu},${p.memory},${p.startTime}`;
 
 /**
  * A name as a JSON string. Kubernetes names (DNS labels and subdomains) need no escaping, so the common
@@ -44,18 +50,80 @@ function quoted(name: string): string {
   return `"${name}"`;
 }
 
-export function encodeState(s: NodeState): string {
-  let node = 'null';
-  if (s.node) node = `[${pointText(s.node.last)}${s.node.prev ? `,${pointText(s.node.prev)}` : ''}]`;
-  let pods = '';
+/** The binary format's version byte, and where its names start. */
+const BINARY = 3;
+const HEADER_BYTES = 8;
+/** Bytes per chunk that states are encoded into (one allocation per chunk, not per state). */
+const CHUNK_BYTES = 1 << 20;
+
+const pad8 = (n: number) => (n + 7) & ~7;
+
+/**
+ * Where states are encoded: large chunks outside the heap the garbage collector traces, each state a
+ * view of its bytes, handed as it is to the Redis pipeline (and kept by a long-lived scraper's state
+ * memory until its next cycle). A state starts 8-aligned in its chunk.
+ */
+let chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
+let view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+let offset = 0;
+
+function reserve(bytes: number): void {
+  if (chunk.length - offset >= bytes) return;
+  chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, bytes));
+  view = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+  offset = 0;
+}
+
+function setPoint(at: number, p: Point): number {
+  view.setFloat64(at, p.timestamp, true);
+  view.setFloat64(at + 8, p.cpu, true);
+  view.setFloat64(at + 16, p.memory, true);
+  view.setFloat64(at + 24, p.startTime, true);
+  return at + 32;
+}
+
+function setNoPoint(at: number): number {
+  view.setFloat64(at, Number.NaN, true);
+  view.setFloat64(at + 8, 0, true);
+  view.setFloat64(at + 16, 0, true);
+  view.setFloat64(at + 24, 0, true);
+  return at + 32;
+}
+
+/** The state in the binary format (the module comment), as a view of a shared chunk. */
+export function encodeState(s: NodeState): Buffer {
+  let names = '';
+  let containers = 0;
   for (const p of s.pods) {
-    pods += `${pods === '' ? '' : ','}${quoted(p.namespace)},${quoted(p.name)},${p.containers.length}`;
+    names += `${names === '' ? '' : ','}${quoted(p.namespace)},${quoted(p.name)},${p.containers.length}`;
+    for (const c of p.containers) names += `,${quoted(c.name)}`;
+    containers += p.containers.length;
+  }
+  names = `[${names}]`;
+  const nodePoints = s.node === null ? 0 : s.node.prev === null ? 1 : 2;
+  const numbers = 2 + 4 * nodePoints + 8 * containers;
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+  reserve(HEADER_BYTES + pad8(names.length * 3) + 8 * numbers);
+  const start = offset;
+  const namesBytes = chunk.write(names, start + HEADER_BYTES, 'utf8');
+  view.setUint32(start, BINARY | (nodePoints << 8), true);
+  view.setUint32(start + 4, namesBytes, true);
+  let at = start + HEADER_BYTES + pad8(namesBytes);
+  view.setFloat64(at, s.scrapedAt, true);
+  view.setFloat64(at + 8, s.expiresAt, true);
+  at += 16;
+  if (s.node !== null) {
+    at = setPoint(at, s.node.last);
+    if (s.node.prev !== null) at = setPoint(at, s.node.prev);
+  }
+  for (const p of s.pods) {
     for (const c of p.containers) {
-      const { last, prev } = c.series;
-      pods += `,${quoted(c.name)},${pointText(last)},${prev ? pointText(prev) : 'null'}`;
+      at = setPoint(at, c.series.last);
+      at = c.series.prev === null ? setNoPoint(at) : setPoint(at, c.series.prev);
     }
   }
-  return `[2,${s.scrapedAt},${s.expiresAt},${node},[${pods}]]`;
+  offset = at;
+  return chunk.subarray(start, at);
 }
 
 /** Thrown inside decodeState when the value is not a state; never escapes it. */
@@ -93,6 +161,13 @@ function flatPoint(a: unknown[], i: number): Point {
   return { timestamp: num(a[i]), cpu: num(a[i + 1]), memory: num(a[i + 2]), startTime: num(a[i + 3]) };
 }
 
+/** A pod's namespace, name and container count (at most `most`) from a flat array at `i`. */
+function podHead(a: unknown[], i: number, most: number) {
+  const count = num(a[i + 2]);
+  if (!Number.isInteger(count) || count < 0 || count > most) throw new NotAState();
+  return { namespace: str(a[i]), name: str(a[i + 1]), count };
+}
+
 function decodeV2(raw: unknown[]): NodeState {
   const nodeRaw = raw[3];
   let node: Series | null = null;
@@ -105,10 +180,7 @@ function decodeV2(raw: unknown[]): NodeState {
   const pods: PodState[] = [];
   let i = 0;
   while (i < a.length) {
-    const namespace = str(a[i]);
-    const name = str(a[i + 1]);
-    const count = num(a[i + 2]);
-    if (!Number.isInteger(count) || count < 0 || count > a.length) throw new NotAState();
+    const { namespace, name, count } = podHead(a, i, a.length);
     i += 3;
     const containers: ContainerState[] = new Array(count);
     for (let j = 0; j < count; j++) {
@@ -130,35 +202,99 @@ function decodeV2(raw: unknown[]): NodeState {
   return { scrapedAt: num(raw[1]), expiresAt: num(raw[2]), node, pods };
 }
 
-export function decodeState(value: string | null): NodeState | null {
+/** Four float64s of a binary state from byte `at`, as a point (any non-finite number fails decoding). */
+function binaryPoint(v: DataView, at: number): Point {
+  return {
+    timestamp: num(v.getFloat64(at, true)),
+    cpu: num(v.getFloat64(at + 8, true)),
+    memory: num(v.getFloat64(at + 16, true)),
+    startTime: num(v.getFloat64(at + 24, true)),
+  };
+}
+
+function decodeBinary(b: Buffer): NodeState {
+  if (b.length < HEADER_BYTES + 16 || b[2] !== 0 || b[3] !== 0) throw new NotAState();
+  const nodePoints = b[1]!;
+  if (nodePoints > 2) throw new NotAState();
+  const namesBytes = b.readUInt32LE(4);
+  let at = HEADER_BYTES + pad8(namesBytes);
+  if (at > b.length || (b.length - at) % 8 !== 0) throw new NotAState();
+  const names: unknown = JSON.parse(b.toString('utf8', HEADER_BYTES, HEADER_BYTES + namesBytes));
+  if (!Array.isArray(names)) throw new NotAState();
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  const scrapedAt = num(v.getFloat64(at, true));
+  const expiresAt = num(v.getFloat64(at + 8, true));
+  at += 16;
+  let node: Series | null = null;
+  if (nodePoints > 0) {
+    if (at + 32 * nodePoints > b.length) throw new NotAState();
+    node = { last: binaryPoint(v, at), prev: nodePoints === 2 ? binaryPoint(v, at + 32) : null };
+    at += 32 * nodePoints;
+  }
+  const pods: PodState[] = [];
+  let i = 0;
+  while (i < names.length) {
+    const { namespace, name, count } = podHead(names, i, names.length - i - 3);
+    if (at + 64 * count > b.length) throw new NotAState();
+    i += 3;
+    const containers: ContainerState[] = new Array(count);
+    for (let j = 0; j < count; j++) {
+      const last = binaryPoint(v, at);
+      const prev = Number.isNaN(v.getFloat64(at + 32, true)) ? null : binaryPoint(v, at + 32);
+      containers[j] = { name: str(names[i + j]), series: { last, prev } };
+      at += 64;
+    }
+    i += count;
+    pods.push({ namespace, name, containers });
+  }
+  if (at !== b.length) throw new NotAState();
+  return { scrapedAt, expiresAt, node, pods };
+}
+
+/**
+ * A stored state (as Redis returns it: bytes; text for the JSON formats), or null when the value is not a
+ * state of any version this scraper wrote.
+ */
+export function decodeState(value: Buffer | string | null): NodeState | null {
   if (value === null) return null;
   try {
-    const raw = tuple(JSON.parse(value), 5);
-    if (raw[0] === 2) return decodeV2(raw);
-    if (raw[0] !== 1) return null;
-    const nodeRaw = raw[3];
-    let node: Series | null = null;
-    if (nodeRaw !== null) {
-      const n = tuple(nodeRaw, 2);
-      node = series(n[0], n[1]);
+    if (typeof value !== 'string') {
+      if (value[0] === BINARY) return decodeBinary(value);
+      // '[': a JSON state, written by a scraper before version 3.
+      if (value[0] !== 0x5b) return null;
+      return decodeJson(value.toString('utf8'));
     }
-    const podsRaw = raw[4];
-    if (!Array.isArray(podsRaw)) return null;
-    const pods: PodState[] = new Array(podsRaw.length);
-    for (let i = 0; i < podsRaw.length; i++) {
-      const p = tuple(podsRaw[i], 3);
-      const containersRaw = p[2];
-      if (!Array.isArray(containersRaw)) return null;
-      const containers: ContainerState[] = new Array(containersRaw.length);
-      for (let j = 0; j < containersRaw.length; j++) {
-        const c = tuple(containersRaw[j], 3);
-        containers[j] = { name: str(c[0]), series: series(c[1], c[2]) };
-      }
-      pods[i] = { namespace: str(p[0]), name: str(p[1]), containers };
-    }
-    return { scrapedAt: num(raw[1]), expiresAt: num(raw[2]), node, pods };
+    return decodeJson(value);
   } catch {
-    // Not JSON, or JSON of another shape: no history.
+    // Not a state: no history.
     return null;
   }
+}
+
+/** A JSON state (versions 2 and 1); throws NotAState, or a SyntaxError, for anything else. */
+function decodeJson(value: string): NodeState | null {
+  const raw = tuple(JSON.parse(value), 5);
+  if (raw[0] === 2) return decodeV2(raw);
+  if (raw[0] !== 1) return null;
+  const nodeRaw = raw[3];
+  let node: Series | null = null;
+  if (nodeRaw !== null) {
+    const n = tuple(nodeRaw, 2);
+    node = series(n[0], n[1]);
+  }
+  const podsRaw = raw[4];
+  if (!Array.isArray(podsRaw)) return null;
+  const pods: PodState[] = new Array(podsRaw.length);
+  for (let i = 0; i < podsRaw.length; i++) {
+    const p = tuple(podsRaw[i], 3);
+    const containersRaw = p[2];
+    if (!Array.isArray(containersRaw)) return null;
+    const containers: ContainerState[] = new Array(containersRaw.length);
+    for (let j = 0; j < containersRaw.length; j++) {
+      const c = tuple(containersRaw[j], 3);
+      containers[j] = { name: str(c[0]), series: series(c[1], c[2]) };
+    }
+    pods[i] = { namespace: str(p[0]), name: str(p[1]), containers };
+  }
+  return { scrapedAt: num(raw[1]), expiresAt: num(raw[2]), node, pods };
 }

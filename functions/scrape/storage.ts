@@ -156,19 +156,31 @@ export interface Rate {
 }
 
 /**
- * CPU rate and memory from two points, or null when no rate may be served: no prev, the container's
- * start time went backwards, or the cumulative counter decreased (a reset we did not see).
+ * The real time between a series' two points (ns), or 0 when no rate may be served: no prev, the
+ * container's start time went backwards, the cumulative counter decreased (a reset we did not see), or
+ * the points are not in order.
  */
-export function rate(s: Series): Rate | null {
+export function rateWindowNs(s: Series): number {
   const { last, prev } = s;
-  if (prev === null || last.startTime < prev.startTime || last.cpu < prev.cpu) return null;
+  if (prev === null || last.startTime < prev.startTime || last.cpu < prev.cpu) return 0;
   const windowNs = Math.round((last.timestamp - prev.timestamp) * 1e6);
-  if (windowNs <= 0) return null;
+  return Math.max(windowNs, 0);
+}
+
+/** The CPU rate (nanocores) of a series over its window (rateWindowNs, not 0). */
+export function cpuRate(s: Series, windowNs: number): number {
   // Go: float64(Δcpu) / window.Seconds(), where Seconds() = float64(sec) + float64(nsec)/1e9.
   const seconds = Math.floor(windowNs / 1e9) + (windowNs % 1e9) / 1e9;
+  return Math.trunc((s.last.cpu - s.prev!.cpu) / seconds);
+}
+
+/** CPU rate and memory from two points, or null when no rate may be served (rateWindowNs). */
+export function rate(s: Series): Rate | null {
+  const windowNs = rateWindowNs(s);
+  if (windowNs === 0) return null;
   return {
-    usage: { cpuNanocores: Math.trunc((last.cpu - prev.cpu) / seconds), memoryBytes: last.memory },
-    timestamp: last.timestamp,
+    usage: { cpuNanocores: cpuRate(s, windowNs), memoryBytes: s.last.memory },
+    timestamp: s.last.timestamp,
     windowNs,
   };
 }
@@ -182,17 +194,27 @@ export interface PodRate {
 /**
  * A pod is served only when every container has a rate (the HPA treats a partial pod as wrong data, and
  * an empty one as missing). metrics-server returns a pod with a failed container left out, or even with
- * no containers; we omit the pod instead. Timestamp and window are the earliest container's.
+ * no containers; we omit the pod instead. Timestamp and window are the earliest container's: its index
+ * here, or -1 when the pod is not served.
  */
-export function podRate(p: PodState): PodRate | null {
-  let earliest: Rate | null = null;
-  const containers: { name: string; usage: Usage }[] = [];
-  for (const c of p.containers) {
-    const r = rate(c.series);
-    if (r === null) return null;
-    if (earliest === null || r.timestamp < earliest.timestamp) earliest = r;
-    containers.push({ name: c.name, usage: r.usage });
+export function earliestContainer(p: PodState): number {
+  let earliest = -1;
+  for (let i = 0; i < p.containers.length; i++) {
+    const s = p.containers[i]!.series;
+    if (rateWindowNs(s) === 0) return -1;
+    if (earliest < 0 || s.last.timestamp < p.containers[earliest]!.series.last.timestamp) earliest = i;
   }
-  if (earliest === null) return null;
-  return { timestamp: earliest.timestamp, windowNs: earliest.windowNs, containers };
+  return earliest;
+}
+
+/** The pod's rates, when it is served (earliestContainer). */
+export function podRate(p: PodState): PodRate | null {
+  const earliest = earliestContainer(p);
+  if (earliest < 0) return null;
+  const first = p.containers[earliest]!.series;
+  return {
+    timestamp: first.last.timestamp,
+    windowNs: rateWindowNs(first),
+    containers: p.containers.map((c) => ({ name: c.name, usage: rate(c.series)!.usage })),
+  };
 }

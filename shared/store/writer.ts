@@ -368,9 +368,10 @@ export class CycleStaging {
     this.#nodesKey = keys.staging(keys.nodes, o.cycle);
   }
 
-  /** The node's state, kept `ttlMs`. */
-  setState(node: string, value: string, ttlMs: number): void {
-    this.#states.push([keys.state(node), this.#bytesOf.encode(value), ttlMs]);
+  /** The node's state, kept `ttlMs`: bytes are sent as they are (the caller keeps them unchanged until sent). */
+  setState(node: string, value: string | Buffer, ttlMs: number): void {
+    const bytes = typeof value === 'string' ? this.#bytesOf.encode(value) : value;
+    this.#states.push([keys.state(node), bytes, ttlMs]);
     this.#commands++;
     this.#bytes += value.length;
   }
@@ -625,9 +626,9 @@ export class RedisMetricsWriter {
   }
 
   /** The previous states of these nodes, in the same order (null where none is kept). */
-  readStates(nodes: string[]): Promise<(string | null)[]> {
+  readStates(nodes: string[]): Promise<(Buffer | null)[]> {
     // Auto-pipelining sends these GETs in one round trip (per cluster node).
-    return guarded(() => Promise.all(nodes.map((n) => this.#redis.get(keys.state(n)))));
+    return guarded(() => Promise.all(nodes.map((n) => this.#redis.getBuffer(keys.state(n)))));
   }
 
   readNamespaces(): Promise<string[]> {
@@ -635,8 +636,8 @@ export class RedisMetricsWriter {
   }
 
   /** One node's previous state (null when none is kept); auto-pipelining batches concurrent reads. */
-  readState(node: string): Promise<string | null> {
-    return guarded(() => this.#redis.get(keys.state(node)));
+  readState(node: string): Promise<Buffer | null> {
+    return guarded(() => this.#redis.getBuffer(keys.state(node)));
   }
 
   /** Starts writing a cycle's served hashes under staging keys private to it (CycleStaging). */

@@ -101,8 +101,8 @@ describe('the state memory', () => {
     // Two samples each: both nodes are served, their rates from the remembered states.
     assert.deepEqual(await served(), ['node-a', 'node-b']);
     // And what Redis holds is what was remembered: the state written by the last cycle.
-    const stored = await db.redis.get(keys.state('node-a'));
-    assert.match(stored ?? '', /^\[2,/);
+    const stored = await db.redis.getBuffer(keys.state('node-a'));
+    assert.equal(stored?.[0], 3, 'a binary state (version 3)');
   });
 
   test('after another instance ran a cycle, every state is read from Redis again', async () => {
