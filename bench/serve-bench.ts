@@ -189,7 +189,10 @@ export async function serveBench(o: ServeBenchOptions): Promise<ServeFigures> {
     const base = `https://127.0.0.1:${port}`;
     const { hpa } = scrape.simInfo;
     const hpaPath = `/apis/metrics.k8s.io/v1beta1/namespaces/${hpa.namespace}/pods?labelSelector=${encodeURIComponent(hpa.labelSelector)}`;
-    const hpaBody = await fetchBody(`${base}${hpaPath}`, clientCert, clientKey, headers);
+    // Listening comes before its Redis connection is up: on a busy machine the first answers are 503.
+    const hpaBody = await waitFor('the serve function to answer from Redis', 30_000, () =>
+      fetchBody(`${base}${hpaPath}`, clientCert, clientKey, headers),
+    );
     const items = (JSON.parse(hpaBody.toString('utf8')) as { items: unknown[] }).items.length;
     progress(
       `[serve] HPA query ${hpa.namespace} ${hpa.labelSelector}: ${items} of ${hpa.podsInNamespace} pods in the namespace, ${hpaBody.length} bytes`,
