@@ -176,14 +176,16 @@ describe('streamed cycle writes', () => {
   });
 
   test('while the cycle goes on, every staging key it wrote is kept, even one written only at the start', async () => {
-    const staging = writer.stageCycle({ cycle: 1_000, ttlMs: 300, flushCommands: 1 });
+    // A TTL that a loaded machine's pauses between sends (a timer late by a few hundred ms) cannot
+    // outlast: renewals come a third of the TTL apart, so only a pause of two thirds of it would lose a key.
+    const staging = writer.stageCycle({ cycle: 1_000, ttlMs: 1_500, flushCommands: 1 });
     staging.nodeEntry('node-1', entry('node-1'));
     await staging.flushIfFull();
-    // 600 ms of sends to the pods hash only: twice the TTL the node hash got with its only write.
+    // 3 s of sends to the pods hash only: twice the TTL the node hash got with its only write.
     for (let i = 0; i < 12; i++) {
       staging.podEntry('shop', `p-${i}`, entry(`p-${i}`));
       await staging.flushIfFull();
-      await new Promise((r) => setTimeout(r, 50));
+      await new Promise((r) => setTimeout(r, 250));
     }
     await staging.finish(end(Array.from({ length: 12 }, (_, i) => `p-${i}`)));
     assert.deepEqual(await db.redis.hkeys(keys.nodes), ['node-1', CYCLE_FIELD]);
