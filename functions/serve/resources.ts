@@ -30,7 +30,7 @@ import {
   objectBody,
 } from './render.ts';
 import { notAcceptable, notFound, StatusError } from './status.ts';
-import { streamItems, streamList } from './stream.ts';
+import { streamList } from './stream.ts';
 
 /** The routes of one version. */
 export function resourcePaths(version: MetricsVersion) {
@@ -314,17 +314,6 @@ function installVersion(
     if (only !== undefined)
       return namespaceList(query, only, q, output, listKey(c, 'pods', version, only, output));
     const shape = listShape('PodMetrics', version, output, includeOf(query, output));
-    // Every pod as plain JSON (`kubectl top pod -A`): the items as Redis sent them, as bytes.
-    if (
-      shape.format === 'text' &&
-      shape.item === null &&
-      q.labels === null &&
-      q.fields === null &&
-      reader.allPodItems
-    ) {
-      const items = reader.allPodItems();
-      return bodyResponse(await streamItems(shape.head, shape.tail, items, observe, o.onStreamError), output);
-    }
     // The stream asks only about entries with metrics: each one selected is returned.
     const select = (e: StoredEntry, ns: string) => {
       if (!selected(q, e, ns)) return false;

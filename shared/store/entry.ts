@@ -38,33 +38,6 @@ export function decodeEntry(name: string, value: string): StoredEntry | null {
   return { name, expiresAt, timestamp, labels: value.slice(b + 1, c), item: value.slice(c + 1) };
 }
 
-/** What a plain list needs of an entry, read as bytes: its item stays the bytes Redis sent. */
-export interface StoredItem {
-  name: string;
-  timestamp: number;
-  /** The pre-rendered list item (UTF-8), a view of the reply's buffer: never empty. */
-  item: Uint8Array;
-}
-
-const TAB = 9;
-
-/**
- * An entry's value as Redis sent it (decodeEntry's format), unless it is past `now` or has no servable
- * item: no text is decoded but the two numbers, and the item is a view of `value`. Null also for a value
- * that is not an entry.
- */
-export function decodeItem(name: string, value: Buffer, now: number): StoredItem | null {
-  const a = value.indexOf(TAB);
-  const b = a < 0 ? -1 : value.indexOf(TAB, a + 1);
-  const c = b < 0 ? -1 : value.indexOf(TAB, b + 1);
-  if (c < 0 || c + 1 >= value.length) return null;
-  const expiresAt = Number(value.toString('latin1', 0, a));
-  if (!(expiresAt > now)) return null;
-  const timestamp = Number(value.toString('latin1', a + 1, b));
-  if (!Number.isFinite(timestamp)) return null;
-  return { name, timestamp, item: value.subarray(c + 1) };
-}
-
 /** Parses a stored labels text; a corrupt one counts as no labels rather than failing a request. */
 export function parseLabels(text: string): Record<string, string> {
   try {

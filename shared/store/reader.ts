@@ -3,11 +3,10 @@
  * one HGETALL, a pod one HGET), except the all-namespaces pod list, which streams namespace by namespace
  * in batches so its memory stays bounded.
  */
-import { Command } from 'ioredis';
 import type { Logger } from '../log.ts';
 import type { StoredStats } from '../metrics.ts';
 import { CycleWatch } from './cycle-watch.ts';
-import { decodeEntry, decodeItem, type StoredEntry, type StoredItem } from './entry.ts';
+import { decodeEntry, type StoredEntry } from './entry.ts';
 import { CYCLE_FIELD, keys } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
 
@@ -43,12 +42,6 @@ export interface MetricsReader {
   latestCycle?(): string | null;
   /** Every namespace's unexpired pod entries: namespaces in order, each sorted by name. */
   allPods(): AsyncIterable<NamespacePods>;
-  /**
-   * The same pods' served items as bytes, in the same order, without those that have no metrics: what a
-   * plain JSON list of every pod needs, without decoding and encoding its text again. Optional: a reader
-   * without it has such lists built from allPods.
-   */
-  allPodItems?(): AsyncIterable<NamespaceItems>;
   /** Throws StoreUnavailableError when Redis does not answer; also re-syncs the clock. */
   ping(): Promise<void>;
 }
@@ -56,11 +49,6 @@ export interface MetricsReader {
 export interface NamespacePods {
   namespace: string;
   entries: StoredEntry[];
-}
-
-export interface NamespaceItems {
-  namespace: string;
-  items: StoredItem[];
 }
 
 /** A namespace's label index as read: the cycle that wrote it, and each label set's pod names. */
@@ -78,7 +66,7 @@ const INDEX_READ_MAX = 5000;
 /** How many pods one round trip of the all-pods stream fetches at most (bounds memory). */
 const ALL_PODS_BATCH = 5000;
 
-const byName = (a: { name: string }, b: { name: string }) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+const byName = (a: StoredEntry, b: StoredEntry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
 /**
  * Reads served entries, dropping those past their expiry. Expiry instants come from Redis' clock (the
@@ -137,16 +125,6 @@ export class RedisMetricsReader implements MetricsReader {
    */
   #fields(key: string): Promise<string[]> {
     return this.#redis.call('HGETALL', key) as Promise<string[]>;
-  }
-
-  /**
-   * The same as #fields, as the bytes Redis sent. Sent as a Command of its own: under auto-pipelining
-   * ioredis' callBuffer loses its command name (it puts it back only for call).
-   */
-  #fieldBytes(key: string): Promise<Buffer[]> {
-    const command = new Command('HGETALL', [key], { replyEncoding: null });
-    void this.#redis.sendCommand(command);
-    return command.promise as Promise<Buffer[]>;
   }
 
   #liveAll(fields: readonly string[], now: number): StoredEntry[] {
@@ -247,11 +225,8 @@ export class RedisMetricsReader implements MetricsReader {
     });
   }
 
-  /**
-   * Every namespace with unexpired pods (ms:namespaces), in order, in batches of up to ALL_PODS_BATCH
-   * pods (at least one namespace each): one round trip per batch.
-   */
-  async *#namespaceBatches(now: number): AsyncIterable<string[]> {
+  async *allPods(): AsyncIterable<NamespacePods> {
+    const now = this.now();
     const index = await guarded(() => this.#redis.hgetall(keys.namespaces));
     const namespaces: { namespace: string; pods: number }[] = [];
     for (const namespace in index) {
@@ -260,40 +235,17 @@ export class RedisMetricsReader implements MetricsReader {
     }
     namespaces.sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : 0));
     for (let i = 0; i < namespaces.length; ) {
-      const batch = [namespaces[i++]!.namespace];
-      let pods = namespaces[i - 1]!.pods;
+      // One round trip per batch of namespaces holding up to ALL_PODS_BATCH pods (at least one namespace).
+      const batch = [namespaces[i++]!];
+      let pods = batch[0]!.pods;
       while (i < namespaces.length && pods + namespaces[i]!.pods <= ALL_PODS_BATCH) {
         pods += namespaces[i]!.pods;
-        batch.push(namespaces[i++]!.namespace);
+        batch.push(namespaces[i++]!);
       }
-      yield batch;
-    }
-  }
-
-  async *allPods(): AsyncIterable<NamespacePods> {
-    const now = this.now();
-    for await (const batch of this.#namespaceBatches(now)) {
-      const hashes = await guarded(() => Promise.all(batch.map((ns) => this.#fields(keys.pods(ns)))));
+      const hashes = await guarded(() => Promise.all(batch.map((b) => this.#fields(keys.pods(b.namespace)))));
       for (let j = 0; j < batch.length; j++) {
         const entries = this.#liveAll(hashes[j]!, now);
-        if (entries.length > 0) yield { namespace: batch[j]!, entries };
-      }
-    }
-  }
-
-  async *allPodItems(): AsyncIterable<NamespaceItems> {
-    const now = this.now();
-    for await (const batch of this.#namespaceBatches(now)) {
-      const hashes = await guarded(() => Promise.all(batch.map((ns) => this.#fieldBytes(keys.pods(ns)))));
-      for (let j = 0; j < batch.length; j++) {
-        const fields = hashes[j]!;
-        const items: StoredItem[] = [];
-        for (let i = 0; i + 1 < fields.length; i += 2) {
-          // A field that is no entry (#cycle) decodes to null, as do expired entries and those without metrics.
-          const item = decodeItem(fields[i]!.toString(), fields[i + 1]!, now);
-          if (item !== null) items.push(item);
-        }
-        if (items.length > 0) yield { namespace: batch[j]!, items: items.sort(byName) };
+        if (entries.length > 0) yield { namespace: batch[j]!.namespace, entries };
       }
     }
   }
