@@ -6,7 +6,9 @@
  * of paying a full handshake to every kubelet. One TLS context serves every connection: building one per
  * connection (what passing `ca`/`cert`/`key` to each request does) costs more than the handshake.
  */
+
 import type http from 'node:http';
+import type { ClientRequest } from 'node:http';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -101,6 +103,9 @@ export function withoutCredentials(text: string, headers: Readonly<Record<string
   }
   return out;
 }
+
+/** How a kept-alive connection that the server closed as it was reused fails a request written to it. */
+const closedOnReuse = (err: NodeJS.ErrnoException) => err.code === 'ECONNRESET' || err.code === 'EPIPE';
 
 function oneLine(s: string, max = 120): string {
   const t = s.replace(/\s+/g, ' ').trim();
@@ -262,14 +267,15 @@ export class KubeletClient {
     const session = this.#sessions.get(hostPort);
     return new Promise<Fetched>((resolve, reject) => {
       let settled = false;
+      let req: ClientRequest | undefined;
       const fail = (err: KubeletError) => {
         if (settled) return;
         settled = true;
         clearTimeout(timer);
-        req.destroy();
+        req?.destroy();
         reject(err);
       };
-      // One deadline for connect, headers and body: a kubelet trickling bytes cannot hold a cycle.
+      // One deadline for connect, headers and body (a retry included): a kubelet trickling bytes cannot hold a cycle.
       const timer = setTimeout(
         () => fail(new KubeletError(`timeout after ${timeoutMs / 1000}s`, { timeout: true })),
         timeoutMs,
@@ -281,39 +287,54 @@ export class KubeletClient {
         method: 'GET',
       };
       if (session) options.session = session;
-      const req = https.request(url, options, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          size += chunk.length;
-          if (size > maxBytes) {
-            fail(new KubeletError(`response larger than ${maxBytes} bytes`));
+      const send = (mayRetry: boolean) => {
+        let responded = false;
+        const sent = https.request(url, options, (res) => {
+          responded = true;
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            size += chunk.length;
+            if (size > maxBytes) {
+              fail(new KubeletError(`response larger than ${maxBytes} bytes`));
+              return;
+            }
+            chunks.push(chunk);
+          });
+          res.on('error', (err) => fail(new KubeletError(err.message, { cause: err })));
+          res.on('end', () => {
+            if (settled) return;
+            settled = true;
+            clearTimeout(timer);
+            const body = Buffer.concat(chunks, size).toString('utf8');
+            const status = res.statusCode ?? 0;
+            if (status !== 200) {
+              const excerpt = oneLine(withoutCredentials(body, headers));
+              reject(
+                new KubeletError(
+                  `request failed, status: "${status} ${res.statusMessage ?? ''}"${excerpt ? `: ${excerpt}` : ''}`,
+                ),
+              );
+              return;
+            }
+            resolve({ body, requestTime });
+          });
+        });
+        req = sent;
+        sent.on('error', (err: NodeJS.ErrnoException) => {
+          // A kept-alive connection the kubelet closed just as it was reused (its idle timeout ended
+          // as the request went out): the kubelet never answered it, so the GET goes once more, on a
+          // new connection, as Go's transport does. A connection of its own that fails is a failure.
+          if (mayRetry && !settled && !responded && sent.reusedSocket && closedOnReuse(err)) {
+            send(false);
             return;
           }
-          chunks.push(chunk);
+          fail(new KubeletError(err.message, { cause: err }));
         });
-        res.on('error', (err) => fail(new KubeletError(err.message, { cause: err })));
-        res.on('end', () => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          const body = Buffer.concat(chunks, size).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status !== 200) {
-            const excerpt = oneLine(withoutCredentials(body, headers));
-            reject(
-              new KubeletError(
-                `request failed, status: "${status} ${res.statusMessage ?? ''}"${excerpt ? `: ${excerpt}` : ''}`,
-              ),
-            );
-            return;
-          }
-          resolve({ body, requestTime });
-        });
-      });
-      req.on('error', (err) => fail(new KubeletError(err.message, { cause: err })));
-      req.on('socket', (socket: Socket) => this.#watchSessions(socket as TLSSocket, hostPort));
-      req.end();
+        sent.on('socket', (socket: Socket) => this.#watchSessions(socket as TLSSocket, hostPort));
+        sent.end();
+      };
+      send(true);
     });
   }
 
