@@ -12,9 +12,10 @@ import assert from 'node:assert/strict';
 import https from 'node:https';
 import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
-import { KubeletClient, KubeletError, type KubeletOptions } from '../../../functions/scrape/kubelet.ts';
+import { KubeletClient, KubeletError } from '../../../functions/scrape/kubelet.ts';
 import type { NodeObject } from '../../../shared/kube.ts';
 import { createCA, issueCertificate } from '../../../shared/pki.ts';
+import { directKubelet } from '../../helpers/kubelet-options.ts';
 
 const PAYLOAD = `# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the node in core-seconds
 # TYPE node_cpu_usage_seconds_total counter
@@ -24,15 +25,7 @@ node_cpu_usage_seconds_total 357.35491 1760421041000
 node_memory_working_set_bytes 4.577755136e+09 1760421041000
 `;
 
-const OPTIONS: KubeletOptions = {
-  endpoint: 'resource',
-  via: 'direct',
-  port: 0,
-  useNodeStatusPort: true,
-  preferredAddressTypes: ['InternalIP'],
-  timeoutMs: 5000,
-  maxBytes: 1 << 20,
-};
+const OPTIONS = directKubelet({ maxBytes: 1 << 20 });
 
 describe('a kept-alive kubelet connection closed as it is reused', () => {
   let server: https.Server;

@@ -10,24 +10,17 @@ import { after, before, describe, test } from 'node:test';
 import tls from 'node:tls';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { KubeletClient, type KubeletOptions } from '../../../functions/scrape/kubelet.ts';
+import { KubeletClient } from '../../../functions/scrape/kubelet.ts';
 import type { NodeObject } from '../../../shared/kube.ts';
 import { type Sim, startSim } from '../../../sim/index.ts';
+import { directKubelet } from '../../helpers/kubelet-options.ts';
 
 v8.setFlagsFromString('--expose-gc');
 const gc = vm.runInNewContext('gc') as () => void;
 
 let sim: Sim;
 let nodes: NodeObject[];
-const OPTIONS: KubeletOptions = {
-  endpoint: 'resource',
-  via: 'direct',
-  port: 0,
-  useNodeStatusPort: true,
-  preferredAddressTypes: ['InternalIP'],
-  timeoutMs: 5000,
-  maxBytes: 16 << 20,
-};
+const OPTIONS = directKubelet();
 
 /** Counts, per TLS connection made while `run` runs, whether its session was resumed. */
 async function handshakes(run: () => Promise<void>): Promise<{ full: number; resumed: number }> {
