@@ -49,6 +49,7 @@ export interface CycleDeps {
     endpoint(node: NodeObject): string;
     /** Forgets every kubelet outside these (sessions, connections): nodes that left. */
     retain?(endpoints: ReadonlySet<string>): void;
+    forgetIdle?(idleMs: number): void;
     /** TLS sessions kubelets issued since the last call (`host:port` → session). */
     takeNewSessions?(): [string, Buffer][];
   };

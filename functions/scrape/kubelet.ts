@@ -160,6 +160,8 @@ export class KubeletClient {
   #fresh = new Map<string, Buffer>();
   /** The kubelet (`host:port`) of every connection the client opened. */
   #endpointOf = new WeakMap<Socket, string>();
+  /** When each kubelet (`host:port`) was last requested (performance.now()). */
+  #lastUsed = new Map<string, number>();
   #observe: ((o: RequestObservation) => void) | null = null;
 
   /** @param apiServer the API server URL, for --kubelet-via=proxy */
@@ -209,13 +211,30 @@ export class KubeletClient {
    * connections, so that a long-lived scraper holds nothing for nodes that left the cluster.
    */
   retain(endpoints: ReadonlySet<string>): void {
-    for (const e of this.#sessions.keys()) if (!endpoints.has(e)) this.#sessions.delete(e);
-    for (const e of this.#fresh.keys()) if (!endpoints.has(e)) this.#fresh.delete(e);
+    this.#forget((e) => !endpoints.has(e));
+  }
+
+  /**
+   * Forgets every kubelet this client has not requested for `idleMs` (its session and connections): what
+   * an instance that scrapes shards does instead of `retain`, since it sees only some of the cluster's
+   * nodes at a time, never the list that says who left. A kubelet it scrapes again later is connected to
+   * again (a full handshake, unless a session was imported for it).
+   */
+  forgetIdle(idleMs: number, now = performance.now()): void {
+    const idle = new Set<string>();
+    for (const [e, at] of this.#lastUsed) if (now - at > idleMs) idle.add(e);
+    if (idle.size > 0) this.#forget((e) => idle.has(e));
+  }
+
+  #forget(gone: (endpoint: string) => boolean): void {
+    for (const e of this.#sessions.keys()) if (gone(e)) this.#sessions.delete(e);
+    for (const e of this.#fresh.keys()) if (gone(e)) this.#fresh.delete(e);
+    for (const e of this.#lastUsed.keys()) if (gone(e)) this.#lastUsed.delete(e);
     for (const pool of [this.#agent.freeSockets, this.#agent.sockets]) {
       for (const sockets of Object.values(pool)) {
         for (const socket of sockets ?? []) {
           const e = this.#endpointOf.get(socket as Socket);
-          if (e !== undefined && !endpoints.has(e)) socket.destroy();
+          if (e !== undefined && gone(e)) socket.destroy();
         }
       }
     }
@@ -264,6 +283,7 @@ export class KubeletClient {
     const requestTime = Date.now();
     const { timeoutMs, maxBytes } = this.#o;
     const hostPort = url.host;
+    this.#lastUsed.set(hostPort, performance.now());
     const session = this.#sessions.get(hostPort);
     return new Promise<Fetched>((resolve, reject) => {
       let settled = false;

@@ -11,6 +11,12 @@ import type { RequestFigure } from '../../shared/metrics.ts';
 import { type CycleDeps, scrapeNodes, stagingTtlMs } from './cycle.ts';
 import type { ShardAnswer, ShardRequest } from './shard-contract.ts';
 
+/**
+ * An instance forgets a kubelet's connection and session once it has scraped none of that kubelet's
+ * shards for this many resolutions: a node that left, or a shard the platform now routes elsewhere.
+ */
+export const SHARD_KUBELET_IDLE_RESOLUTIONS = 5;
+
 /** Kubelets' TLS sessions outlive a process by this much in Redis (as a cycle's record keeps them). */
 const TLS_SESSIONS_TTL_MS = 24 * 3600_000;
 
@@ -69,6 +75,8 @@ export async function runShard(
 
   const names = new Set(req.nodes.map((n) => n.name));
   const sessions = kubelet.takeNewSessions?.() ?? [];
+  // No node list here says who left the cluster: what this instance has not scraped for a while goes.
+  kubelet.forgetIdle?.(SHARD_KUBELET_IDLE_RESOLUTIONS * req.resolutionMs);
   try {
     // Registers the shard's nodes with their new TLS sessions (the coordinator's record registers every
     // listed node too, and forgets those that left).

@@ -124,6 +124,33 @@ describe('kubelet TLS sessions across processes', () => {
     c.close();
   });
 
+  test('kubelets not requested for a while are forgotten (forgetIdle, for shard instances), the others kept', async () => {
+    const c = client();
+    for (const n of nodes.slice(0, 2)) await c.scrape(n);
+    await new Promise((r) => setTimeout(r, 300));
+    await c.scrape(nodes[2]!);
+    c.forgetIdle(200);
+    assert.deepEqual(
+      c.takeNewSessions().map(([e]) => e),
+      [c.endpoint(nodes[2]!)],
+      'only the kubelet requested within 200 ms keeps its new session',
+    );
+    const again = await handshakes(async () => {
+      for (const n of nodes) await c.scrape(n);
+    });
+    assert.deepEqual(
+      again,
+      { full: 2, resumed: 0 },
+      'the two idle kubelets start over; the third reuses its connection',
+    );
+    c.forgetIdle(60_000);
+    const kept = await handshakes(async () => {
+      for (const n of nodes) await c.scrape(n);
+    });
+    assert.deepEqual(kept, { full: 0, resumed: 0 }, 'nothing idle that long: every connection kept');
+    c.close();
+  });
+
   test('a failed request is observed as a failure', async () => {
     const c = client();
     const observed: boolean[] = [];
