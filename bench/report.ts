@@ -31,6 +31,8 @@ export function summarize(s: ScrapeFigures) {
     floorFirstCpuMsPerNode: s.floorFirst.cpuMs / s.nodes,
     // Sharded: each cycle's peakRssMiB is already its largest instance's.
     peakRssMiB,
+    // The floor process' peak over its run (its first cycle's full handshakes included, as the scraper's).
+    floorPeakRssMiB: Math.max(...[s.floorFirst, ...s.floorWarm, ...s.ioFloorWarm].map((c) => c.peakRssMiB)),
     redisBytesPerContainerPoint: s.redis.bytesPerContainerPoint,
     simCpuMsPerNode: medianBy(s.warm, (c) => c.simCpuMs) / s.nodes,
     redisCpuMsPerNode: medianBy(s.warm, (c) => c.redisCpuMs) / s.nodes,
@@ -66,6 +68,13 @@ function summarizeShards(s: ScrapeFigures) {
     coordinatorCpuMsPerNode: perNode((l) => l.find((i) => i.role === 'coordinator')?.cpuMs ?? 0),
     shardsCpuMsPerNode: perNode((l) => l.filter((i) => i.role === 'shard').reduce((t, i) => t + i.cpuMs, 0)),
     routerCpuMsPerNode: medianBy(s.warm, (c) => c.routerCpuMs ?? 0) / s.nodes,
+    /** The largest shard instance's peak RSS (long-lived or fresh), and the floor of one shard's memory. */
+    shardPeakRssMiB: Math.max(
+      ...cycles.flatMap((c) =>
+        (c.instances ?? []).filter((i) => i.role === 'shard').map((i) => i.peakRssMiB),
+      ),
+    ),
+    shardFloorPeakRssMiB: Math.max(...(s.shardFloor ?? []).map((c) => c.peakRssMiB)),
   };
 }
 
@@ -201,6 +210,16 @@ export function report(
     `I/O floor wall time, warm: ${rows.map((r) => `${r.nodes}: ${f(r.ioFloorWallMs / 1000)} s`).join(', ')}`,
     `Floor wall time (fetch + decode only), warm: ${rows.map((r) => `${r.nodes}: ${f(r.floorWallMs / 1000)} s (scraper ${ratio(r.warmWallMs, r.floorWallMs)})`).join(', ')}`,
     `Floor first cycle (full TLS handshakes): ${rows.map((r) => `${r.nodes}: ${f(r.floorFirstWallMs / 1000)} s, ${f(r.floorFirstCpuMsPerNode, 3)} ms CPU/node`).join(', ')}`,
+    `Memory floor (peak RSS of the floor process: the kept connections, bodies and decoding, nothing else): ${rows
+      .map(
+        (r) =>
+          `${r.nodes}: ${f(r.floorPeakRssMiB, 0)} MiB (${r.sharded ? 'largest instance' : 'scraper'} ${f(r.peakRssMiB, 0)} MiB, ${ratio(r.peakRssMiB, r.floorPeakRssMiB)})${
+            r.sharded
+              ? `; one shard's ${r.sharded.shardSize} nodes: ${f(r.sharded.shardFloorPeakRssMiB, 0)} MiB (largest shard instance ${f(r.sharded.shardPeakRssMiB, 0)} MiB, ${ratio(r.sharded.shardPeakRssMiB, r.sharded.shardFloorPeakRssMiB)})`
+              : ''
+          }`,
+      )
+      .join(', ')}`,
     `Redis CPU per node per warm cycle: ${rows.map((r) => `${r.nodes}: ${f(r.redisCpuMsPerNode, 3)} ms`).join(', ')}`,
     `CPU of every measured process in a warm cycle (scrapers, simulator, Redis), and that over the ${m.cores} cores: ${rows.map((r) => `${r.nodes}: ${f(r.allCpuMs / 1000)} s, ${f(r.allCpuMs / 1000 / m.cores)} s (load average ${f(r.loadAverage, 1)} as warm cycles ended)`).join(', ')}`,
   );
@@ -325,6 +344,7 @@ export function toJson(
         ioFloorWallSeconds: r.ioFloorWallMs / 1000,
         bodyBytesPerNode: r.bodyBytesPerNode,
         peakRssMiB: r.peakRssMiB,
+        floorPeakRssMiB: r.floorPeakRssMiB,
         redisBytesPerContainerPoint: r.redisBytesPerContainerPoint,
         redisBytesByKey: s.redis.byKind,
         simulatorCpuMsPerNode: r.simCpuMsPerNode,
@@ -340,6 +360,8 @@ export function toJson(
               coordinatorCpuMsPerNode: r.sharded.coordinatorCpuMsPerNode,
               shardsCpuMsPerNode: r.sharded.shardsCpuMsPerNode,
               routerCpuMsPerNode: r.sharded.routerCpuMsPerNode,
+              shardPeakRssMiB: r.sharded.shardPeakRssMiB,
+              shardFloorPeakRssMiB: r.sharded.shardFloorPeakRssMiB,
             }
           : {}),
         cycles: {
@@ -349,6 +371,7 @@ export function toJson(
           floorFirst: s.floorFirst,
           floorWarm: s.floorWarm,
           ioFloorWarm: s.ioFloorWarm,
+          ...(s.shardFloor ? { shardFloor: s.shardFloor } : {}),
         },
       };
     }),

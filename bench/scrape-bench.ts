@@ -118,6 +118,12 @@ export interface ScrapeFigures {
   floorWarm: FloorReport[];
   /** The I/O floor's warm cycles, each run right after the floor's cycle of the same index. */
   ioFloorWarm: FloorReport[];
+  /**
+   * Sharded runs: the floor of one shard instance's memory, a floor process of its own fetching and
+   * decoding one shard's worth of nodes with an instance's concurrency, after each floor cycle (its
+   * first and warm cycles); null unsharded.
+   */
+  shardFloor: FloorReport[] | null;
   redis: {
     bytes: number;
     containerPoints: number;
@@ -341,7 +347,29 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
         concurrency: 256,
       });
     };
+    // Sharded: one shard's nodes (any shard's: the simulated nodes are alike), as one instance scrapes them.
+    const shardFloor = sharded
+      ? spawnChild('floor-scrape.ts', [], o.nodeArgs(`floor-shard-${o.nodes}`))
+      : null;
+    if (shardFloor) {
+      children.push(shardFloor);
+      await shardFloor.ready;
+    }
+    const shardFloorCycles: FloorReport[] = [];
+    const shardFloorCycle = async () => {
+      if (!shardFloor) return;
+      shardFloorCycles.push(
+        await shardFloor.ask<FloorReport>('cycle', {
+          mode: 'decode',
+          urls: info.kubelets.slice(0, o.shardSize).map((u) => `${u}/metrics/resource`),
+          token: info.token,
+          ca: info.files.kubeletCa,
+          concurrency: instanceConcurrency(o.shardInstances),
+        }),
+      );
+    };
     const floorFirst = await floorCycle('decode');
+    await shardFloorCycle();
     const warm: CycleReport[] = [];
     const floorWarm: FloorReport[] = [];
     const ioFloorWarm: FloorReport[] = [];
@@ -351,11 +379,12 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       progress(`${tag}   warm cycle ${i + 1}/${o.warmCycles}: ${describe(c)}`);
       floorWarm.push(await floorCycle('decode'));
       ioFloorWarm.push(await floorCycle('io'));
+      await shardFloorCycle();
       progress(
-        `${tag}     floor ${(floorWarm[i]!.cpuMs / o.nodes).toFixed(3)} ms CPU/node (scraper ${(c.cpuMs / floorWarm[i]!.cpuMs).toFixed(2)}×), I/O floor ${(ioFloorWarm[i]!.cpuMs / o.nodes).toFixed(3)} ms`,
+        `${tag}     floor ${(floorWarm[i]!.cpuMs / o.nodes).toFixed(3)} ms CPU/node (scraper ${(c.cpuMs / floorWarm[i]!.cpuMs).toFixed(2)}×), I/O floor ${(ioFloorWarm[i]!.cpuMs / o.nodes).toFixed(3)} ms; floor peak RSS ${Math.round(ioFloorWarm[i]!.peakRssMiB)} MiB${shardFloor ? `, one shard's floor ${Math.round(shardFloorCycles.at(-1)!.peakRssMiB)} MiB` : ''}`,
       );
     }
-    await floor.stop();
+    await Promise.all([floor.stop(), shardFloor?.stop()]);
     await warmRunner.stop();
 
     const bytes = (await usedMemory(redis)) - baseline;
@@ -389,6 +418,7 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
       floorFirst,
       floorWarm,
       ioFloorWarm,
+      shardFloor: shardFloor ? shardFloorCycles : null,
       redis: { bytes, containerPoints, bytesPerContainerPoint: bytes / containerPoints, byKind },
       sim: o.keepSim ? sim : null,
       simInfo: info,

@@ -120,7 +120,7 @@ function oneLine(s: string, max = 120): string {
  * Here the callback is reached through a reference dropped once the socket has served its first request
  * (or closed); until then it is called exactly as before.
  */
-class KeepAliveAgent extends https.Agent {
+export class KeepAliveAgent extends https.Agent {
   override createConnection(
     options: http.ClientRequestArgs,
     callback?: (err: Error | null, stream: Duplex) => void,
