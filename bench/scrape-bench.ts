@@ -332,9 +332,10 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     const first = await cycle(warmRunner);
     progress(`${tag}   first cycle: ${describe(first)}`);
     // The floors run beside the warm cycles, one of each in turn (scraper, floor, I/O floor, …), so
-    // that a change in the machine's load (it is shared) moves the scraper and its floors alike.
+    // that a change in the machine's load (it is shared) moves the scraper and its floors alike. They
+    // run with the scraper's Node flags (its young generation's size moves both CPU and memory).
     progress(`${tag} floors: fetch and decode, and fetch only (I/O), on the same connections…`);
-    const floor = spawnChild('floor-scrape.ts', [], o.nodeArgs(`floor-${o.nodes}`));
+    const floor = spawnChild('floor-scrape.ts', [], [...scraperNodeArgs, ...o.nodeArgs(`floor-${o.nodes}`)]);
     children.push(floor);
     await floor.ready;
     const floorCycle = async (mode: FloorReport['mode']) => {
@@ -349,7 +350,7 @@ export async function scrapeBench(o: ScrapeBenchOptions): Promise<ScrapeFigures>
     };
     // Sharded: one shard's nodes (any shard's: the simulated nodes are alike), as one instance scrapes them.
     const shardFloor = sharded
-      ? spawnChild('floor-scrape.ts', [], o.nodeArgs(`floor-shard-${o.nodes}`))
+      ? spawnChild('floor-scrape.ts', [], [...scraperNodeArgs, ...o.nodeArgs(`floor-shard-${o.nodes}`)])
       : null;
     if (shardFloor) {
       children.push(shardFloor);
