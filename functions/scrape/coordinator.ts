@@ -135,7 +135,7 @@ export async function coordinate(
     for (const n of nodes) failed.push({ node: n.name, error: `shard ${i + 1}/${cut.length}: ${o.error}` });
     for (const p of outgoing[i]!.request(job.shardTimeoutMs).pods) unserved.push(p);
   }
-  outgoing.length = 0; // the requests' bodies, no longer needed while the rest is rendered
+  outgoing.length = 0; // the shards' pods, no longer needed while the rest is rendered
 
   // What no shard served: the nodes --node-selector leaves out, those of failed shards, and the pods
   // of no served node, from the states kept for them.
