@@ -5,9 +5,9 @@
  */
 import type https from 'node:https';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
 import { type ScrapeConfig, shardTimeoutMs } from '../../shared/config/index.ts';
-import { KubeApi, loadKubeConfig } from '../../shared/kube.ts';
+import type { Informer } from '../../shared/informer.ts';
+import { KubeApi, loadKubeConfig, type NodeObject, type PodMeta } from '../../shared/kube.ts';
 import { kubeCredentials } from '../../shared/kube-credentials.ts';
 import type { Logger } from '../../shared/log.ts';
 import { createMetricsRegistry, type RequestFigure, statsWrite } from '../../shared/metrics.ts';
@@ -44,32 +44,34 @@ export interface Scraper {
 
 export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
   // The kubelet client needs only the kubeconfig's server and credentials, read without client-node
-  // where it can be (shared/kube-credentials.ts); its KubeConfig is loaded when the API server is
-  // listed or watched. An instance that only scrapes shards (they carry its nodes and pods) never does.
+  // where it can be (shared/kube-credentials.ts). So do the lists (plain HTTPS GETs, shared/kube.ts):
+  // client-node's KubeConfig is loaded only to watch (its Watch), or where the kubeconfig is one that
+  // kube-credentials.ts leaves to it. A --once or sharded scraper, and an instance that only scrapes
+  // shards (they carry its nodes and pods), never load it (≈ 40 MiB of a coordinator's peak).
   const creds = kubeCredentials(config.kubeconfig);
   const server = creds.server;
-  let kubeApi: { kc: KubeConfig; api: KubeApi } | null = null;
-  const kube = () => {
-    if (kubeApi === null) {
-      const kc = loadKubeConfig(config.kubeconfig);
-      kubeApi = { kc, api: new KubeApi(kc) };
-    }
-    return kubeApi;
-  };
   // A process that outlives its cycles (--loop, a trigger server) keeps nodes and pods from a watch, as
   // metrics-server's informers do, and lists only when it has no cache that followed on without a gap;
   // --once lists every time (its process ends with its cycle). A sharded cycle lists pods with their
   // nodes (listRunningPodsOnNodes), which no informer keeps yet.
   const longLived = !config.once && config.shardSize === 0;
-  const informers = longLived
-    ? { nodes: nodeInformer(kube().kc, kube().api, log), pods: podInformer(kube().kc, kube().api, log) }
-    : null;
+  let kubeApi: KubeApi | null = null;
+  const api = () => {
+    kubeApi ??= new KubeApi(creds);
+    return kubeApi;
+  };
+  let informers: { nodes: Informer<NodeObject>; pods: Informer<PodMeta> } | null = null;
+  if (longLived) {
+    const kc = loadKubeConfig(config.kubeconfig);
+    kubeApi = new KubeApi(kc);
+    informers = { nodes: nodeInformer(kc, kubeApi, log), pods: podInformer(kc, kubeApi, log) };
+  }
   const lists = {
-    listNodes: () => (informers ? informers.nodes.items() : kube().api.listNodes()),
-    listRunningPods: () => (informers ? informers.pods.items() : kube().api.listRunningPods()),
+    listNodes: () => (informers ? informers.nodes.items() : api().listNodes()),
+    listRunningPods: () => (informers ? informers.pods.items() : api().listRunningPods()),
     listRunningPodsOnNodes: async () => {
       const pods = new PodsByNode();
-      await kube().api.listRunningPodsOnNodes((p) => pods.add(p));
+      await api().listRunningPodsOnNodes((p) => pods.add(p));
       return pods;
     },
   };
@@ -240,7 +242,7 @@ export function createScraper(config: ScrapeConfig, log: Logger): Scraper {
       kubelet?.close();
       informers?.nodes.close();
       informers?.pods.close();
-      kubeApi?.api.close();
+      kubeApi?.close();
       redis.disconnect();
       lockRedis.disconnect();
     },

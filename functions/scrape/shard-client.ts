@@ -16,19 +16,24 @@ export function remoteShards(url: string, secret: ShardSecret): ShardTransport {
     where: url,
     concurrent: true,
     async run(shard: OutgoingShard, timeoutMs: number, signal: AbortSignal): Promise<ShardAnswer> {
-      // Sent from the bytes assembled once (shards.ts), without copying them into one, with the
-      // body's Content-Length (not chunked).
-      const pieces = shard.body(timeoutMs);
-      const length = pieces.reduce((n, b) => n + b.length, 0);
+      // Written piece by piece as the connection takes them (shards.ts: the body is never held whole),
+      // with the body's Content-Length (not chunked).
+      const out = shard.body(timeoutMs);
       const res = await fetch(target, {
         method: 'POST',
         headers: {
           authorization: secret.header(),
           'content-type': 'application/json',
-          'content-length': String(length),
+          'content-length': String(out.length),
         },
         body: (async function* () {
-          yield* pieces;
+          let sent = 0;
+          for (const piece of out.pieces) {
+            sent += piece.length;
+            yield piece;
+          }
+          // Never so, unless shards.ts counts wrong: then the request must fail here, not be cut short.
+          if (sent !== out.length) throw new Error(`the shard body was ${sent} bytes, not ${out.length}`);
         })(),
         duplex: 'half',
         signal,

@@ -63,7 +63,10 @@ export interface Cluster {
    */
   scrapeArgs(...overrides: string[]): string[];
   /** One scrape cycle through the real program (`scrape --once`: one cycle now, whatever the lock says). */
-  cycle(extraArgs?: string[]): Promise<{ code: number | NodeJS.Signals; lines: string[] }>;
+  cycle(
+    extraArgs?: string[],
+    env?: Record<string, string>,
+  ): Promise<{ code: number | NodeJS.Signals; lines: string[] }>;
   /** kubectl as admin, or with another kubeconfig. */
   kubectl(args: string[], version?: string, kubeconfig?: string): Promise<Run>;
   stop(): Promise<void>;
@@ -158,9 +161,14 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
     serveLog,
     scrapeLog,
     scrapeArgs,
-    async cycle(extraArgs = []) {
+    async cycle(extraArgs = [], env = {}) {
       scrapeLog.length = 0;
-      const p = startProgram('scrape', ['--once', ...scrapeArgs(...extraArgs)], (l) => scrapeLog.push(l));
+      const p = startProgram(
+        'scrape',
+        ['--once', ...scrapeArgs(...extraArgs)],
+        (l) => scrapeLog.push(l),
+        env,
+      );
       const code = await p.exited;
       return { code, lines: [...scrapeLog] };
     },

@@ -162,6 +162,23 @@ describe('a sharded cycle across three instances', () => {
     }
   });
 
+  test('nor does the coordinator: a --once cycle lists the API server with those credentials too', async () => {
+    const trace = c.file('modules-coordinator');
+    const r = await c.cycle([...shardFlags(forwarder.url), '--v=1'], {
+      NODE_OPTIONS: `--import=${MODULE_TRACE}`,
+      MODULE_TRACE_FILE: trace,
+    });
+    assert.equal(r.code, 0, r.lines.join('\n'));
+    assert.equal(r.lines.filter((l) => l.includes('"Shard scraped"')).length, 3, r.lines.join('\n'));
+    const loaded = (await readFile(trace, 'utf8')).split('\n');
+    assert.ok(
+      loaded.some((u) => u.endsWith('/functions/scrape/coordinator.ts')),
+      'the coordinator traced',
+    );
+    const clientNode = loaded.filter((u) => u.includes('/@kubernetes/client-node/'));
+    assert.deepEqual(clientNode, [], 'the coordinator loaded client-node');
+  });
+
   for (const fault of ['hang', 'fail'] as const) {
     test(`a shard that ${fault === 'hang' ? 'never answers' : 'fails'} costs only its nodes one cycle, logged once`, async () => {
       const before = await servedNodes();

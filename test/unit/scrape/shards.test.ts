@@ -8,7 +8,12 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { ShardSecret } from '../../../functions/scrape/shard-auth.ts';
 import { shardRequestSchema } from '../../../functions/scrape/shard-contract.ts';
-import { cutShards, outgoingShards, PodsByNode } from '../../../functions/scrape/shards.ts';
+import {
+  cutShards,
+  outgoingShards,
+  PodsByNode,
+  SHARD_PIECE_BYTES,
+} from '../../../functions/scrape/shards.ts';
 import { ConfigError } from '../../../shared/config/index.ts';
 import type { NodeObject, PodOnNode } from '../../../shared/kube.ts';
 
@@ -67,7 +72,10 @@ describe('the cut of a sharded cycle', () => {
       pods: nodes.flatMap((n) => listed.filter((p) => p.nodeName === n.name).map(meta)),
     }));
     for (const [i, o] of out.entries()) {
-      const text = Buffer.concat(o.body(5000)).toString();
+      const body = o.body(5000);
+      const bytes = Buffer.concat([...body.pieces]);
+      assert.equal(body.length, bytes.length, 'its Content-Length: the bytes written, UTF-8');
+      const text = bytes.toString();
       assert.deepEqual(JSON.parse(text), expected[i]);
       assert.deepEqual(shardRequestSchema.parse(JSON.parse(text)), expected[i]);
       // A router finds the shard's place at the start of the body, before the nodes and pods.
@@ -81,9 +89,57 @@ describe('the cut of a sharded cycle', () => {
       assert.deepEqual(o.nodes, cut[i]);
     }
     // Asking again with another time to answer in sends the same shard.
-    assert.deepEqual(JSON.parse(Buffer.concat(out[0]!.body(7)).toString()), { ...expected[0], timeoutMs: 7 });
+    assert.deepEqual(JSON.parse(Buffer.concat([...out[0]!.body(7).pieces]).toString()), {
+      ...expected[0],
+      timeoutMs: 7,
+    });
     // The pods of no shard's node stay behind, with their nodes; the shards' own are forgotten.
     assert.deepEqual(pods.rest(), [listed[3], listed[4]]);
+  });
+
+  test('a large shard is written in pieces of about SHARD_PIECE_BYTES, byte for byte the request JSON.stringify gives', () => {
+    // 40 nodes × 150 pods (6,000: about 1 MiB of pods), label sets shared by many pods across
+    // namespaces, some unique, some with characters JSON escapes and UTF-8 needs several bytes for.
+    const nodes = Array.from({ length: 40 }, (_, i) => node(`n-${String(i).padStart(2, '0')}`));
+    const listed: PodOnNode[] = [];
+    for (let p = 0; p < 6000; p++) {
+      const labels: Record<string, string> =
+        p % 7 === 0
+          ? { 'statefulset.kubernetes.io/pod-name': `db-${p}` }
+          : { app: `app-${p % 13}`, 'pod-template-hash': p % 2 ? 'ä"\\x' : 'h' };
+      listed.push({
+        namespace: `ns-${p % 5}`,
+        name: p % 11 ? `pod-${p}` : `pöd-"${p}"`,
+        labels,
+        nodeName: `n-${String((p * 7) % 40).padStart(2, '0')}`,
+      });
+    }
+    const pods = new PodsByNode();
+    for (const p of listed) pods.add(p);
+    const head = { cycle: 5, coordinator: 'c', expiresAt: 6, resolutionMs: 7 };
+    const [o] = outgoingShards(head, [nodes], pods);
+    const meta = ({ nodeName: _, ...p }: PodOnNode) => p;
+    const expected = {
+      ...head,
+      shard: { index: 0, of: 1 },
+      timeoutMs: 9,
+      nodes,
+      pods: nodes.flatMap((n) => listed.filter((p) => p.nodeName === n.name).map(meta)),
+    };
+    const body = o!.body(9);
+    const pieces = [...body.pieces];
+    const bytes = Buffer.concat(pieces);
+    assert.equal(bytes.toString(), JSON.stringify(expected));
+    assert.equal(body.length, bytes.length);
+    // The pods' pieces (after the head and the nodes): a piece ends after the node whose pods pass
+    // SHARD_PIECE_BYTES, so none is larger than that and one node's pods.
+    const podPieces = pieces.slice(2);
+    assert.ok(podPieces.length >= 5, `${podPieces.length} pieces`);
+    const nodeBytes = nodes.map((n) =>
+      Buffer.byteLength(JSON.stringify(listed.filter((p) => p.nodeName === n.name).map(meta))),
+    );
+    for (const piece of podPieces) assert.ok(piece.length <= SHARD_PIECE_BYTES + Math.max(...nodeBytes));
+    assert.deepEqual(o!.request(9), expected);
   });
 
   test('a shard whose nodes have no pods is sent an empty pod list', async () => {
