@@ -269,7 +269,15 @@ describe('serve over HTTPS against the shared Redis', () => {
     );
     // The subscriber's connection is dropped and a cycle lands unheard: on reconnecting, the replica reads
     // the newest cycle before it trusts its kept lists again.
-    await db.redis.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    // Only this database's subscribers (the replica's): CLIENT KILL TYPE pubsub would cut every serve
+    // replica's on the server, those of other test files and other runs too.
+    const subscribers = ((await db.redis.call('CLIENT', 'LIST', 'TYPE', 'pubsub')) as string)
+      .split('\n')
+      .filter((line) => new RegExp(`\\bdb=${db.db}\\b`).test(line))
+      .map((line) => /\bid=(\d+)/.exec(line)?.[1])
+      .filter((id): id is string => id !== undefined);
+    assert.ok(subscribers.length > 0, "the replica's subscriber connection is on this database");
+    for (const id of subscribers) await db.redis.call('CLIENT', 'KILL', 'ID', id);
     await cycle(base + 3, 'three', false);
     await eventually('caught up after reconnecting', 3000, async () =>
       /"app":"three"/.test((await serve.get(path)).body),
