@@ -74,7 +74,10 @@ test('npm start: the printed kubectl line works; the events function prints each
       60_000,
       async () => /Metrics for 2 nodes are served/.test(demo.text()),
       200,
-    );
+    ).catch((err: Error) => {
+      // What the demo printed says why (its Redis, the simulator, a function that exited).
+      throw new Error(`${err.message}; the demo printed:\n${demo.text().slice(-4000)}`);
+    });
     const text = demo.text();
     const line = /^\s+(kubectl --kubeconfig \S+ top nodes)$/m.exec(text)?.[1];
     assert.ok(line, text);
