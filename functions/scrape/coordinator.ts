@@ -77,11 +77,35 @@ function mergePart(into: { size: number; expireAt: number }, part: { size: numbe
   into.expireAt = Math.max(into.expireAt, part.expireAt);
 }
 
+type Points = ShardAnswer['points'];
+
+function addPoints(into: Points, more: Points): void {
+  into.nodes += more.nodes;
+  into.pods += more.pods;
+  into.containers += more.containers;
+}
+
+/**
+ * Adds each label set's pod names to `into`'s; a label set new to `into` takes the list as it is, or a
+ * copy of it with `copy` (an answer of a shard run in this process may keep its own).
+ */
+function addLabelIndex(
+  into: Map<string, string[]>,
+  more: Iterable<readonly [string, string[]]>,
+  copy: boolean,
+): void {
+  for (const [labels, names] of more) {
+    const list = into.get(labels);
+    if (list) for (const n of names) list.push(n);
+    else into.set(labels, copy ? [...names] : names);
+  }
+}
+
 /** What the shards that answered staged, merged as each answers (its answer is then dropped). */
 interface Staged {
   nodes: { size: number; expireAt: number };
   namespaces: Map<string, { size: number; expireAt: number; labelIndex: Map<string, string[]> }>;
-  points: { nodes: number; pods: number; containers: number };
+  points: Points;
 }
 
 /** A shard's answer once its staged parts are merged: what is left of it to report. */
@@ -104,16 +128,9 @@ function mergeAnswer(into: Staged, a: ShardAnswer): Answered {
       into.namespaces.set(part.namespace, h);
     }
     mergePart(h, part);
-    for (const [labels, names] of part.labelIndex) {
-      const list = h.labelIndex.get(labels);
-      if (list) for (const n of names) list.push(n);
-      // A copy: an answer of a shard run in this process may keep its own.
-      else h.labelIndex.set(labels, [...names]);
-    }
+    addLabelIndex(h.labelIndex, part.labelIndex, true);
   }
-  into.points.nodes += points.nodes;
-  into.points.pods += points.pods;
-  into.points.containers += points.containers;
+  addPoints(into.points, points);
   return rest;
 }
 
@@ -203,18 +220,9 @@ export async function coordinate(
       continue;
     }
     mergePart(h, part);
-    if (h.labelIndex === undefined || h.labelIndex.size === 0) {
-      h.labelIndex = part.labelIndex;
-      continue;
-    }
-    for (const [labels, names] of part.labelIndex) {
-      const list = h.labelIndex.get(labels);
-      if (list) for (const n of names) list.push(n);
-      else h.labelIndex.set(labels, names);
-    }
+    if (h.labelIndex === undefined) h.labelIndex = part.labelIndex;
+    else addLabelIndex(h.labelIndex, part.labelIndex, false);
   }
-  rendered.points.nodes += staged.points.nodes;
-  rendered.points.pods += staged.points.pods;
-  rendered.points.containers += staged.points.containers;
+  addPoints(rendered.points, staged.points);
   return { scraped, failed, rendered, requests };
 }

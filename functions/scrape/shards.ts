@@ -29,7 +29,7 @@ export function cutShards(nodes: readonly NodeObject[], size: number): NodeObjec
   return shards;
 }
 
-/** A request is written in pieces of about this many bytes (a piece ends after the pod that passes it). */
+/** A request is written in pieces of about this many bytes (a piece ends after the node whose pods pass it). */
 export const SHARD_PIECE_BYTES = 64 * 1024;
 
 /** `{"namespace":…,"name":…,"labels":…}`: the bytes of a pod's JSON beside its three values. */
