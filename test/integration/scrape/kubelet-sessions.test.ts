@@ -22,8 +22,8 @@ let sim: Sim;
 let nodes: NodeObject[];
 const OPTIONS = directKubelet();
 
-/** Counts, per TLS connection made while `run` runs, whether its session was resumed. */
-async function handshakes(run: () => Promise<void>): Promise<{ full: number; resumed: number }> {
+/** Counts, per TLS connection `c` makes scraping every node in turn, whether its session was resumed. */
+async function handshakes(c: KubeletClient): Promise<{ full: number; resumed: number }> {
   const counts = { full: 0, resumed: 0 };
   const connect = tls.connect;
   // node:https opens its connections through tls.connect, so a wrapper sees each one.
@@ -36,7 +36,7 @@ async function handshakes(run: () => Promise<void>): Promise<{ full: number; res
     return socket;
   }) as typeof tls.connect;
   try {
-    await run();
+    for (const n of nodes) await c.scrape(n);
   } finally {
     tls.connect = connect;
   }
@@ -66,9 +66,7 @@ describe('kubelet TLS sessions across processes', () => {
     const first = client();
     const observed: { node: string; success: boolean }[] = [];
     first.onRequest((o) => observed.push({ node: o.node, success: o.success }));
-    const cold = await handshakes(async () => {
-      for (const n of nodes) await first.scrape(n);
-    });
+    const cold = await handshakes(first);
     assert.deepEqual(cold, { full: 3, resumed: 0 });
     assert.deepEqual(
       observed,
@@ -81,16 +79,12 @@ describe('kubelet TLS sessions across processes', () => {
 
     const fresh = client();
     fresh.importSessions(saved);
-    const resumed = await handshakes(async () => {
-      for (const n of nodes) await fresh.scrape(n);
-    });
+    const resumed = await handshakes(fresh);
     fresh.close();
     assert.deepEqual(resumed, { full: 0, resumed: 3 });
 
     const without = client();
-    const full = await handshakes(async () => {
-      for (const n of nodes) await without.scrape(n);
-    });
+    const full = await handshakes(without);
     without.close();
     assert.deepEqual(full, { full: 3, resumed: 0 });
   });
@@ -113,9 +107,7 @@ describe('kubelet TLS sessions across processes', () => {
       'the departed kubelet’s new session is not handed out to be saved',
     );
     // A kept connection would need no handshake; a kept session would resume one.
-    const again = await handshakes(async () => {
-      for (const n of nodes) await c.scrape(n);
-    });
+    const again = await handshakes(c);
     assert.deepEqual(
       again,
       { full: 1, resumed: 0 },
@@ -135,18 +127,14 @@ describe('kubelet TLS sessions across processes', () => {
       [c.endpoint(nodes[2]!)],
       'only the kubelet requested within 200 ms keeps its new session',
     );
-    const again = await handshakes(async () => {
-      for (const n of nodes) await c.scrape(n);
-    });
+    const again = await handshakes(c);
     assert.deepEqual(
       again,
       { full: 2, resumed: 0 },
       'the two idle kubelets start over; the third reuses its connection',
     );
     c.forgetIdle(60_000);
-    const kept = await handshakes(async () => {
-      for (const n of nodes) await c.scrape(n);
-    });
+    const kept = await handshakes(c);
     assert.deepEqual(kept, { full: 0, resumed: 0 }, 'nothing idle that long: every connection kept');
     c.close();
   });
