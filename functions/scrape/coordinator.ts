@@ -104,7 +104,10 @@ function addLabelIndex(
 /** What the shards that answered staged, merged as each answers (its answer is then dropped). */
 interface Staged {
   nodes: { size: number; expireAt: number };
-  namespaces: Map<string, { size: number; expireAt: number; labelIndex: Map<string, string[]> }>;
+  namespaces: Map<
+    string,
+    { size: number; expireAt: number; labelIndex: Map<string, string[]>; parts: [string, number][] }
+  >;
   points: Points;
 }
 
@@ -124,11 +127,12 @@ function mergeAnswer(into: Staged, a: ShardAnswer): Answered {
   for (const part of staged.namespaces) {
     let h = into.namespaces.get(part.namespace);
     if (h === undefined) {
-      h = { size: 0, expireAt: 0, labelIndex: new Map() };
+      h = { size: 0, expireAt: 0, labelIndex: new Map(), parts: [] };
       into.namespaces.set(part.namespace, h);
     }
     mergePart(h, part);
     addLabelIndex(h.labelIndex, part.labelIndex, true);
+    if (part.itemBytes > 0) h.parts.push([staged.part, part.itemBytes]);
   }
   addPoints(into.points, points);
   return rest;
@@ -222,6 +226,7 @@ export async function coordinate(
     mergePart(h, part);
     if (h.labelIndex === undefined) h.labelIndex = part.labelIndex;
     else addLabelIndex(h.labelIndex, part.labelIndex, false);
+    h.parts = [...(h.parts ?? []), ...part.parts];
   }
   addPoints(rendered.points, staged.points);
   return { scraped, failed, rendered, requests };

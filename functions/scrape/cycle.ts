@@ -66,7 +66,16 @@ export interface CycleDeps {
       o: StagingOptions,
     ): Pick<
       CycleStaging,
-      'setState' | 'podEntry' | 'nodeEntry' | 'flushIfFull' | 'flush' | 'finish' | 'abandon'
+      | 'setState'
+      | 'podEntry'
+      | 'podItem'
+      | 'nodeEntry'
+      | 'flushIfFull'
+      | 'flush'
+      | 'finish'
+      | 'abandon'
+      | 'part'
+      | 'itemBytes'
     >;
   };
   /**
@@ -335,7 +344,10 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
 }
 
 /** The part of a cycle's staging that scraping nodes writes to. */
-export type NodesStaging = Pick<CycleStaging, 'setState' | 'podEntry' | 'nodeEntry' | 'flushIfFull'>;
+export type NodesStaging = Pick<
+  CycleStaging,
+  'setState' | 'podEntry' | 'podItem' | 'nodeEntry' | 'flushIfFull'
+>;
 
 /**
  * Nodes to scrape and render into a cycle's staging: the whole cycle unsharded, one shard's nodes (in
@@ -358,6 +370,8 @@ export interface NodesJob {
   /** The Running pods these nodes may report. */
   pods: Promise<readonly PodMeta[]>;
   staging: NodesStaging;
+  /** The staging's part when it holds every item of these pods (RenderInput.orderPart): unsharded. */
+  orderPart?: string;
   /** Aborted: no more nodes are started, and the job throws its reason. */
   signal: AbortSignal;
 }
@@ -389,6 +403,7 @@ export async function scrapeNodes(
           expiresAt,
           nodes: job.nodes.map((n) => ({ name: n.name, labels: n.labels, selected: job.selected.has(n) })),
           pods: list as PodMeta[],
+          ...(job.orderPart === undefined ? {} : { orderPart: job.orderPart }),
         },
         staging,
       ),
@@ -520,7 +535,7 @@ async function scrapeCycle(
             shardTimeoutMs: cfg.shardTimeoutMs ?? cfg.kubeletTimeoutMs + GRACE_SLACK_MS,
           },
         )
-      : await scrapeNodes(deps, job);
+      : await scrapeNodes(deps, { ...job, orderPart: staging.part });
     // The last word before publishing: a runner that lost its lease (another instance retook the
     // cycle) publishes nothing.
     await lease.confirm();

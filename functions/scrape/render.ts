@@ -13,8 +13,8 @@ import {
   podItemTemplate,
   renderNodeItem,
 } from '../../shared/metrics-api.ts';
-import { encodeEntry } from '../../shared/store/entry.ts';
-import type { StagedHash } from '../../shared/store/writer.ts';
+import { encodeEntry, encodeOrder } from '../../shared/store/entry.ts';
+import type { EntryHead, StagedHash } from '../../shared/store/writer.ts';
 import { cpuRate, earliestContainer, type NodeState, rate, rateWindowNs } from './storage.ts';
 
 export interface NodeInfo {
@@ -39,11 +39,18 @@ export interface RenderInput {
   /** In the order listed: between two nodes reporting a pod at the same time, the first listed wins. */
   nodes: NodeInfo[];
   pods: PodInfo[];
+  /**
+   * The sink holds every item of these pods (an unsharded cycle): finish gives each namespace's items in
+   * name order (StagedHash.order), named by this part.
+   */
+  orderPart?: string;
 }
 
 /** Where `add` sends each rendered entry (the cycle's Redis staging); a later entry for a name replaces it. */
 export interface RenderSink {
   podEntry(namespace: string, name: string, value: string): void;
+  /** A pod's entry with its item; where the sink put the item's bytes (CycleStaging.podItem). */
+  podItem(namespace: string, name: string, head: EntryHead, item: string): [offset: number, length: number];
   nodeEntry(name: string, value: string): void;
 }
 
@@ -76,6 +83,9 @@ interface PodSlot {
   timestamp: number;
   expiresAt: number;
   containers: number;
+  /** Where the sink put the sent item's bytes. */
+  offset: number;
+  length: number;
 }
 
 /**
@@ -128,7 +138,16 @@ export class CycleRender {
         byName = new Map();
         this.#pods.set(info.namespace, byName);
       }
-      byName.set(info.name, { info, labels: null, node: -1, timestamp: 0, expiresAt: 0, containers: 0 });
+      byName.set(info.name, {
+        info,
+        labels: null,
+        node: -1,
+        timestamp: 0,
+        expiresAt: 0,
+        containers: 0,
+        offset: 0,
+        length: 0,
+      });
     }
   }
 
@@ -195,11 +214,14 @@ export class CycleRender {
       const item = podItem(template, createdAt, timestamp, rateWindowNs(first), containers);
       // Named by the API server's object (kept across cycles) rather than the state's names: those are
       // cut from the kubelet's body, and would keep all of it alive until the pipeline is sent.
-      this.#sink.podEntry(
+      const [offset, length] = this.#sink.podItem(
         slot.info.namespace,
         slot.info.name,
-        encodeEntry({ expiresAt: state.expiresAt, timestamp, labels, item }),
+        { expiresAt: state.expiresAt, timestamp, labels },
+        item,
       );
+      slot.offset = offset;
+      slot.length = length;
     }
   }
 
@@ -228,6 +250,7 @@ export class CycleRender {
       }
     }
     const namespaces = new Map<string, StagedHash>();
+    const orders = new Map<string, PodSlot[]>();
     for (const p of this.#input.pods) {
       let hash = namespaces.get(p.namespace);
       if (!hash) {
@@ -242,12 +265,44 @@ export class CycleRender {
         if (names) names.push(p.name);
         else hash.labelIndex!.set(labels, [p.name]);
         hash.expireAt = Math.max(hash.expireAt, slot.expiresAt, expiresAt);
+        if (this.#input.orderPart !== undefined) {
+          const served = orders.get(p.namespace);
+          if (served) served.push(slot);
+          else orders.set(p.namespace, [slot]);
+        }
       } else {
         const labels = slot.info === p ? podLabels(slot) : labelsJson(p.labels);
         hash.fields.push([p.name, encodeEntry({ expiresAt, timestamp: 0, labels, item: '' })]);
         hash.expireAt = Math.max(hash.expireAt, expiresAt);
       }
     }
+    const part = this.#input.orderPart;
+    if (part !== undefined)
+      for (const [ns, served] of orders) namespaces.get(ns)!.order = orderOf(part, served);
     return { nodes, namespaces, points };
   }
+}
+
+const byName = (a: PodSlot, b: PodSlot) =>
+  a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : 0;
+
+/** A namespace's served items in name order (as readers sort entries), encoded for ORDER_FIELD. */
+function orderOf(part: string, served: PodSlot[]): Buffer {
+  // The API server lists in name order already, and an informer mostly keeps it: sorted only if needed.
+  for (let i = 1; i < served.length; i++) {
+    if (byName(served[i - 1]!, served[i]!) > 0) {
+      served.sort(byName);
+      break;
+    }
+  }
+  const spans = new Uint32Array(2 * served.length);
+  const timestamps = new Float64Array(served.length);
+  let expiresAt = Number.POSITIVE_INFINITY;
+  served.forEach((slot, i) => {
+    spans[2 * i] = slot.offset;
+    spans[2 * i + 1] = slot.length;
+    timestamps[i] = slot.timestamp;
+    expiresAt = Math.min(expiresAt, slot.expiresAt);
+  });
+  return encodeOrder({ part, expiresAt, spans, timestamps });
 }

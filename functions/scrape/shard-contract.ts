@@ -82,12 +82,16 @@ export const shardAnswerSchema = z.object({
   /** Who scraped the shard (host/pid), for logs. */
   instance: z.string(),
   staged: z.object({
+    /** What names the shard's parts of pod items (keys.podItems), one per namespace it wrote items in. */
+    part: z.string().regex(/^[0-9a-z.]+$/),
     nodes: stagedPart,
     namespaces: z.array(
       stagedPart.extend({
         namespace: z.string(),
         /** Labels JSON text → the names of this shard's pods with metrics that carry them. */
         labelIndex: z.array(z.tuple([z.string(), z.array(z.string())])),
+        /** The length of the shard's part of this namespace's pod items (0: it wrote none). */
+        itemBytes: z.number().int().nonnegative(),
       }),
     ),
   }),

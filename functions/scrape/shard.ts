@@ -6,6 +6,7 @@
  * the API server and never renames or deletes staging hashes (other shards write into the same ones);
  * once the coordinator's timeout has passed it writes nothing more.
  */
+import { randomBytes } from 'node:crypto';
 import type { Logger } from '../../shared/log.ts';
 import type { RequestFigure } from '../../shared/metrics.ts';
 import { type CycleDeps, scrapeNodes, stagingTtlMs } from './cycle.ts';
@@ -42,7 +43,9 @@ export async function runShard(
   const { kubelet, log, store } = deps;
   const started = performance.now();
   const deadline = AbortSignal.any([signal, AbortSignal.timeout(req.timeoutMs)]);
-  const staging = store.stageCycle({ cycle: req.cycle, ttlMs: stagingTtlMs(req.resolutionMs) });
+  // Its own parts of pod items, apart from every other shard's and from an earlier attempt at this one.
+  const part = `${req.cycle}.${req.shard.index}.${randomBytes(4).toString('hex')}`;
+  const staging = store.stageCycle({ cycle: req.cycle, ttlMs: stagingTtlMs(req.resolutionMs), part });
   const done = await scrapeNodes(deps, {
     now: req.cycle,
     expiresAt: req.expiresAt,
@@ -60,6 +63,7 @@ export async function runShard(
   const { rendered } = done;
   for (const [name, value] of rendered.nodes.fields) staging.nodeEntry(name, value);
   const namespaces: ShardAnswer['staged']['namespaces'] = [];
+  const itemBytes = staging.itemBytes();
   for (const [namespace, h] of rendered.namespaces) {
     for (const [name, value] of h.fields) staging.podEntry(namespace, name, value);
     namespaces.push({
@@ -67,6 +71,7 @@ export async function runShard(
       size: h.size,
       expireAt: h.expireAt,
       labelIndex: [...(h.labelIndex ?? [])],
+      itemBytes: itemBytes.get(namespace) ?? 0,
     });
   }
   deadline.throwIfAborted();
@@ -101,6 +106,7 @@ export async function runShard(
     requests: deps.takeRequests?.(names) ?? [],
     instance: deps.instance,
     staged: {
+      part,
       nodes: { size: rendered.nodes.size, expireAt: rendered.nodes.expireAt },
       namespaces,
     },

@@ -68,6 +68,11 @@ export function rememberingStates(store: Store): Store & { readonly remembered: 
           staging.setState(node, value, ttlMs);
         },
         podEntry: (namespace, name, value) => staging.podEntry(namespace, name, value),
+        podItem: (namespace, name, head, item) => staging.podItem(namespace, name, head, item),
+        get part() {
+          return staging.part;
+        },
+        itemBytes: () => staging.itemBytes(),
         nodeEntry: (name, value) => staging.nodeEntry(name, value),
         flushIfFull: () => staging.flushIfFull(),
         flush: () => staging.flush(),

@@ -320,7 +320,15 @@ function installVersion(
       observe(e.timestamp);
       return true;
     };
-    const body = await streamList(shape, reader.allPods(), select, o.onStreamError);
+    // Nothing selects: namespaces whose items are stored in name order come as their bytes.
+    const every = q.labels === null && q.fields === null;
+    const body = await streamList(
+      shape,
+      reader.allPods({ ordered: every }),
+      select,
+      o.onStreamError,
+      observe,
+    );
     return bodyResponse(body, output);
   });
 

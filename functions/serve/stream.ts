@@ -3,6 +3,10 @@
  * is written as the socket asks for it, so memory stays at about two batches (the one being written and
  * the one read ahead) however many pods there are: 150,000 pods are ~50 MB of JSON, never held at once.
  *
+ * Where the scraper stored a namespace's items in name order (and nothing selects among them), the store
+ * hands them over as bytes, and they are copied into the chunk as Redis sent them: nothing decoded,
+ * split or encoded again.
+ *
  * The first batch is read before the response starts, so a store that is down at the start is still a
  * 503 Status. A failure after that cannot change the status line any more: the stream is aborted (the
  * client sees a truncated body, never a complete-looking partial list).
@@ -21,13 +25,22 @@ const CHUNK_CHARS = 64 * 1024;
 
 export type Select = (entry: StoredEntry, namespace: string) => boolean;
 
+/** Observes the metric timestamp of each item served as bytes (NamespacePods.ordered). */
+export type ObserveOrdered = (timestamp: number) => void;
+
 async function protobufList(
   shape: ProtobufListShape,
   batches: AsyncIterable<NamespacePods>,
   select: Select,
+  observeOrdered: ObserveOrdered,
 ): Promise<Uint8Array> {
   const items: Uint8Array[] = [];
   for await (const batch of batches) {
+    if (batch.ordered !== undefined) {
+      for (const t of batch.ordered.order.timestamps) observeOrdered(t);
+      for (const text of orderedTexts(batch.ordered)) items.push(encodeItem(shape.kind, text));
+      continue;
+    }
     for (const e of batch.entries) {
       if (e.item !== '' && select(e, batch.namespace)) items.push(encodeItem(shape.kind, e.item));
     }
@@ -35,20 +48,50 @@ async function protobufList(
   return listMessage(shape.kind, shape.version, items);
 }
 
+/** The texts of items stored in name order (for shapes that wrap or encode each item). */
+function* orderedTexts({ bytes, order }: NonNullable<NamespacePods['ordered']>): Iterable<string> {
+  const { spans } = order;
+  for (let i = 0; i < spans.length; i += 2)
+    yield bytes.toString('utf8', spans[i]!, spans[i]! + spans[i + 1]!);
+}
+
+/**
+ * The list's body from the store's batches, each item that `select` takes. A batch of items in name
+ * order (NamespacePods.ordered, asked for only where nothing selects) is every item, each observed.
+ */
 export async function streamList(
   shape: ListShape,
   batches: AsyncIterable<NamespacePods>,
   select: Select,
   onError: (err: unknown) => void,
+  observeOrdered: ObserveOrdered = () => {},
 ): Promise<ReadableStream<Uint8Array> | Uint8Array> {
-  if (shape.format === 'protobuf') return protobufList(shape, batches, select);
+  if (shape.format === 'protobuf') return protobufList(shape, batches, select, observeOrdered);
   const it = batches[Symbol.asyncIterator]();
   const first = await it.next();
-  const encoder = new TextEncoder();
   const render = shape.item;
+  /** Text not yet in `chunk`, which it follows. */
   let text = shape.head;
+  let chunk = Buffer.allocUnsafe(CHUNK_CHARS);
+  let used = 0;
+  /** Chunks filled while one batch was taken, written before `chunk`. */
+  const full: Uint8Array[] = [];
   let empty = true;
   let done = false;
+
+  /** Room for `bytes` more in `chunk` (a new one when it lacks it). */
+  const room = (bytes: number) => {
+    if (chunk.length - used >= bytes) return;
+    if (used > 0) full.push(chunk.subarray(0, used));
+    chunk = Buffer.allocUnsafe(Math.max(CHUNK_CHARS, bytes));
+    used = 0;
+  };
+  const flushText = () => {
+    if (text === '') return;
+    room(text.length * 3); // UTF-8 takes at most 3 bytes per UTF-16 code unit
+    used += chunk.write(text, used, 'utf8');
+    text = '';
+  };
   let next: Promise<IteratorResult<NamespacePods>> | null = Promise.resolve(first);
 
   /** The next batch, requested ahead so the store's round trip overlaps rendering and the socket. */
@@ -62,6 +105,29 @@ export async function streamList(
   };
 
   const take = (batch: NamespacePods) => {
+    const ordered = batch.ordered;
+    if (ordered !== undefined) {
+      for (const t of ordered.order.timestamps) observeOrdered(t);
+      if (render !== null) {
+        for (const t of orderedTexts(ordered)) {
+          text += empty ? render(t) : `,${render(t)}`;
+          empty = false;
+        }
+        return;
+      }
+      flushText();
+      const { bytes, order } = ordered;
+      const { spans } = order;
+      for (let i = 0; i < spans.length; i += 2) {
+        const offset = spans[i]!;
+        const length = spans[i + 1]!;
+        room(length + 1);
+        if (!empty) chunk[used++] = 44; // ','
+        used += bytes.copy(chunk, used, offset, offset + length);
+        empty = false;
+      }
+      return;
+    }
     for (const e of batch.entries) {
       if (e.item === '' || !select(e, batch.namespace)) continue;
       const element = render === null ? e.item : render(e.item);
@@ -74,7 +140,7 @@ export async function streamList(
     {
       async pull(controller) {
         try {
-          while (text.length < CHUNK_CHARS) {
+          while (text.length + used < CHUNK_CHARS) {
             const r = await ahead();
             next = null;
             if (r.done) {
@@ -85,8 +151,12 @@ export async function streamList(
             take(r.value);
           }
           if (done) text += shape.tail;
-          controller.enqueue(encoder.encode(text));
-          text = '';
+          flushText();
+          for (const c of full) controller.enqueue(c);
+          full.length = 0;
+          if (used > 0) controller.enqueue(chunk.subarray(0, used));
+          chunk = Buffer.allocUnsafe(CHUNK_CHARS);
+          used = 0;
           if (done) controller.close();
         } catch (err) {
           onError(err);

@@ -8,6 +8,10 @@
  * the item. An empty item means the object exists (a Running pod, a listed node) but has no servable
  * metrics, which is how the serve function tells metrics-server's two 404s apart. JSON never contains a
  * raw tab, so the tab is an unambiguous separator.
+ *
+ * A pod's item is stored once, in a part of its namespace's items (keys.podItems), and its entry holds a
+ * reference instead (`@<part>:<offset>:<length>`, itemRef; no JSON item starts with `@`); the reader
+ * resolves it, so a StoredEntry it returns always holds the item's text.
  */
 export interface StoredEntry {
   /** The hash field: a pod or node name. */
@@ -46,4 +50,77 @@ export function parseLabels(text: string): Record<string, string> {
   } catch {
     return {};
   }
+}
+
+/** A pod item's place in a part of its namespace's items (keys.podItems): bytes from `offset`. */
+export interface ItemRef {
+  part: string;
+  offset: number;
+  length: number;
+}
+
+export const itemRef = (part: string, offset: number, length: number): string =>
+  `@${part}:${offset}:${length}`;
+
+/** The reference an entry's item holds, or null when the item is inline (JSON text, or ''). */
+export function parseItemRef(item: string): ItemRef | null {
+  if (item.charCodeAt(0) !== 64 /* @ */) return null;
+  const a = item.indexOf(':');
+  const b = a < 0 ? -1 : item.indexOf(':', a + 1);
+  if (b < 0) return null;
+  const offset = Number(item.slice(a + 1, b));
+  const length = Number(item.slice(b + 1));
+  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return null;
+  return { part: item.slice(1, a), offset, length };
+}
+
+/**
+ * A namespace's items in name order, all in one part (keys.ORDER_FIELD): what the unselected list needs
+ * to write them as bytes, in order, without reading any entry. The text head `<part>\t<earliest
+ * expiry>\t<count>\n`, then per item its offset and length (uint32) and metric timestamp (float64),
+ * little-endian.
+ */
+export interface ItemOrder {
+  part: string;
+  /** The earliest expiry among the items (Redis clock, ms): from then on, the entries must be read. */
+  expiresAt: number;
+  /** Per item: offset, length. */
+  spans: Uint32Array;
+  /** Per item: its metric timestamp (ms). */
+  timestamps: Float64Array;
+}
+
+const ORDER_ITEM_BYTES = 16;
+
+export function encodeOrder(o: ItemOrder): Buffer {
+  const count = o.timestamps.length;
+  const head = Buffer.from(`${o.part}\t${o.expiresAt}\t${count}\n`, 'latin1');
+  const out = Buffer.allocUnsafe(head.length + count * ORDER_ITEM_BYTES);
+  head.copy(out);
+  let at = head.length;
+  for (let i = 0; i < count; i++, at += ORDER_ITEM_BYTES) {
+    out.writeUInt32LE(o.spans[2 * i]!, at);
+    out.writeUInt32LE(o.spans[2 * i + 1]!, at + 4);
+    out.writeDoubleLE(o.timestamps[i]!, at + 8);
+  }
+  return out;
+}
+
+/** Null for a value that is not an order (the caller reads the entries instead). */
+export function decodeOrder(value: Buffer): ItemOrder | null {
+  const nl = value.indexOf(10);
+  if (nl < 0) return null;
+  const [part, expiresAt, count] = value.toString('latin1', 0, nl).split('\t');
+  const n = Number(count);
+  const expiry = Number(expiresAt);
+  if (part === undefined || !Number.isSafeInteger(n) || n < 0 || !Number.isFinite(expiry)) return null;
+  if (value.length !== nl + 1 + n * ORDER_ITEM_BYTES) return null;
+  const spans = new Uint32Array(2 * n);
+  const timestamps = new Float64Array(n);
+  for (let i = 0, at = nl + 1; i < n; i++, at += ORDER_ITEM_BYTES) {
+    spans[2 * i] = value.readUInt32LE(at);
+    spans[2 * i + 1] = value.readUInt32LE(at + 4);
+    timestamps[i] = value.readDoubleLE(at + 8);
+  }
+  return { part, expiresAt: expiry, spans, timestamps };
 }

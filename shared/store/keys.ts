@@ -4,7 +4,16 @@
  * Served points (what the serve function reads, pre-rendered by the scraper):
  *   ms:nodes                 hash   node name  → entry (see entry.ts); `#cycle` names the cycle that wrote it
  *   ms:pods:{<namespace>}    hash   pod name   → entry; one key per namespace, so a namespace's pods
- *                                                (the HPA's query) are one HGETALL and a pod one HGET
+ *                                                (the HPA's query) are one HGETALL and a pod one HGET.
+ *                                                A pod's entry names its item's bytes in a part
+ *                                                (below) rather than holding them; `#order` (ORDER_FIELD),
+ *                                                when one part holds every item, lists them in name
+ *                                                order, so the unselected list is read as bytes
+ *   ms:pods:{<namespace>}:items:<part>  string  pod items' bytes as one writer of one cycle appended
+ *                                       them (entry.ts: itemRef); `<part>` names that writer and cycle
+ *                                       (`<cycle start>`, a shard's `<cycle start>.<shard>.<token>`), so a
+ *                                       part is never written again once its cycle is published, and
+ *                                       lives as long as the hash that names it
  *   ms:namespaces            hash   namespace  → `<expiresAt>\t<pod count>` (which ms:pods keys exist)
  *   ms:pods:{<namespace>}:labels  hash  labels JSON text → the names (newline-separated) of the pods
  *                                       with metrics that carry exactly those labels: a label selector
@@ -95,6 +104,8 @@ export const keys = {
   namespaces: `${PREFIX}{namespaces}`,
   pods: (namespace: string) => `${PREFIX}pods:{${encodeName(namespace)}}`,
   podLabels: (namespace: string) => `${PREFIX}pods:{${encodeName(namespace)}}:labels`,
+  /** A part of a namespace's pod items (entry.ts: itemRef); `part` is [0-9a-z.] only. */
+  podItems: (namespace: string, part: string) => `${PREFIX}pods:{${encodeName(namespace)}}:items:${part}`,
   state: (node: string) => `${PREFIX}state:{${encodeName(node)}}`,
   scrapeLock: `${PREFIX}{scrape}:lock`,
   scrapeStats: `${PREFIX}{scrape}:stats`,
@@ -143,3 +154,12 @@ export const cycleChannel = (db: number) => `${PREFIX}{cycle}:announce:${db}`;
  * subdomain) and no labels text (a JSON object) can be it, and readers of entries skip it (not an entry).
  */
 export const CYCLE_FIELD = '#cycle';
+
+/**
+ * The field of a namespace's pods hash that lists its items in name order, when one part holds them all
+ * (entry.ts: encodeOrder); like CYCLE_FIELD, no pod name can be it and readers of entries skip it.
+ */
+export const ORDER_FIELD = '#order';
+
+/** The field of a namespace's pods hash naming the parts of items its entries point into (space-separated). */
+export const PARTS_FIELD = '#parts';

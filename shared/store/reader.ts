@@ -1,13 +1,14 @@
 /**
- * What the serve function reads: every request costs one or two Redis commands (a namespace's pods are
- * one HGETALL, a pod one HGET), except the all-namespaces pod list, which streams namespace by namespace
- * in batches so its memory stays bounded.
+ * What the serve function reads: every request costs a round trip or two (a namespace's pods are one
+ * HGETALL and one GET per part of its items, a pod one HGET and one GETRANGE), except the all-namespaces
+ * pod list, which streams namespace by namespace in batches so its memory stays bounded, each namespace
+ * read as its items' bytes in name order where the scraper stored that order.
  */
 import type { Logger } from '../log.ts';
 import type { StoredStats } from '../metrics.ts';
 import { CycleWatch } from './cycle-watch.ts';
-import { decodeEntry, type StoredEntry } from './entry.ts';
-import { CYCLE_FIELD, keys } from './keys.ts';
+import { decodeEntry, decodeOrder, type ItemOrder, parseItemRef, type StoredEntry } from './entry.ts';
+import { CYCLE_FIELD, keys, ORDER_FIELD } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
 
 export interface MetricsReader {
@@ -40,15 +41,24 @@ export interface MetricsReader {
    * list built from that cycle is then current without a read. Null when it may not be known.
    */
   latestCycle?(): string | null;
-  /** Every namespace's unexpired pod entries: namespaces in order, each sorted by name. */
-  allPods(): AsyncIterable<NamespacePods>;
+  /**
+   * Every namespace's unexpired pod entries: namespaces in order, each sorted by name. With `ordered`, a
+   * namespace whose items are stored in name order comes as those bytes instead (NamespacePods.ordered).
+   */
+  allPods(o?: { ordered?: boolean }): AsyncIterable<NamespacePods>;
   /** Throws StoreUnavailableError when Redis does not answer; also re-syncs the clock. */
   ping(): Promise<void>;
 }
 
 export interface NamespacePods {
   namespace: string;
+  /** Sorted by name; empty when `ordered` holds the namespace's items instead. */
   entries: StoredEntry[];
+  /**
+   * The namespace's servable items in name order, as stored: `order`'s spans in `bytes`, each item's
+   * metric timestamp beside it. Only when asked for (allPods' `ordered`), and only where stored.
+   */
+  ordered?: { bytes: Buffer; order: ItemOrder };
 }
 
 /** A namespace's label index as read: the cycle that wrote it, and each label set's pod names. */
@@ -127,13 +137,78 @@ export class RedisMetricsReader implements MetricsReader {
     return this.#redis.call('HGETALL', key) as Promise<string[]>;
   }
 
+  /** A hash's unexpired entries, sorted by name (fields such as `#cycle` and `#order` skipped). */
   #liveAll(fields: readonly string[], now: number): StoredEntry[] {
     const out: StoredEntry[] = [];
     for (let i = 0; i + 1 < fields.length; i += 2) {
-      const e = this.#live(fields[i]!, fields[i + 1], now);
+      const name = fields[i]!;
+      if (name.charCodeAt(0) === 35 /* # */) continue;
+      const e = this.#live(name, fields[i + 1], now);
       if (e !== null) out.push(e);
     }
     return out.sort(byName);
+  }
+
+  /**
+   * Reads entries and puts each one's item text in place of its reference (entry.ts: itemRef). A part
+   * is deleted when the cycle after its own is published: entries read just before then name a part
+   * gone by the time it is read, and are read once more (from the new cycle); an item still missing
+   * after that (an entry past its expiry, seen by a clock behind Redis') is left out. `whole`: read each
+   * part whole (every item of the namespace is wanted), else only each item's range.
+   */
+  async #resolved(
+    namespace: string,
+    read: () => Promise<StoredEntry[]>,
+    whole: boolean,
+  ): Promise<StoredEntry[]> {
+    const first = await this.#resolve(namespace, await read(), whole);
+    if (first.complete) return first.entries;
+    return (await this.#resolve(namespace, await read(), whole)).entries;
+  }
+
+  async #resolve(
+    namespace: string,
+    entries: StoredEntry[],
+    whole: boolean,
+  ): Promise<{ entries: StoredEntry[]; complete: boolean }> {
+    const refs = entries.map((e) => parseItemRef(e.item));
+    if (refs.every((r) => r === null)) return { entries, complete: true };
+    const texts: (string | null)[] = new Array(entries.length).fill(null);
+    if (whole) {
+      const parts = new Map<string, Promise<Buffer | null>>();
+      for (const r of refs) {
+        if (r !== null && !parts.has(r.part))
+          parts.set(r.part, this.#redis.getBuffer(keys.podItems(namespace, r.part)));
+      }
+      for (let i = 0; i < refs.length; i++) {
+        const r = refs[i];
+        if (r == null) continue;
+        const bytes = await guarded(() => parts.get(r.part)!);
+        if (bytes !== null && r.offset + r.length <= bytes.length)
+          texts[i] = bytes.toString('utf8', r.offset, r.offset + r.length);
+      }
+    } else {
+      const read = refs.map((r) =>
+        r === null || r.length === 0
+          ? null
+          : this.#redis.getrange(keys.podItems(namespace, r.part), r.offset, r.offset + r.length - 1),
+      );
+      for (let i = 0; i < refs.length; i++) {
+        const p = read[i];
+        if (p != null) texts[i] = (await guarded(() => p)) || null;
+      }
+    }
+    const out: StoredEntry[] = [];
+    let complete = true;
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      const r = refs[i];
+      if (r === null) out.push(e);
+      else if (texts[i] !== null) out.push({ ...e, item: texts[i]! });
+      else if (r!.length === 0) out.push({ ...e, item: '' });
+      else complete = false;
+    }
+    return { entries: out, complete };
   }
 
   node(name: string): Promise<StoredEntry | null> {
@@ -145,9 +220,13 @@ export class RedisMetricsReader implements MetricsReader {
   }
 
   pod(namespace: string, name: string): Promise<StoredEntry | null> {
-    return guarded(async () =>
-      this.#live(name, await this.#redis.hget(keys.pods(namespace), name), this.now()),
-    );
+    return guarded(async () => {
+      const read = async () => {
+        const e = this.#live(name, await this.#redis.hget(keys.pods(namespace), name), this.now());
+        return e === null ? [] : [e];
+      };
+      return (await this.#resolved(namespace, read, false))[0] ?? null;
+    });
   }
 
   namespaceCycle(namespace: string): Promise<string | null> {
@@ -159,7 +238,13 @@ export class RedisMetricsReader implements MetricsReader {
   }
 
   namespacePods(namespace: string): Promise<StoredEntry[]> {
-    return guarded(async () => this.#liveAll(await this.#fields(keys.pods(namespace)), this.now()));
+    return guarded(async () =>
+      this.#resolved(
+        namespace,
+        async () => this.#liveAll(await this.#fields(keys.pods(namespace)), this.now()),
+        true,
+      ),
+    );
   }
 
   async namespacePodsMatching(
@@ -192,7 +277,10 @@ export class RedisMetricsReader implements MetricsReader {
         const e = this.#live(names[i]!, values[i + 1], now);
         if (e !== null) out.push(e);
       }
-      return out.sort(byName);
+      const resolved = await this.#resolve(namespace, out.sort(byName), false);
+      if (resolved.complete || attempt > 0) return resolved.entries;
+      // A part gone: this cycle's index and entries were replaced meanwhile; read them again.
+      index = undefined;
     }
     return null;
   }
@@ -225,7 +313,7 @@ export class RedisMetricsReader implements MetricsReader {
     });
   }
 
-  async *allPods(): AsyncIterable<NamespacePods> {
+  async *allPods(o: { ordered?: boolean } = {}): AsyncIterable<NamespacePods> {
     const now = this.now();
     const index = await guarded(() => this.#redis.hgetall(keys.namespaces));
     const namespaces: { namespace: string; pods: number }[] = [];
@@ -242,11 +330,59 @@ export class RedisMetricsReader implements MetricsReader {
         pods += namespaces[i]!.pods;
         batch.push(namespaces[i++]!);
       }
-      const hashes = await guarded(() => Promise.all(batch.map((b) => this.#fields(keys.pods(b.namespace)))));
+      const ordered = o.ordered
+        ? await this.#ordered(
+            batch.map((b) => b.namespace),
+            now,
+          )
+        : [];
+      const hashes = await guarded(() =>
+        Promise.all(batch.map((b, j) => (ordered[j] ? null : this.#fields(keys.pods(b.namespace))))),
+      );
       for (let j = 0; j < batch.length; j++) {
-        const entries = this.#liveAll(hashes[j]!, now);
-        if (entries.length > 0) yield { namespace: batch[j]!.namespace, entries };
+        const { namespace } = batch[j]!;
+        const kept = ordered[j];
+        if (kept) {
+          if (kept.order.timestamps.length > 0) yield { namespace, entries: [], ordered: kept };
+          continue;
+        }
+        let prefetched: string[] | null = hashes[j]!;
+        const read = async () => {
+          const fields = prefetched ?? (await this.#fields(keys.pods(namespace)));
+          prefetched = null;
+          return this.#liveAll(fields, now);
+        };
+        const entries = await this.#resolved(namespace, read, true);
+        if (entries.length > 0) yield { namespace, entries };
       }
     }
+  }
+
+  /**
+   * Each namespace's items in name order with their bytes, where the scraper stored that order and no
+   * item has expired by `now`; null where the entries must be read instead.
+   */
+  async #ordered(namespaces: string[], now: number): Promise<(NamespacePods['ordered'] | null)[]> {
+    const orders = await guarded(() =>
+      Promise.all(namespaces.map((ns) => this.#redis.hgetBuffer(keys.pods(ns), ORDER_FIELD))),
+    );
+    const decoded = orders.map((v) => {
+      const order = v === null ? null : decodeOrder(v);
+      return order !== null && order.expiresAt > now ? order : null;
+    });
+    const parts = await guarded(() =>
+      Promise.all(
+        decoded.map((order, j) =>
+          order === null ? null : this.#redis.getBuffer(keys.podItems(namespaces[j]!, order.part)),
+        ),
+      ),
+    );
+    return decoded.map((order, j) => {
+      const bytes = parts[j];
+      if (order === null || bytes == null) return null;
+      const { spans } = order;
+      for (let i = 0; i < spans.length; i += 2) if (spans[i]! + spans[i + 1]! > bytes.length) return null;
+      return { bytes, order };
+    });
   }
 }

@@ -7,7 +7,8 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import { type HashUpdate, nodeStatsFields, type StatsWrite } from '../metrics.ts';
-import { CYCLE_FIELD, cycleChannel, keys } from './keys.ts';
+import { encodeEntry, itemRef } from './entry.ts';
+import { CYCLE_FIELD, cycleChannel, keys, ORDER_FIELD, PARTS_FIELD } from './keys.ts';
 import { databaseOf, guarded, type RedisClient } from './redis.ts';
 
 /** One served hash, replaced as a whole. An empty `fields` deletes it. */
@@ -188,25 +189,39 @@ return 1
 `;
 
 /**
-/**
  * Replaces a served hash by a cycle's staging hash (or deletes both), unless a newer cycle wrote the
  * served one: a runner that lost its lease while stalled in its renames never overwrites a newer cycle.
  * And a staging hash is renamed only if it holds every field the cycle wrote into it: fewer means writes
  * were lost because Redis failed over during the cycle (asynchronous replication loses what the old
  * master had not passed on, and the client sends the rest to the new master). Such a hash would serve a
  * list with nodes or pods missing; the cycle fails instead, and the next one writes them all.
- * KEYS: served, staging (same slot); ARGV: the cycle's start, 'rename' | 'delete', CYCLE_FIELD ('' for
- * hashes that name no cycle), the fields the cycle wrote.
+ * The same holds for the parts of pod items the hash's entries name: each must be exactly as long as its
+ * writers wrote it, and without a NUL byte (a lost SETRANGE leaves the gap zero-filled; JSON text has no
+ * NUL); once the hash is in place, they live as long as it does, and the parts the replaced hash named
+ * (its PARTS_FIELD) are deleted with it: nothing of a pod outlives the first cycle without it. A reader
+ * that read an entry just before finds its part gone and reads the entry again (reader.ts).
+ * KEYS: served, staging, items parts (same slot); ARGV: the cycle's start, 'rename' | 'delete',
+ * CYCLE_FIELD ('' for hashes that name no cycle), the fields the cycle wrote, the hash's expiry (ms),
+ * PARTS_FIELD, the parts' key prefix (keys.podItems(namespace, '')), then each part's length.
  */
 const REPLACE_UNLESS_NEWER = `
 if ARGV[3] ~= '' then
   local current = tonumber(redis.call('HGET', KEYS[1], ARGV[3]) or '0') or 0
   if current > tonumber(ARGV[1]) then
-    redis.call('DEL', KEYS[2])
+    for i = 2, #KEYS do redis.call('DEL', KEYS[i]) end
     return 0
   end
 end
+local function dropOldParts(keep)
+  local old = redis.call('HGET', KEYS[1], ARGV[6])
+  if not old then return end
+  for part in string.gmatch(old, '%S+') do
+    local k = ARGV[7] .. part
+    if not keep[k] then redis.call('DEL', k) end
+  end
+end
 if ARGV[2] == 'delete' then
+  dropOldParts({})
   redis.call('DEL', KEYS[1], KEYS[2])
   return 1
 end
@@ -214,7 +229,17 @@ local n = redis.call('HLEN', KEYS[2])
 if n < tonumber(ARGV[4]) then
   return redis.error_reply('INCOMPLETE ' .. KEYS[2] .. ' holds ' .. n .. ' of the ' .. ARGV[4] .. ' fields its cycle wrote (a failover lost writes)')
 end
+local keep = {}
+for i = 3, #KEYS do
+  local items = redis.call('GET', KEYS[i]) or ''
+  if #items ~= tonumber(ARGV[i + 5]) or string.find(items, '\0', 1, true) then
+    return redis.error_reply('INCOMPLETE ' .. KEYS[i] .. ' holds ' .. #items .. ' of the ' .. ARGV[i + 5] .. ' bytes its cycle wrote, or a gap (a failover lost writes)')
+  end
+  keep[KEYS[i]] = true
+end
+dropOldParts(keep)
 redis.call('RENAME', KEYS[2], KEYS[1])
+for i = 3, #KEYS do redis.call('PEXPIREAT', KEYS[i], ARGV[5]) end
 return 1
 `;
 
@@ -257,6 +282,16 @@ class ByteChunks {
     this.#offset += this.#chunk.write(text, start, 'utf8');
     return this.#chunk.subarray(start, this.#offset);
   }
+}
+
+/** One writer's part of a namespace's pod items (keys.podItems), as it is being written. */
+interface ItemsPart {
+  key: string;
+  /** Bytes appended so far, sent or not. */
+  length: number;
+  /** Appended bytes not sent yet, from offset `sentTo`. */
+  pending: Buffer[];
+  sentTo: number;
 }
 
 /** Commands that touch one key (so one Cluster slot), and about how many they are. */
@@ -317,12 +352,31 @@ export interface StagingOptions {
   cycleField?: boolean;
   /** Buffered fields and SETs that make `flushIfFull` send (default FLUSH_COMMANDS). */
   flushCommands?: number;
+  /**
+   * Names this writer's parts of pod items (keys.podItems; [0-9a-z.] only): the default, the cycle's
+   * start, for the one writer of an unsharded cycle; every writer of a sharded cycle needs its own.
+   */
+  part?: string;
+}
+
+/** What a pod's entry says beside its item (entry.ts). */
+export interface EntryHead {
+  expiresAt: number;
+  timestamp: number;
+  labels: string;
 }
 
 /** A served hash at the end of a cycle: some fields already streamed, these still to write. */
 export interface StagedHash extends HashWrite {
   /** How many fields the hash holds, streamed and `fields` together: 0 deletes the served hash. */
   size: number;
+  /** Parts of pod items other writers (a sharded cycle's shards) wrote for it: part → bytes. */
+  parts?: [part: string, bytes: number][];
+  /**
+   * The namespace's items in name order (entry.ts: encodeOrder), when this writer wrote them all; the
+   * served hash then holds it as ORDER_FIELD.
+   */
+  order?: Buffer;
 }
 
 export interface StagedEnd {
@@ -361,11 +415,23 @@ export class CycleStaging {
   readonly #inFlight = new Set<Promise<void>>();
   #error: unknown = null;
   readonly #bytesOf = new ByteChunks();
+  /** Per namespace, this writer's part of its pod items: its key, its length, the bytes still to send. */
+  readonly #items = new Map<string, ItemsPart>();
 
   constructor(redis: RedisClient, o: StagingOptions) {
     this.#redis = redis;
-    this.#o = { cycleField: true, flushCommands: FLUSH_COMMANDS, ...o };
+    this.#o = { cycleField: true, flushCommands: FLUSH_COMMANDS, part: String(o.cycle), ...o };
     this.#nodesKey = keys.staging(keys.nodes, o.cycle);
+  }
+
+  /** What names this writer's parts of pod items (StagingOptions.part). */
+  get part(): string {
+    return this.#o.part;
+  }
+
+  /** How many bytes of pod items this writer wrote per namespace (its part's length). */
+  itemBytes(): Map<string, number> {
+    return new Map([...this.#items].map(([namespace, p]) => [namespace, p.length]));
   }
 
   /** The node's state, kept `ttlMs`: bytes are sent as they are (the caller keeps them unchanged until sent). */
@@ -378,12 +444,36 @@ export class CycleStaging {
 
   /** A pod's entry in its namespace's staging hash (a later one for the same pod replaces it). */
   podEntry(namespace: string, name: string, value: string): void {
+    this.#hset(this.#podKey(namespace), name, value);
+  }
+
+  /**
+   * A pod's entry with its item: the item's bytes are appended to this writer's part of the namespace's
+   * items, and the entry names them (itemRef). Returns where they are: offset, length.
+   */
+  podItem(namespace: string, name: string, head: EntryHead, item: string): [offset: number, length: number] {
+    let part = this.#items.get(namespace);
+    if (part === undefined) {
+      part = { key: keys.podItems(namespace, this.#o.part), length: 0, pending: [], sentTo: 0 };
+      this.#items.set(namespace, part);
+    }
+    const bytes = this.#bytesOf.encode(item);
+    const offset = part.length;
+    part.pending.push(bytes);
+    part.length += bytes.length;
+    this.#bytes += bytes.length;
+    const ref = itemRef(this.#o.part, offset, bytes.length);
+    this.#hset(this.#podKey(namespace), name, encodeEntry({ ...head, item: ref }));
+    return [offset, bytes.length];
+  }
+
+  #podKey(namespace: string): string {
     let key = this.#podKeys.get(namespace);
     if (key === undefined) {
       key = keys.staging(keys.pods(namespace), this.#o.cycle);
       this.#podKeys.set(namespace, key);
     }
-    this.#hset(key, name, value);
+    return key;
   }
 
   nodeEntry(name: string, value: string): void {
@@ -451,6 +541,23 @@ export class CycleStaging {
         },
       });
     }
+    // Each part's new bytes in one SETRANGE at their offset: a command sent twice (a reconnect) writes
+    // the same bytes again, and one lost leaves a gap that finish's check finds.
+    for (const part of this.#items.values()) {
+      if (part.pending.length === 0) continue;
+      const { key, sentTo } = part;
+      const bytes = part.pending.length === 1 ? part.pending[0]! : Buffer.concat(part.pending);
+      part.pending = [];
+      part.sentTo += bytes.length;
+      const expire = renew(key);
+      groups.push({
+        weight: 1,
+        add: (p) => {
+          p.setrange(key, sentTo, bytes);
+          if (expire) p.pexpire(key, ttlMs);
+        },
+      });
+    }
     for (const key of this.#expirySet.keys()) {
       if (!this.#hashes.has(key) && renew(key)) groups.push({ weight: 1, add: (p) => p.pexpire(key, ttlMs) });
     }
@@ -475,7 +582,12 @@ export class CycleStaging {
       await this.#drain();
       const { cycle: start, cycleField } = this.#o;
       const groups: Group[] = [];
-      const replaceHash = (key: string, h: StagedHash, extra: [string, string][] = []) => {
+      const replaceHash = (
+        key: string,
+        h: StagedHash,
+        extra: [string, string | Buffer][] = [],
+        parts: { prefix: string; list: [part: string, bytes: number][] } = { prefix: '', list: [] },
+      ) => {
         const next = keys.staging(key, start);
         groups.push({
           weight: h.fields.length + extra.length + 3,
@@ -487,13 +599,18 @@ export class CycleStaging {
             const op = h.size > 0 ? 'rename' : 'delete';
             p.eval(
               REPLACE_UNLESS_NEWER,
-              2,
+              2 + parts.list.length,
               key,
               next,
+              ...parts.list.map(([part]) => parts.prefix + part),
               start,
               op,
               cycleField ? CYCLE_FIELD : '',
               h.size + extra.length,
+              h.expireAt,
+              PARTS_FIELD,
+              parts.prefix,
+              ...parts.list.map(([, bytes]) => bytes),
             );
           },
         });
@@ -502,7 +619,15 @@ export class CycleStaging {
       /** A namespace's pods, and its label index beside it (both naming this cycle, so readers can tell). */
       const replacePods = (namespace: string, h: StagedHash) => {
         const index = h.labelIndex && cycle.length > 0 ? h.labelIndex : null;
-        replaceHash(keys.pods(namespace), h, index ? cycle : []);
+        const list: [string, number][] = [];
+        const own = this.#items.get(namespace);
+        if (own !== undefined && h.size > 0) list.push([this.#o.part, own.length]);
+        if (h.size > 0) list.push(...(h.parts ?? []));
+        const parts = { prefix: keys.podItems(namespace, ''), list };
+        const extra: [string, string | Buffer][] = index ? [...cycle] : [];
+        if (list.length > 0) extra.push([PARTS_FIELD, list.map(([part]) => part).join(' ')]);
+        if (h.order !== undefined && h.size > 0) extra.push([ORDER_FIELD, h.order]);
+        replaceHash(keys.pods(namespace), h, extra, parts);
         const fields: [string, string][] = [];
         if (index && h.size > 0) {
           for (const [labels, names] of index) fields.push([labels, names.join('\n')]);

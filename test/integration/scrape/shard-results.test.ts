@@ -3,20 +3,20 @@
  * builds it) against the simulated cluster over real HTTPS, once unsharded and once with in-process
  * shards of two nodes, each into its own Redis database, at the same instants of the kubelets' clock.
  * Every served hash (nodes, each namespace's pods and label index, the namespaces index) holds the same
- * entries in both, but for what names the cycle itself (its start, the expiry it gives).
+ * entries in both, as the serve function reads them (items from their parts), but for what names the
+ * cycle itself (its start, the expiry it gives, where the items' bytes are); and every item's bytes are
+ * in the parts the pods hash names, nothing else there (so nothing outlives its cycle).
  */
 import assert from 'node:assert/strict';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { rm } from 'node:fs/promises';
 import { after, before, test } from 'node:test';
-import { createScraper, type Scraper } from '../../../functions/scrape/scraper.ts';
-import { loadScrapeConfig } from '../../../shared/config/index.ts';
-import { createLogger } from '../../../shared/log.ts';
-import { decodeEntry } from '../../../shared/store/entry.ts';
-import { CYCLE_FIELD, keys } from '../../../shared/store/keys.ts';
+import type { Scraper } from '../../../functions/scrape/scraper.ts';
+import { decodeEntry, parseItemRef, type StoredEntry } from '../../../shared/store/entry.ts';
+import { CYCLE_FIELD, keys, PARTS_FIELD } from '../../../shared/store/keys.ts';
+import { RedisMetricsReader } from '../../../shared/store/reader.ts';
 import { type Sim, startSim } from '../../../sim/index.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+import { simScraper, simScraperDir } from '../../helpers/sim-scraper.ts';
 
 const NODES = 5;
 let sim: Sim;
@@ -32,9 +32,7 @@ before(async () => {
     seed: 'shard-results',
     kubeletClock: () => clock,
   });
-  dir = await mkdtemp(join(tmpdir(), 'ms-shard-'));
-  await writeFile(join(dir, 'kubelet-ca.crt'), sim.kubeletCaPem);
-  await sim.writeKubeconfig(join(dir, 'scraper.kubeconfig'), 'scraper');
+  dir = await simScraperDir(sim, 'ms-shard-');
 });
 after(async () => {
   await sim?.stop();
@@ -43,20 +41,7 @@ after(async () => {
 });
 
 function scraper(db: TestDb, extra: string[], lines: string[]): Scraper {
-  const config = loadScrapeConfig(
-    [
-      `--redis-url=${db.url}`,
-      `--kubeconfig=${join(dir, 'scraper.kubeconfig')}`,
-      `--kubelet-certificate-authority=${join(dir, 'kubelet-ca.crt')}`,
-      '--kubelet-use-node-status-port',
-      '--kubelet-preferred-address-types=InternalIP',
-      '--metric-resolution=60s',
-      '--kubelet-request-timeout=2s',
-      ...extra,
-    ],
-    {},
-  );
-  return createScraper(config, createLogger({ write: (l) => lines.push(l) }));
+  return simScraper(db.url, dir, extra, lines);
 }
 
 /** Every served hash, each entry without what names the cycle (creationTimestamp, expiry). */
@@ -64,16 +49,28 @@ async function served(db: TestDb): Promise<Record<string, Record<string, string>
   const out: Record<string, Record<string, string>> = {};
   const namespaces = await db.redis.hgetall(keys.namespaces);
   out.namespaces = Object.fromEntries(Object.entries(namespaces).map(([ns, v]) => [ns, v.split('\t')[1]!]));
-  const hashes: [string, string][] = [['nodes', keys.nodes]];
-  for (const ns of Object.keys(namespaces)) hashes.push([`pods ${ns}`, keys.pods(ns)]);
-  for (const [name, key] of hashes) {
+  const reader = new RedisMetricsReader(db.redis);
+  await reader.ping();
+  const lists: [string, Promise<StoredEntry[]>][] = [['nodes', reader.nodes()]];
+  for (const ns of Object.keys(namespaces)) lists.push([`pods ${ns}`, reader.namespacePods(ns)]);
+  for (const [name, list] of lists) {
     const h: Record<string, string> = {};
-    for (const [field, value] of Object.entries(await db.redis.hgetall(key))) {
-      if (field === CYCLE_FIELD) continue;
-      const e = decodeEntry(field, value)!;
-      h[field] = `${e.timestamp}\t${e.labels}\t${e.item.replace(/"creationTimestamp":"[^"]*"/, '')}`;
+    for (const e of await list) {
+      h[e.name] = `${e.timestamp}\t${e.labels}\t${e.item.replace(/"creationTimestamp":"[^"]*"/, '')}`;
     }
     out[name] = h;
+  }
+  for (const ns of Object.keys(namespaces)) {
+    // Every reference points into a part the hash names, and those are all its namespace's parts.
+    const hash = await db.redis.hgetall(keys.pods(ns));
+    const named = (hash[PARTS_FIELD] ?? '').split(' ').filter((p) => p !== '');
+    for (const [field, value] of Object.entries(hash)) {
+      if (field.startsWith('#')) continue;
+      const ref = parseItemRef(decodeEntry(field, value)!.item);
+      if (ref) assert.ok(named.includes(ref.part), `${field}'s item in a part ${ns}'s hash names`);
+    }
+    const stored = await db.redis.keys(keys.podItems(ns, '*'));
+    assert.deepEqual(stored.sort(), named.map((p) => keys.podItems(ns, p)).sort(), `${ns}'s parts`);
   }
   for (const ns of Object.keys(namespaces)) {
     const index = await db.redis.hgetall(keys.podLabels(ns));

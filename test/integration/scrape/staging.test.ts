@@ -214,6 +214,52 @@ describe('streamed cycle writes', () => {
     assert.equal(await db.redis.get(keys.latestCycle), '1000', 'the failed cycle is not announced');
   });
 
+  test('a part of pod items that lost writes (a gap, or its end) never replaces a served list; the cycle fails', async () => {
+    const head = { expiresAt: expiresAt(), timestamp: 1, labels: '{}' };
+    const write = async (cycle: number) => {
+      const staging = writer.stageCycle({ cycle, ttlMs: 60_000, flushCommands: 1 });
+      staging.nodeEntry('node-1', entry('node-1'));
+      for (const p of ['p-1', 'p-2', 'p-3']) {
+        staging.podItem('shop', p, head, `{"metadata":{"name":"${p}"},"cycle":${cycle}}`);
+        await staging.flushIfFull();
+      }
+      return staging;
+    };
+    await (await write(1_000)).finish(end(['p-1', 'p-2', 'p-3']));
+    const reader = new RedisMetricsReader(db.redis);
+    const served = async () => (await reader.namespacePods('shop')).map((e) => e.item);
+    const before = await served();
+    assert.equal(before.length, 3);
+    assert.ok(before.every((i) => i.endsWith('"cycle":1000}')));
+
+    // The middle SETRANGE lost: Redis zero-fills up to the next one's offset.
+    const gap = await write(2_000);
+    const part = keys.podItems('shop', '2000');
+    const length = await db.redis.strlen(part);
+    await db.redis.setrange(part, 40, Buffer.alloc(10));
+    await assert.rejects(gap.finish(end(['p-1', 'p-2', 'p-3'])), (err: Error) => {
+      assert.ok(err instanceof StoreUnavailableError);
+      assert.match(err.message, /or a gap \(a failover lost writes\)/);
+      return true;
+    });
+    assert.deepEqual(await served(), before, 'the previous cycle still served');
+
+    // The last one lost.
+    const short = await write(3_000);
+    const shortPart = keys.podItems('shop', '3000');
+    await db.redis.set(shortPart, (await db.redis.getBuffer(shortPart))!.subarray(0, length - 5));
+    await assert.rejects(
+      short.finish(end(['p-1', 'p-2', 'p-3'])),
+      /holds \d+ of the \d+ bytes its cycle wrote/,
+    );
+    assert.deepEqual(await served(), before);
+
+    // A whole cycle replaces it, and deletes the part the replaced hash named.
+    await (await write(4_000)).finish(end(['p-1', 'p-2', 'p-3']));
+    assert.ok((await served()).every((i) => i.endsWith('"cycle":4000}')));
+    assert.equal(await db.redis.exists(keys.podItems('shop', '1000')), 0);
+  });
+
   test('a cycle that fails deletes its staging keys (abandon)', async () => {
     const failed = writer.stageCycle({ cycle: 1_000, ttlMs: 60_000, flushCommands: 1 });
     await stream(failed, 'node-1', ['p-1']);

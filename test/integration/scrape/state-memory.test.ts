@@ -58,6 +58,9 @@ function instance(holder: string, resolutionMs = 60_000) {
       return {
         setState: (...a) => s.setState(...a),
         podEntry: (...a) => s.podEntry(...a),
+        podItem: (...a) => s.podItem(...a),
+        part: s.part,
+        itemBytes: () => s.itemBytes(),
         nodeEntry: (...a) => s.nodeEntry(...a),
         flushIfFull: () => s.flushIfFull(),
         flush: () => s.flush(),

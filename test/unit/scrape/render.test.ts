@@ -39,6 +39,10 @@ function render(s: NodeState) {
     { now: NOW, expiresAt: NOW + 60_000, nodes, pods },
     {
       podEntry: (_ns, name, value) => sent.set(name, decodeEntry(name, value)!.item),
+      podItem: (_ns, name, _head, item) => {
+        sent.set(name, item);
+        return [0, item.length];
+      },
       nodeEntry: () => {},
     },
   );
@@ -100,6 +104,10 @@ describe('rendering the same pod objects again', () => {
       { now: NOW, expiresAt: NOW + 60_000, nodes, pods: pods.map((p) => ({ ...p })) },
       {
         podEntry: (_ns, name, value) => fresh.set(name, decodeEntry(name, value)!.item),
+        podItem: (_ns, name, _head, item) => {
+          fresh.set(name, item);
+          return [0, item.length];
+        },
         nodeEntry: () => {},
       },
     );
