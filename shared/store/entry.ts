@@ -1,3 +1,5 @@
+import { endianness } from 'node:os';
+
 /**
  * One served object as stored in a hash field (ms:nodes, ms:pods:{ns}):
  *
@@ -77,8 +79,8 @@ export function parseItemRef(item: string): ItemRef | null {
 /**
  * A namespace's items in name order, all in one part (keys.ORDER_FIELD): what the unselected list needs
  * to write them as bytes, in order, without reading any entry. The text head `<part>\t<earliest
- * expiry>\t<count>\n`, then per item its offset and length (uint32) and metric timestamp (float64),
- * little-endian.
+ * expiry>\t<count>\n`, then every item's offset and length (uint32 pairs), then every item's metric
+ * timestamp (float64), little-endian: read with one copy, as typed arrays.
  */
 export interface ItemOrder {
   part: string;
@@ -90,19 +92,16 @@ export interface ItemOrder {
   timestamps: Float64Array;
 }
 
-const ORDER_ITEM_BYTES = 16;
+const LITTLE_ENDIAN = endianness() === 'LE';
 
 export function encodeOrder(o: ItemOrder): Buffer {
   const count = o.timestamps.length;
   const head = Buffer.from(`${o.part}\t${o.expiresAt}\t${count}\n`, 'latin1');
-  const out = Buffer.allocUnsafe(head.length + count * ORDER_ITEM_BYTES);
+  const out = Buffer.allocUnsafe(head.length + count * 16);
   head.copy(out);
-  let at = head.length;
-  for (let i = 0; i < count; i++, at += ORDER_ITEM_BYTES) {
-    out.writeUInt32LE(o.spans[2 * i]!, at);
-    out.writeUInt32LE(o.spans[2 * i + 1]!, at + 4);
-    out.writeDoubleLE(o.timestamps[i]!, at + 8);
-  }
+  const view = new DataView(out.buffer, out.byteOffset, out.length);
+  for (let i = 0; i < 2 * count; i++) view.setUint32(head.length + 4 * i, o.spans[i]!, true);
+  for (let i = 0; i < count; i++) view.setFloat64(head.length + 8 * count + 8 * i, o.timestamps[i]!, true);
   return out;
 }
 
@@ -114,13 +113,16 @@ export function decodeOrder(value: Buffer): ItemOrder | null {
   const n = Number(count);
   const expiry = Number(expiresAt);
   if (part === undefined || !Number.isSafeInteger(n) || n < 0 || !Number.isFinite(expiry)) return null;
-  if (value.length !== nl + 1 + n * ORDER_ITEM_BYTES) return null;
-  const spans = new Uint32Array(2 * n);
-  const timestamps = new Float64Array(n);
-  for (let i = 0, at = nl + 1; i < n; i++, at += ORDER_ITEM_BYTES) {
-    spans[2 * i] = value.readUInt32LE(at);
-    spans[2 * i + 1] = value.readUInt32LE(at + 4);
-    timestamps[i] = value.readDoubleLE(at + 8);
+  if (value.length !== nl + 1 + n * 16) return null;
+  // One copy to an aligned buffer of its own, viewed as the two arrays.
+  const bytes = new Uint8Array(n * 16);
+  bytes.set(value.subarray(nl + 1));
+  const spans = new Uint32Array(bytes.buffer, 0, 2 * n);
+  const timestamps = new Float64Array(bytes.buffer, 8 * n, n);
+  if (!LITTLE_ENDIAN) {
+    const view = new DataView(bytes.buffer);
+    for (let i = 0; i < 2 * n; i++) spans[i] = view.getUint32(4 * i, true);
+    for (let i = 0; i < n; i++) timestamps[i] = view.getFloat64(8 * n + 8 * i, true);
   }
   return { part, expiresAt: expiry, spans, timestamps };
 }

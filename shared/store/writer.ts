@@ -235,6 +235,8 @@ for i = 3, #KEYS do
   if #items ~= tonumber(ARGV[i + 5]) or string.find(items, '\0', 1, true) then
     return redis.error_reply('INCOMPLETE ' .. KEYS[i] .. ' holds ' .. #items .. ' of the ' .. ARGV[i + 5] .. ' bytes its cycle wrote, or a gap (a failover lost writes)')
   end
+  -- Written again whole: the appends grew the string with room to spare (up to twice its size).
+  redis.call('SET', KEYS[i], items)
   keep[KEYS[i]] = true
 end
 dropOldParts(keep)

@@ -1,0 +1,55 @@
+/**
+ * What a pod's entry and a namespace's order say about its items' bytes (shared/store/entry.ts): a
+ * reference reads back as written and anything else as none; an order reads back as written, whatever
+ * the reply Buffer's alignment, and a truncated or foreign value reads as none (the entries are read).
+ */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { decodeOrder, encodeOrder, itemRef, parseItemRef } from '../../../shared/store/entry.ts';
+
+describe('item references', () => {
+  test('read back as written; JSON items, empty items and malformed references are none', () => {
+    assert.deepEqual(parseItemRef(itemRef('1796175916471.3.ab12cd34', 1234567, 345)), {
+      part: '1796175916471.3.ab12cd34',
+      offset: 1234567,
+      length: 345,
+    });
+    for (const item of ['{"metadata":{}}', '', '@', '@p:1', '@p:x:2', '@p:-1:2', '@p:1:2.5'])
+      assert.equal(parseItemRef(item), null, item);
+  });
+});
+
+describe('item orders', () => {
+  const order = {
+    part: '1796175916471',
+    expiresAt: 1796175976471,
+    spans: Uint32Array.from([0, 300, 300, 4294967295, 17, 0]),
+    timestamps: Float64Array.from([1796175910000, 1796175911234.5, 0]),
+  };
+
+  test('read back as written, from a Buffer at any offset (as a reply slices it)', () => {
+    const bytes = encodeOrder(order);
+    for (const shift of [0, 1, 3, 5]) {
+      const reply = Buffer.alloc(bytes.length + shift);
+      bytes.copy(reply, shift);
+      const back = decodeOrder(reply.subarray(shift));
+      assert.ok(back !== null);
+      assert.equal(back.part, order.part);
+      assert.equal(back.expiresAt, order.expiresAt);
+      assert.deepEqual([...back.spans], [...order.spans]);
+      assert.deepEqual([...back.timestamps], [...order.timestamps]);
+    }
+  });
+
+  test('an order with no items, and values that are not orders', () => {
+    const none = decodeOrder(
+      encodeOrder({ ...order, spans: new Uint32Array(), timestamps: new Float64Array() }),
+    );
+    assert.equal(none?.timestamps.length, 0);
+    const bytes = encodeOrder(order);
+    assert.equal(decodeOrder(bytes.subarray(0, bytes.length - 1)), null, 'truncated');
+    assert.equal(decodeOrder(Buffer.concat([bytes, Buffer.from([0])])), null, 'longer');
+    assert.equal(decodeOrder(Buffer.from('1796175916471')), null, 'a #cycle value');
+    assert.equal(decodeOrder(Buffer.from('p\tsoon\t1\n0123456789abcdef')), null, 'no expiry');
+  });
+});
