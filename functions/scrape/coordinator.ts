@@ -226,7 +226,8 @@ export async function coordinate(
     mergePart(h, part);
     if (h.labelIndex === undefined) h.labelIndex = part.labelIndex;
     else addLabelIndex(h.labelIndex, part.labelIndex, false);
-    h.parts = [...(h.parts ?? []), ...part.parts];
+    // The coordinator's own items are in its staging's part, which finish adds itself.
+    h.parts = part.parts;
   }
   addPoints(rendered.points, staged.points);
   return { scraped, failed, rendered, requests };

@@ -403,7 +403,7 @@ export async function scrapeNodes(
           expiresAt,
           nodes: job.nodes.map((n) => ({ name: n.name, labels: n.labels, selected: job.selected.has(n) })),
           pods: list as PodMeta[],
-          ...(job.orderPart === undefined ? {} : { orderPart: job.orderPart }),
+          orderPart: job.orderPart,
         },
         staging,
       ),

@@ -74,8 +74,9 @@ export async function streamList(
   let text = shape.head;
   let chunk = Buffer.allocUnsafe(CHUNK_CHARS);
   let used = 0;
-  /** Chunks filled while one batch was taken, written before `chunk`. */
+  /** Chunks filled while one batch was taken, written before `chunk`, and their bytes. */
   const full: Uint8Array[] = [];
+  let fullBytes = 0;
   let empty = true;
   let done = false;
 
@@ -83,6 +84,7 @@ export async function streamList(
   const room = (bytes: number) => {
     if (chunk.length - used >= bytes) return;
     if (used > 0) full.push(chunk.subarray(0, used));
+    fullBytes += used;
     chunk = Buffer.allocUnsafe(Math.max(CHUNK_CHARS, bytes));
     used = 0;
   };
@@ -140,7 +142,7 @@ export async function streamList(
     {
       async pull(controller) {
         try {
-          while (text.length + used < CHUNK_CHARS) {
+          while (text.length + used + fullBytes < CHUNK_CHARS) {
             const r = await ahead();
             next = null;
             if (r.done) {
@@ -154,6 +156,7 @@ export async function streamList(
           flushText();
           for (const c of full) controller.enqueue(c);
           full.length = 0;
+          fullBytes = 0;
           if (used > 0) controller.enqueue(chunk.subarray(0, used));
           chunk = Buffer.allocUnsafe(CHUNK_CHARS);
           used = 0;

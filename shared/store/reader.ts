@@ -154,15 +154,17 @@ export class RedisMetricsReader implements MetricsReader {
    * is deleted when the cycle after its own is published: entries read just before then name a part
    * gone by the time it is read, and are read once more (from the new cycle); an item still missing
    * after that (an entry past its expiry, seen by a clock behind Redis') is left out. `whole`: read each
-   * part whole (every item of the namespace is wanted), else only each item's range.
+   * part whole (every item of the namespace is wanted), else only each item's range. `first`: the
+   * entries when the caller has read them already.
    */
   async #resolved(
     namespace: string,
     read: () => Promise<StoredEntry[]>,
     whole: boolean,
+    first?: StoredEntry[],
   ): Promise<StoredEntry[]> {
-    const first = await this.#resolve(namespace, await read(), whole);
-    if (first.complete) return first.entries;
+    const once = await this.#resolve(namespace, first ?? (await read()), whole);
+    if (once.complete) return once.entries;
     return (await this.#resolve(namespace, await read(), whole)).entries;
   }
 
@@ -173,42 +175,43 @@ export class RedisMetricsReader implements MetricsReader {
   ): Promise<{ entries: StoredEntry[]; complete: boolean }> {
     const refs = entries.map((e) => parseItemRef(e.item));
     if (refs.every((r) => r === null)) return { entries, complete: true };
-    const texts: (string | null)[] = new Array(entries.length).fill(null);
+    // Each item's text ('' for an empty item, null where it could not be read), all reads at once.
+    let texts: (string | null)[];
     if (whole) {
-      const parts = new Map<string, Promise<Buffer | null>>();
-      for (const r of refs) {
-        if (r !== null && !parts.has(r.part))
-          parts.set(r.part, this.#redis.getBuffer(keys.podItems(namespace, r.part)));
-      }
-      for (let i = 0; i < refs.length; i++) {
-        const r = refs[i];
-        if (r == null) continue;
-        const bytes = await guarded(() => parts.get(r.part)!);
-        if (bytes !== null && r.offset + r.length <= bytes.length)
-          texts[i] = bytes.toString('utf8', r.offset, r.offset + r.length);
-      }
-    } else {
-      const read = refs.map((r) =>
-        r === null || r.length === 0
-          ? null
-          : this.#redis.getrange(keys.podItems(namespace, r.part), r.offset, r.offset + r.length - 1),
+      const names = [...new Set(refs.flatMap((r) => (r === null ? [] : [r.part])))];
+      const read = await guarded(() =>
+        Promise.all(names.map((part) => this.#redis.getBuffer(keys.podItems(namespace, part)))),
       );
-      for (let i = 0; i < refs.length; i++) {
-        const p = read[i];
-        if (p != null) texts[i] = (await guarded(() => p)) || null;
-      }
+      const parts = new Map(names.map((part, i) => [part, read[i] ?? null]));
+      texts = refs.map((r) => {
+        if (r !== null && r.length === 0) return '';
+        const bytes = r === null ? null : parts.get(r.part)!;
+        return r === null || bytes === null || r.offset + r.length > bytes.length
+          ? null
+          : bytes.toString('utf8', r.offset, r.offset + r.length);
+      });
+    } else {
+      texts = await guarded(() =>
+        Promise.all(
+          refs.map((r) =>
+            r === null || r.length === 0
+              ? ''
+              : this.#redis
+                  .getrange(keys.podItems(namespace, r.part), r.offset, r.offset + r.length - 1)
+                  .then((t) => t || null),
+          ),
+        ),
+      );
     }
+    // The entries are this read's own: each gets its text in place.
     const out: StoredEntry[] = [];
-    let complete = true;
     for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
-      const r = refs[i];
-      if (r === null) out.push(e);
-      else if (texts[i] !== null) out.push({ ...e, item: texts[i]! });
-      else if (r!.length === 0) out.push({ ...e, item: '' });
-      else complete = false;
+      const text = refs[i] === null ? entries[i]!.item : texts[i];
+      if (text == null) continue;
+      entries[i]!.item = text;
+      out.push(entries[i]!);
     }
-    return { entries: out, complete };
+    return { entries: out, complete: out.length === entries.length };
   }
 
   node(name: string): Promise<StoredEntry | null> {
@@ -346,13 +349,8 @@ export class RedisMetricsReader implements MetricsReader {
           if (kept.order.timestamps.length > 0) yield { namespace, entries: [], ordered: kept };
           continue;
         }
-        let prefetched: string[] | null = hashes[j]!;
-        const read = async () => {
-          const fields = prefetched ?? (await this.#fields(keys.pods(namespace)));
-          prefetched = null;
-          return this.#liveAll(fields, now);
-        };
-        const entries = await this.#resolved(namespace, read, true);
+        const read = async () => this.#liveAll(await this.#fields(keys.pods(namespace)), now);
+        const entries = await this.#resolved(namespace, read, true, this.#liveAll(hashes[j]!, now));
         if (entries.length > 0) yield { namespace, entries };
       }
     }
