@@ -9,6 +9,10 @@ const LABELS: Record<Subject, string> = {
   scrapeTrigger: 'scrape trigger server',
   serve: 'serve',
   events: 'events trigger server',
+  scrapeOnceImage: 'scrape --once, image',
+  scrapeTriggerImage: 'scrape trigger server, image',
+  serveImage: 'serve, image',
+  eventsImage: 'events trigger server, image',
 };
 
 const f0 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(0));
@@ -28,6 +32,10 @@ export function startupReport(f: StartupFigures): string {
     scrapeTrigger: 'scrape',
     serve: 'serve',
     events: 'events',
+    scrapeOnceImage: 'scrape',
+    scrapeTriggerImage: 'scrape',
+    serveImage: 'serve',
+    eventsImage: 'events',
   };
   for (const [s, m] of Object.entries(f.subjects) as [Subject, StartupFigures['subjects'][Subject]][]) {
     const xs = f.all[s].map((x) => x.readyMs);
@@ -37,6 +45,7 @@ export function startupReport(f: StartupFigures): string {
       `  ${LABELS[s].padEnd(30)}${f0(m.readyMs).padStart(10)}  ${spread.padEnd(12)}${f1(m.idleRssMiB).padStart(10)}${f1(m.peakRssMiB).padStart(10)}${`${(m.readyMs / bare.readyMs).toFixed(1)}×`.padStart(14)}${(g ? f0(f.graphs[g].importedMs) : '').padStart(12)}`,
     );
   }
+  out.push(`  image = the same command reading Node's compile cache, filled as the Dockerfile fills it`);
   if (f.subjects.scrapeOnce.exitMs !== undefined)
     out.push(
       `  scrape --once exits after ${f0(f.subjects.scrapeOnce.exitMs)} ms (one cycle of ${f.nodes} nodes)`,

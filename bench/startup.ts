@@ -8,10 +8,16 @@
  *   ready    `/readyz` answers 200 (polled every 5 ms), or, for `scrape --once`, its cycle begins (the
  *            `Scrape cycle starting` line, logged at --v=1)
  *   idle     VmRSS 1 s after ready, nothing asked of it; peak is VmHWM then (for --once: at its exit)
+ *
+ * Each function is started twice per round: as the repository runs it (`npm run <fn>`: every module
+ * stripped and compiled at start) and as its image does (`…Image`: Node's compile cache filled the way
+ * the Dockerfile fills it, so stripped sources and compiled code are read instead).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { cp, rm } from 'node:fs/promises';
 import http from 'node:http';
+import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../sim/processes.ts';
 import { spawnChild } from './ipc.ts';
@@ -43,7 +49,10 @@ export const FUNCTION_LIBRARIES = [
   'yaml',
 ] as const;
 
-export type Subject = 'bare' | 'imports' | 'scrapeOnce' | 'scrapeTrigger' | 'serve' | 'events';
+/** A function's subjects, each started as the repository runs it and as its image does (`…Image`). */
+const FUNCTION_SUBJECTS = ['scrapeOnce', 'scrapeTrigger', 'serve', 'events'] as const;
+type FunctionSubject = (typeof FUNCTION_SUBJECTS)[number];
+export type Subject = 'bare' | 'imports' | FunctionSubject | `${FunctionSubject}Image`;
 
 export interface StartSample {
   readyMs: number;
@@ -121,9 +130,9 @@ interface Running {
   line(re: RegExp): Promise<number>;
 }
 
-function run(args: string[]): Running {
+function run(args: string[], env: NodeJS.ProcessEnv = process.env): Running {
   const t0 = performance.now();
-  const child = spawn(process.execPath, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
   const output: string[] = [];
   const watchers: { re: RegExp; resolve: (ms: number) => void }[] = [];
   for (const stream of [child.stdout, child.stderr]) {
@@ -165,8 +174,8 @@ async function stop(r: Running): Promise<void> {
 }
 
 /** Starts `args`, waits for /readyz on `port`, then idles; stopped afterwards. */
-async function untilReady(args: string[], port: number): Promise<StartSample> {
-  const r = run(args);
+async function untilReady(args: string[], port: number, env?: NodeJS.ProcessEnv): Promise<StartSample> {
+  const r = run(args, env);
   try {
     let readyMs = -1;
     const deadline = r.t0 + 60_000;
@@ -186,8 +195,8 @@ async function untilReady(args: string[], port: number): Promise<StartSample> {
 }
 
 /** Starts a `--once` program, times the line that marks its cycle's start, and follows it to its exit. */
-async function untilMark(args: string[], mark: RegExp): Promise<StartSample> {
-  const r = run(args);
+async function untilMark(args: string[], mark: RegExp, env?: NodeJS.ProcessEnv): Promise<StartSample> {
+  const r = run(args, env);
   try {
     const readyMs = await r.line(mark);
     const pid = r.child.pid ?? 0;
@@ -245,7 +254,7 @@ interface SimFiles {
 
 /** The command line of each subject, on a fresh free port per start. */
 async function commandOf(
-  s: Subject,
+  s: Exclude<Subject, `${FunctionSubject}Image`>,
   files: SimFiles,
   redisUrl: string,
 ): Promise<{ args: string[]; port: number }> {
@@ -302,20 +311,62 @@ async function commandOf(
 export const SUBJECTS: readonly Subject[] = [
   'bare',
   'imports',
-  'scrapeOnce',
-  'scrapeTrigger',
-  'serve',
-  'events',
+  ...FUNCTION_SUBJECTS,
+  ...FUNCTION_SUBJECTS.map((s) => `${s}Image` as const),
 ];
 /** The line `scrape --once` logs (at --v=1) just before its cycle begins. */
 export const CYCLE_START = /Scrape cycle starting/;
 
-/** One fresh start of `s`; again on another port when the free one was taken meanwhile (shared machine). */
-async function measure(s: Subject, files: SimFiles, redisUrl: string): Promise<StartSample> {
+/** The RUN that fills `fn`'s image's compile cache, read from the Dockerfile (its shell command). */
+function dockerfileFill(fn: 'scrape' | 'serve' | 'events'): string {
+  const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n\s*/g, '');
+  const m = new RegExp(`^RUN (node functions/${fn}/main\\.ts --help\\b.*)$`, 'm').exec(text);
+  if (!m) throw new Error(`the Dockerfile has no RUN node functions/${fn}/main.ts --help`);
+  return m[1]!;
+}
+
+/**
+ * Fills `dir` as the Dockerfile fills each image's compile cache: its RUN, through a shell, with the
+ * function's Node flags (NODE_OPTIONS in the image, the same as its npm script's: a test holds them equal).
+ */
+async function fillCompileCache(dir: string): Promise<void> {
+  for (const fn of ['scrape', 'serve', 'events'] as const) {
+    const child = spawn('/bin/sh', ['-c', dockerfileFill(fn)], {
+      cwd: ROOT,
+      stdio: 'ignore',
+      env: {
+        ...process.env,
+        PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}`,
+        NODE_OPTIONS: scriptNodeArgs(fn, undefined).join(' '),
+        NODE_COMPILE_CACHE: dir,
+      },
+    });
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    if (code !== 0)
+      throw new Error(`filling the compile cache as the Dockerfile does for ${fn}: exit ${code}`);
+  }
+}
+
+/**
+ * One fresh start of `s`; again on another port when the free one was taken meanwhile (shared machine).
+ * An `…Image` subject is its function reading a copy of the compile cache in `cache`, thrown away after:
+ * the image's cache is read-only, so no start sees what an earlier one would have added to it.
+ */
+async function measure(s: Subject, files: SimFiles, redisUrl: string, cache: string): Promise<StartSample> {
+  const image = s.endsWith('Image');
+  const base = (image ? s.slice(0, -'Image'.length) : s) as Exclude<Subject, `${FunctionSubject}Image`>;
+  const copy = `${cache}-start`;
+  if (image) {
+    await rm(copy, { recursive: true, force: true });
+    await cp(cache, copy, { recursive: true });
+  }
+  const env = image ? { ...process.env, NODE_COMPILE_CACHE: copy } : process.env;
   for (let attempt = 1; ; attempt++) {
-    const { args, port } = await commandOf(s, files, redisUrl);
+    const { args, port } = await commandOf(base, files, redisUrl);
     try {
-      return s === 'scrapeOnce' ? await untilMark(args, CYCLE_START) : await untilReady(args, port);
+      return base === 'scrapeOnce'
+        ? await untilMark(args, CYCLE_START, env)
+        : await untilReady(args, port, env);
     } catch (err) {
       if (attempt >= 3 || !String(err).includes('EADDRINUSE')) throw err;
     }
@@ -359,9 +410,11 @@ export async function startupBench(o: StartupOptions): Promise<StartupFigures> {
   try {
     await sim.ready;
     const { files } = await sim.ask<{ files: SimFiles }>('info');
+    const cache = join(o.dir, 'compile-cache');
+    await fillCompileCache(cache);
     for (let round = 1; round <= o.rounds; round++) {
       for (const s of SUBJECTS) {
-        all[s].push(await measure(s, files, o.redisUrl));
+        all[s].push(await measure(s, files, o.redisUrl, cache));
       }
       o.progress(
         `startup: round ${round}/${o.rounds}: ${SUBJECTS.map((s) => `${s} ${all[s].at(-1)?.readyMs.toFixed(0)} ms`).join(', ')}`,

@@ -6,7 +6,7 @@
  * dependency, the program could not even load.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -218,31 +218,53 @@ describe('the Dockerfile', () => {
       }
     }
 
-    for (const [target, spec] of Object.entries(targets)) {
-      test(`${target}: the ENTRYPOINT starts on Node 24 with only what the image holds, and --help lists every flag`, () => {
-        const app = join(root, target, 'app');
-        mkdirSync(app, { recursive: true });
-        for (const s of chain(target)) {
-          const workdir = s.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.args;
-          if (workdir !== undefined) assert.equal(workdir, '/app');
-          for (const c of copies(s)) {
-            if (c.from === 'deps') {
-              assert.deepEqual(c.sources, ['/app/node_modules']);
-              productionNodeModules(app);
-              continue;
-            }
-            for (const src of c.sources) {
-              for (const file of contextFiles(src.replace(/\/$/, ''))) {
-                const dest =
-                  c.dest.endsWith('/') || c.sources.length > 1 || file !== src
-                    ? join(app, c.dest, relative(src, file) || file)
-                    : join(app, c.dest);
-                mkdirSync(dirname(dest), { recursive: true });
-                cpSync(repoPath(file), dest);
-              }
+    /** The target's /app, laid out once as its COPY instructions (and `npm ci --omit=dev`) build it. */
+    const layouts = new Map<string, string>();
+    function layOut(target: string): string {
+      const done = layouts.get(target);
+      if (done !== undefined) return done;
+      const app = join(root, target, 'app');
+      mkdirSync(app, { recursive: true });
+      for (const s of chain(target)) {
+        const workdir = s.instructions.filter((i) => i.op === 'WORKDIR').at(-1)?.args;
+        if (workdir !== undefined) assert.equal(workdir, '/app');
+        for (const c of copies(s)) {
+          if (c.from === 'deps') {
+            assert.deepEqual(c.sources, ['/app/node_modules']);
+            productionNodeModules(app);
+            continue;
+          }
+          for (const src of c.sources) {
+            for (const file of contextFiles(src.replace(/\/$/, ''))) {
+              const dest =
+                c.dest.endsWith('/') || c.sources.length > 1 || file !== src
+                  ? join(app, c.dest, relative(src, file) || file)
+                  : join(app, c.dest);
+              mkdirSync(dirname(dest), { recursive: true });
+              cpSync(repoPath(file), dest);
             }
           }
         }
+      }
+      layouts.set(target, app);
+      return app;
+    }
+
+    /** The image's environment (its ENV instructions, /app/ standing for the layout), and PATH. */
+    function imageEnv(target: string, app: string): Record<string, string> {
+      // `node` on the PATH is this Node 24, as in the image.
+      const env: Record<string, string> = { PATH: `${dirname(process.execPath)}:${process.env.PATH ?? ''}` };
+      for (const i of chain(target).flatMap((s) => s.instructions.filter((x) => x.op === 'ENV'))) {
+        const m = /^(\w+)=(.*)$/.exec(i.args);
+        assert.ok(m, `ENV ${i.args}: KEY=value`);
+        env[m[1]!] = m[2]!.replace(/^\/app\//, `${app}/`);
+      }
+      return env;
+    }
+
+    for (const [target, spec] of Object.entries(targets)) {
+      test(`${target}: the ENTRYPOINT starts on Node 24 with only what the image holds, and --help lists every flag`, () => {
+        const app = layOut(target);
         // Development-only packages are absent, as in the image.
         assert.ok(!existsSync(join(app, 'node_modules/typescript')));
         assert.ok(existsSync(join(app, `functions/${target}/main.ts`)));
@@ -253,6 +275,92 @@ describe('the Dockerfile', () => {
         });
         assert.equal(out, helpText(spec, target));
         for (const f of spec.flags) assert.ok(out.includes(`--${f.name}`), `--${f.name}`);
+      });
+
+      test(`${target}: the compile cache its build fills serves every module a start loads`, () => {
+        const stages = chain(target);
+        const all = stages.flatMap((s) => s.instructions);
+        const cacheDir = all
+          .filter((i) => i.op === 'ENV' && i.args.startsWith('NODE_COMPILE_CACHE='))
+          .at(-1)
+          ?.args.slice('NODE_COMPILE_CACHE='.length);
+        assert.ok(cacheDir?.startsWith('/app/'), `NODE_COMPILE_CACHE under /app: ${cacheDir}`);
+        // Made as root for the user the functions run as: Node keeps one cache per uid, filled as that user.
+        const user = all.filter((i) => i.op === 'USER').at(-1)?.args;
+        const made = all.findIndex(
+          (i) =>
+            i.op === 'RUN' &&
+            i.args.includes(`mkdir -m 0755 ${cacheDir}`) &&
+            i.args.includes(`chown ${user} ${cacheDir}`),
+        );
+        assert.ok(
+          made >= 0 && made < all.findIndex((i) => i.op === 'USER'),
+          `the cache directory, owned by ${user}, made before USER`,
+        );
+        // Filled in the target's own stage, once its program is copied, as that user, with its NODE_OPTIONS:
+        // first the ENTRYPOINT's own --help (its whole static graph), then what it loads on first use.
+        const own = stage(target).instructions;
+        const fill = own.findIndex(
+          (i) => i.op === 'RUN' && i.args.startsWith(`node functions/${target}/main.ts --help > /dev/null`),
+        );
+        const copied = own.findIndex((i) => i.op === 'COPY' && i.args.startsWith(`functions/${target} `));
+        assert.ok(
+          fill > copied && copied >= 0,
+          `${target}: RUN node functions/${target}/main.ts --help after its COPY`,
+        );
+        assert.ok(
+          own.slice(fill).every((i) => i.op !== 'ENV'),
+          'no ENV after the fill: the cache is keyed by the Node flags it was filled with',
+        );
+        const commands = own[fill]!.args.split(' && ');
+
+        const app = layOut(target);
+        const env = imageEnv(target, app);
+        const cache = env.NODE_COMPILE_CACHE!;
+        rmSync(cache, { recursive: true, force: true });
+        mkdirSync(cache);
+        // The RUN as Docker runs it (a shell), then each of its commands again, as a start would load them.
+        execFileSync('/bin/sh', ['-c', own[fill]!.args], { cwd: app, env, stdio: 'ignore' });
+        let stderr = '';
+        for (const command of commands) {
+          const r = spawnSync('/bin/sh', ['-c', command.replace(/\s*>\s*\/dev\/null$/, '')], {
+            cwd: app,
+            env: { ...env, NODE_DEBUG_NATIVE: 'COMPILE_CACHE' },
+            encoding: 'utf8',
+          });
+          assert.equal(r.status, 0, `${command}: ${r.stderr.slice(-2000)}`);
+          stderr += r.stderr;
+        }
+        // Node's own account (NODE_DEBUG_NATIVE) of each module it looked up: each stripped TypeScript
+        // file's source, and each module's compiled code (ESM or CommonJS), found or not.
+        const file = (url: string) => relative(app, url.startsWith('file:') ? new URL(url).pathname : url);
+        const stripped = [
+          ...stderr.matchAll(
+            /(?:retrieving transpile cache for StrippedTypeScript (\S+?)\.\.\.(\w+)|no transpile cache for StrippedTypeScript (\S+))/g,
+          ),
+        ].map((m) => ({ file: file(m[1] ?? m[3]!), result: m[2] ?? 'none' }));
+        const compiled = [...stderr.matchAll(/V8 code cache for (?:ESM|CommonJS) (\S+) was (\w+)/g)].map(
+          (m) => ({ file: file(m[1]!), result: m[2]! }),
+        );
+        assert.ok(
+          stripped.some((l) => l.file === `functions/${target}/main.ts`),
+          `the entry looked up in the cache:\n${stderr.slice(0, 2000)}`,
+        );
+        assert.ok(
+          compiled.some((l) => l.file.includes('@kubernetes/client-node/dist/config.js')),
+          "client-node's KubeConfig looked up in the cache",
+        );
+        assert.ok(stripped.length >= 20, `${stripped.length} TypeScript modules looked up`);
+        assert.deepEqual(
+          stripped.filter((l) => l.result !== 'success'),
+          [],
+          "every TypeScript module's stripped source comes from the cache",
+        );
+        assert.deepEqual(
+          compiled.filter((l) => l.result !== 'accepted'),
+          [],
+          "every module's compiled code comes from the cache",
+        );
       });
     }
   });
