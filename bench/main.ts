@@ -3,27 +3,14 @@
  * same run, with the machine they ran on. Every part runs in its own process on loopback against a
  * private redis-server, and everything the run starts is stopped when it ends.
  *
- *   npm run bench                       100, 1,000 and 5,000 nodes × 30 pods, then the serve function
- *   npm run bench -- --nodes 1000       one size (the serve benchmark runs on it)
- *   npm run bench -- --json out.json    also write the figures as JSON
- *   npm run bench -- --no-serve         the scrape benchmark only
- *   npm run bench -- --cpu-prof DIR     CPU profiles of the scraper, serve and events processes into DIR
- *   npm run bench -- --no-decoders      without the decoders' throughput (measured in-process first)
- *   npm run bench -- --events           the events benchmark only (1,000 events/s into three sinks;
- *                                       --events-rate N, --events-seconds S)
- *   npm run bench -- --startup          the start-up and idle cost only (--startup-rounds N, default 3);
- *                                       part of the default run, --no-startup leaves it out
- *   npm run bench -- --nodes 10000 --shard-size 1000
- *                                       sharded: a coordinator and shard instances (one per shard, or
- *                                       --shard-instances N), each its own process, each measured
- *   npm run bench -- --no-events        without the events benchmark
+ * `npm run bench -- --help` prints USAGE below: the commands and flags.
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import type { DecoderFigures } from './decoders.ts';
 import { type EventsFigures, eventsBench } from './events-bench.ts';
 import { eventsJson, eventsReport } from './events-report.ts';
+import { benchFlags, USAGE } from './flags.ts';
 import { spawnChild } from './ipc.ts';
 import { describeMachine } from './machine.ts';
 import { report, toJson } from './report.ts';
@@ -33,28 +20,11 @@ import { type ServeFigures, serveBench } from './serve-bench.ts';
 import { type StartupFigures, startupBench } from './startup.ts';
 import { startupJson, startupReport } from './startup-report.ts';
 
-const { values } = parseArgs({
-  options: {
-    nodes: { type: 'string', multiple: true },
-    'pods-per-node': { type: 'string', default: '30' },
-    json: { type: 'string' },
-    // Five: the first warm cycle or two still run colder code on a smaller heap; the median is steady state.
-    'warm-cycles': { type: 'string', default: '5' },
-    'no-serve': { type: 'boolean', default: false },
-    'no-decoders': { type: 'boolean', default: false },
-    'serve-seconds': { type: 'string', default: '8' },
-    'cpu-prof': { type: 'string' },
-    events: { type: 'boolean', default: false },
-    'events-rate': { type: 'string', default: '1000' },
-    'events-seconds': { type: 'string', default: '60' },
-    startup: { type: 'boolean', default: false },
-    'no-startup': { type: 'boolean', default: false },
-    'startup-rounds': { type: 'string', default: '3' },
-    'shard-size': { type: 'string', default: '0' },
-    'shard-instances': { type: 'string' },
-    'no-events': { type: 'boolean', default: false },
-  },
-});
+const values = benchFlags(process.argv.slice(2));
+if (values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
 
 // --events alone: the events benchmark only.
 // --startup alone: the start-up benchmark only.
