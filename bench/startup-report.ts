@@ -1,18 +1,19 @@
 /** The start-up benchmark's figures as text and as JSON (`startup.…` keys). */
-import type { StartupFigures, Subject } from './startup.ts';
-import { FUNCTION_LIBRARIES } from './startup.ts';
+import type { RepoSubject, StartupFigures, Subject } from './startup.ts';
+import { FUNCTION_LIBRARIES, functionOf, subjectBase } from './startup.ts';
 
-const LABELS: Record<Subject, string> = {
+const LABELS: Record<RepoSubject, string> = {
   bare: 'bare node -e (listens)',
   imports: 'imports only, then listens',
   scrapeOnce: 'scrape --once (cycle start)',
   scrapeTrigger: 'scrape trigger server',
   serve: 'serve',
   events: 'events trigger server',
-  scrapeOnceImage: 'scrape --once, image',
-  scrapeTriggerImage: 'scrape trigger server, image',
-  serveImage: 'serve, image',
-  eventsImage: 'events trigger server, image',
+};
+
+const label = (s: Subject): string => {
+  const { base, image } = subjectBase(s);
+  return image ? `${LABELS[base]}, image` : LABELS[base];
 };
 
 const f0 = (x: number | null | undefined) => (x === null || x === undefined ? '–' : x.toFixed(0));
@@ -20,29 +21,22 @@ const f1 = (x: number | null | undefined) => (x === null || x === undefined ? '�
 
 export function startupReport(f: StartupFigures): string {
   const out: string[] = [];
+  // The process column: as wide as its longest label.
+  const width = Math.max(...Object.keys(f.subjects).map((s) => label(s as Subject).length)) + 2;
   out.push(
     `Start-up and idle cost (${f.nodes} nodes × ${f.pods / f.nodes} pods; median of ${f.rounds} fresh processes each)`,
     `  ready: /readyz 200 (scrape --once: its cycle's start); idle RSS 1 s after ready (--once: at its cycle's start)`,
     '',
-    `  ${'process'.padEnd(30)}${'ready ms'.padStart(10)}${'  (min–max)'.padEnd(14)}${'idle MiB'.padStart(10)}${'peak MiB'.padStart(10)}${'× bare ready'.padStart(14)}${'imports ms'.padStart(12)}`,
+    `  ${'process'.padEnd(width)}${'ready ms'.padStart(10)}${'  (min–max)'.padEnd(14)}${'idle MiB'.padStart(10)}${'peak MiB'.padStart(10)}${'× bare ready'.padStart(14)}${'imports ms'.padStart(12)}`,
   );
   const bare = f.subjects.bare;
-  const graphOf: Partial<Record<Subject, keyof StartupFigures['graphs']>> = {
-    scrapeOnce: 'scrape',
-    scrapeTrigger: 'scrape',
-    serve: 'serve',
-    events: 'events',
-    scrapeOnceImage: 'scrape',
-    scrapeTriggerImage: 'scrape',
-    serveImage: 'serve',
-    eventsImage: 'events',
-  };
+
   for (const [s, m] of Object.entries(f.subjects) as [Subject, StartupFigures['subjects'][Subject]][]) {
     const xs = f.all[s].map((x) => x.readyMs);
-    const g = graphOf[s];
+    const g = functionOf(s);
     const spread = `(${f0(Math.min(...xs))}–${f0(Math.max(...xs))})`;
     out.push(
-      `  ${LABELS[s].padEnd(30)}${f0(m.readyMs).padStart(10)}  ${spread.padEnd(12)}${f1(m.idleRssMiB).padStart(10)}${f1(m.peakRssMiB).padStart(10)}${`${(m.readyMs / bare.readyMs).toFixed(1)}×`.padStart(14)}${(g ? f0(f.graphs[g].importedMs) : '').padStart(12)}`,
+      `  ${label(s).padEnd(width)}${f0(m.readyMs).padStart(10)}  ${spread.padEnd(12)}${f1(m.idleRssMiB).padStart(10)}${f1(m.peakRssMiB).padStart(10)}${`${(m.readyMs / bare.readyMs).toFixed(1)}×`.padStart(14)}${(g ? f0(f.graphs[g].importedMs) : '').padStart(12)}`,
     );
   }
   out.push(`  image = the same command reading Node's compile cache, filled as the Dockerfile fills it`);

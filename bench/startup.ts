@@ -49,10 +49,28 @@ export const FUNCTION_LIBRARIES = [
   'yaml',
 ] as const;
 
+/** The functions, each with its entry `functions/<fn>/main.ts`. */
+export const FUNCTIONS = ['scrape', 'serve', 'events'] as const;
+export type FunctionName = (typeof FUNCTIONS)[number];
+
 /** A function's subjects, each started as the repository runs it and as its image does (`…Image`). */
 const FUNCTION_SUBJECTS = ['scrapeOnce', 'scrapeTrigger', 'serve', 'events'] as const;
 type FunctionSubject = (typeof FUNCTION_SUBJECTS)[number];
-export type Subject = 'bare' | 'imports' | FunctionSubject | `${FunctionSubject}Image`;
+/** A subject as the repository starts it. */
+export type RepoSubject = 'bare' | 'imports' | FunctionSubject;
+export type Subject = RepoSubject | `${FunctionSubject}Image`;
+
+/** The repository's subject an `…Image` one starts, and whether `s` is one. */
+export function subjectBase(s: Subject): { base: RepoSubject; image: boolean } {
+  return s.endsWith('Image')
+    ? { base: s.slice(0, -'Image'.length) as RepoSubject, image: true }
+    : { base: s as RepoSubject, image: false };
+}
+
+/** The function a subject starts (null for the bare and import-only processes). */
+export function functionOf(s: Subject): FunctionName | null {
+  return FUNCTIONS.find((fn) => s.startsWith(fn)) ?? null;
+}
 
 export interface StartSample {
   readyMs: number;
@@ -90,7 +108,7 @@ export interface StartupFigures {
   libraries: LibraryCost[];
   /** The bare importer (no import): its boot and RSS, the zero of `libraries`. */
   bareImporter: { bootMs: number; idleRssMiB: number };
-  graphs: Record<'scrape' | 'serve' | 'events', GraphCost>;
+  graphs: Record<FunctionName, GraphCost>;
 }
 
 export interface StartupOptions {
@@ -254,12 +272,12 @@ interface SimFiles {
 
 /** The command line of each subject, on a fresh free port per start. */
 async function commandOf(
-  s: Exclude<Subject, `${FunctionSubject}Image`>,
+  s: RepoSubject,
   files: SimFiles,
   redisUrl: string,
 ): Promise<{ args: string[]; port: number }> {
   const port = await freePort();
-  const fn = (name: 'scrape' | 'serve' | 'events', flags: string[]) => [
+  const fn = (name: FunctionName, flags: string[]) => [
     ...scriptNodeArgs(name, undefined),
     `functions/${name}/main.ts`,
     `--redis-url=${redisUrl}`,
@@ -318,7 +336,7 @@ export const SUBJECTS: readonly Subject[] = [
 export const CYCLE_START = /Scrape cycle starting/;
 
 /** The RUN that fills `fn`'s image's compile cache, read from the Dockerfile (its shell command). */
-function dockerfileFill(fn: 'scrape' | 'serve' | 'events'): string {
+function dockerfileFill(fn: FunctionName): string {
   const text = readFileSync(join(ROOT, 'Dockerfile'), 'utf8').replace(/\\\n\s*/g, '');
   const m = new RegExp(`^RUN (node functions/${fn}/main\\.ts --help\\b.*)$`, 'm').exec(text);
   if (!m) throw new Error(`the Dockerfile has no RUN node functions/${fn}/main.ts --help`);
@@ -330,7 +348,7 @@ function dockerfileFill(fn: 'scrape' | 'serve' | 'events'): string {
  * function's Node flags (NODE_OPTIONS in the image, the same as its npm script's: a test holds them equal).
  */
 async function fillCompileCache(dir: string): Promise<void> {
-  for (const fn of ['scrape', 'serve', 'events'] as const) {
+  for (const fn of FUNCTIONS) {
     const child = spawn('/bin/sh', ['-c', dockerfileFill(fn)], {
       cwd: ROOT,
       stdio: 'ignore',
@@ -353,8 +371,7 @@ async function fillCompileCache(dir: string): Promise<void> {
  * the image's cache is read-only, so no start sees what an earlier one would have added to it.
  */
 async function measure(s: Subject, files: SimFiles, redisUrl: string, cache: string): Promise<StartSample> {
-  const image = s.endsWith('Image');
-  const base = (image ? s.slice(0, -'Image'.length) : s) as Exclude<Subject, `${FunctionSubject}Image`>;
+  const { base, image } = subjectBase(s);
   const copy = `${cache}-start`;
   if (image) {
     await rm(copy, { recursive: true, force: true });
@@ -389,7 +406,7 @@ export async function startupBench(o: StartupOptions): Promise<StartupFigures> {
     );
   }
   const graphs = {} as StartupFigures['graphs'];
-  for (const fn of ['scrape', 'serve', 'events'] as const) {
+  for (const fn of FUNCTIONS) {
     const specs = staticImports(new URL(repoUrl(`functions/${fn}/main.ts`)));
     const { report, importedMs } = await importer(specs);
     if (report.error) throw new Error(`importing ${fn}'s graph: ${report.error}`);
