@@ -3,7 +3,7 @@
  * same run, with the machine they ran on. Every part runs in its own process on loopback against a
  * private redis-server, and everything the run starts is stopped when it ends.
  *
- * `npm run bench -- --help` prints USAGE below: the commands and flags.
+ * `npm run bench -- --help` prints the commands and flags (USAGE, bench/flags.ts).
  */
 import { writeFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
