@@ -55,6 +55,10 @@ const INSECURE: Record<string, string> = {
   TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256: 'ECDHE-RSA-AES128-SHA256',
 };
 
+/** The OpenSSL name of a Go suite name, secure or insecure; only the tables' own names (never `valueOf`). */
+const opensslName = (name: string): string | undefined =>
+  Object.hasOwn(SECURE, name) ? SECURE[name] : Object.hasOwn(INSECURE, name) ? INSECURE[name] : undefined;
+
 // Asked only when a suite is named: Workers' node:tls has no getCiphers, and this module loads there too.
 let available: Set<string> | undefined;
 function inOpenSsl(name: string): boolean {
@@ -65,7 +69,7 @@ function inOpenSsl(name: string): boolean {
 /** A Go cipher suite name this Node's OpenSSL can serve. */
 export const cipherSuite: Check<string> = (name) => {
   if (TLS13.includes(name)) return undefined;
-  const openssl = SECURE[name] ?? INSECURE[name];
+  const openssl = opensslName(name);
   if (openssl === undefined) {
     return `${JSON.stringify(name)} is not a cipher suite name of Go's crypto/tls (such as TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256)`;
   }
@@ -75,7 +79,7 @@ export const cipherSuite: Check<string> = (name) => {
   return undefined;
 };
 
-export const isInsecureCipherSuite = (name: string): boolean => name in INSECURE;
+export const isInsecureCipherSuite = (name: string): boolean => Object.hasOwn(INSECURE, name);
 
 export interface TlsPolicy {
   minVersion: SecureVersion;
@@ -86,7 +90,7 @@ export interface TlsPolicy {
 /** Node's server options for the flags' values (each suite already checked by `cipherSuite`). */
 export function tlsPolicy(minVersion: TlsVersionName, suites: readonly string[]): TlsPolicy {
   const listed = [
-    ...new Set(suites.filter((s) => !TLS13.includes(s)).map((s) => (SECURE[s] ?? INSECURE[s])!)),
+    ...new Set(suites.filter((s) => !TLS13.includes(s)).map((s) => opensslName(s)!)),
   ];
   // Only TLS 1.3 names: Go then has no suite for TLS 1.0–1.2, so only TLS 1.3 can be negotiated.
   if (suites.length > 0 && listed.length === 0) return { minVersion: 'TLSv1.3' };

@@ -78,6 +78,13 @@ describe('cipherSuite (the check of each --tls-cipher-suites item)', () => {
     );
   });
 
+  test("refuses names of a plain object's own members (valueOf, toString, __proto__) as unknown", () => {
+    for (const name of ['valueOf', 'toString', 'constructor', '__proto__', 'hasOwnProperty']) {
+      assert.match(cipherSuite(name) ?? '', /is not a cipher suite name of Go's crypto\/tls/, name);
+      assert.equal(isInsecureCipherSuite(name), false, name);
+    }
+  });
+
   test("refuses Go's RC4 and 3DES suites, which this OpenSSL no longer has", () => {
     assert.match(cipherSuite('TLS_RSA_WITH_RC4_128_SHA') ?? '', /not available in this Node's OpenSSL/);
     assert.match(cipherSuite('TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA') ?? '', /not available/);
