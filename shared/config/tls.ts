@@ -89,9 +89,7 @@ export interface TlsPolicy {
 
 /** Node's server options for the flags' values (each suite already checked by `cipherSuite`). */
 export function tlsPolicy(minVersion: TlsVersionName, suites: readonly string[]): TlsPolicy {
-  const listed = [
-    ...new Set(suites.filter((s) => !TLS13.includes(s)).map((s) => opensslName(s)!)),
-  ];
+  const listed = [...new Set(suites.filter((s) => !TLS13.includes(s)).map((s) => opensslName(s)!))];
   // Only TLS 1.3 names: Go then has no suite for TLS 1.0–1.2, so only TLS 1.3 can be negotiated.
   if (suites.length > 0 && listed.length === 0) return { minVersion: 'TLSv1.3' };
   const node = TLS_VERSIONS[minVersion];
