@@ -78,7 +78,7 @@ describe('cipherSuite (the check of each --tls-cipher-suites item)', () => {
     );
   });
 
-  test("refuses the names every plain object inherits (valueOf, toString, __proto__) as unknown", () => {
+  test('refuses the names every plain object inherits (valueOf, toString, __proto__) as unknown', () => {
     for (const name of ['valueOf', 'toString', 'constructor', '__proto__', 'hasOwnProperty']) {
       assert.match(cipherSuite(name) ?? '', /is not a cipher suite name of Go's crypto\/tls/, name);
       assert.equal(isInsecureCipherSuite(name), false, name);
