@@ -11,8 +11,13 @@ import type { ConnectionOptions } from 'node:tls';
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { parseHostPort } from '../config/checks.ts';
 import { ConfigError } from '../config/load.ts';
+import { fastenPrimitivePrototypes } from '../fast-prototypes.ts';
 import type { Logger } from '../log.ts';
 import { followSwitchMaster } from './switch-master.ts';
+
+// Loading ioredis leaves String.prototype slow for V8 (shared/fast-prototypes.ts): every function
+// imports ioredis through this module, so this is where it is made fast again.
+fastenPrimitivePrototypes();
 
 export type RedisClient = Redis | Cluster;
 
