@@ -46,13 +46,16 @@ tls.connect = ((...args: Parameters<typeof tls.connect>) => {
 const readyAfterMs = process.uptime() * 1000;
 
 // With BENCH_PROFILE_DIR, each cycle is profiled on its own (cycle-<n>.cpuprofile), so that a warm
-// cycle's profile is not mixed with the first one's handshakes or the process start.
+// cycle's profile is not mixed with the first one's handshakes or the process start. With
+// BENCH_ALLOC_PROFILE_DIR, where each cycle allocates (cycle-<n>.heapprofile): V8's sampling heap
+// profiler, counting what the young and old collections freed too, so the garbage shows with what lives.
 const profileDir = process.env.BENCH_PROFILE_DIR;
+const allocDir = process.env.BENCH_ALLOC_PROFILE_DIR;
 let profiler: Session | null = null;
-if (profileDir) {
+if (profileDir || allocDir) {
   profiler = new Session();
   profiler.connect();
-  await profiler.post('Profiler.enable');
+  if (profileDir) await profiler.post('Profiler.enable');
 }
 let cycles = 0;
 
@@ -84,7 +87,14 @@ answer(
   async (r) => {
     if (r.cmd !== 'cycle') throw new Error(`unknown command ${r.cmd}`);
     cycles++;
-    if (profiler) await profiler.post('Profiler.start');
+    if (profiler && profileDir) await profiler.post('Profiler.start');
+    if (profiler && allocDir) {
+      await profiler.post('HeapProfiler.startSampling', {
+        samplingInterval: 4096,
+        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMajorGC: true,
+      });
+    }
     handshakes.full = 0;
     handshakes.resumed = 0;
     // The memory at the cycle's highest RSS, sampled every 50 ms while it runs.
@@ -106,6 +116,10 @@ answer(
     if (profiler && profileDir) {
       const { profile } = await profiler.post('Profiler.stop');
       writeFileSync(join(profileDir, `cycle-${cycles}.cpuprofile`), JSON.stringify(profile));
+    }
+    if (profiler && allocDir) {
+      const { profile } = await profiler.post('HeapProfiler.stopSampling');
+      writeFileSync(join(allocDir, `cycle-${cycles}.heapprofile`), JSON.stringify(profile));
     }
     return {
       wallMs,
