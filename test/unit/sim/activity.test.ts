@@ -11,8 +11,13 @@ import { createSimCluster } from '../../../sim/model.ts';
 import { waitFor } from '../../../sim/processes.ts';
 import { createApiState } from '../../../sim/state.ts';
 
-function setup(seed = 'activity-unit') {
-  const cluster = createSimCluster({ nodes: 3, podsPerNode: 8, seed });
+function setup(seed = 'activity-unit', startMs?: number) {
+  const cluster = createSimCluster({
+    nodes: 3,
+    podsPerNode: 8,
+    seed,
+    ...(startMs === undefined ? {} : { startMs }),
+  });
   const state = createApiState(cluster, {
     clientCaPem: 'a',
     requestHeaderCaPem: 'b',
@@ -108,8 +113,9 @@ describe('the activity driver', () => {
   });
 
   test('the seed picks the same pods', () => {
+    const startMs = Date.now(); // the same start for both: a Job's pods are named by their scheduled minute
     const pick = () => {
-      const { cluster, state } = setup('same');
+      const { cluster, state } = setup('same', startMs);
       const a = startActivity({ cluster, recorder: state.recorder, replaceEveryMs: 0 });
       a.stop();
       state.close();
@@ -121,8 +127,11 @@ describe('the activity driver', () => {
 
 describe('the event load', () => {
   test('sustained events of every kind: new old-style, count bumps, new-style, series bumps; the seed fixes the sequence', async () => {
+    // Some names come from the cluster's start (a Job's pods are named by their scheduled minute): both
+    // runs start at the same instant, or a minute turning between them would rename them.
+    const startMs = Date.now();
     const run = async () => {
-      const { cluster, state } = setup('load');
+      const { cluster, state } = setup('load', startMs);
       const writes: string[] = [];
       state.history.subscribe('events', (c) => {
         const e = c.object as SimEvent;
