@@ -11,13 +11,8 @@ import { createSimCluster } from '../../../sim/model.ts';
 import { waitFor } from '../../../sim/processes.ts';
 import { createApiState } from '../../../sim/state.ts';
 
-function setup(seed = 'activity-unit', startMs?: number) {
-  const cluster = createSimCluster({
-    nodes: 3,
-    podsPerNode: 8,
-    seed,
-    ...(startMs === undefined ? {} : { startMs }),
-  });
+function setup(seed = 'activity-unit', startMs = Date.now()) {
+  const cluster = createSimCluster({ nodes: 3, podsPerNode: 8, seed, startMs });
   const state = createApiState(cluster, {
     clientCaPem: 'a',
     requestHeaderCaPem: 'b',
