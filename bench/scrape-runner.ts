@@ -6,7 +6,7 @@
  *   node bench/scrape-runner.ts <scrape flags…>
  */
 
-import { writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 import tls from 'node:tls';
@@ -51,6 +51,7 @@ const readyAfterMs = process.uptime() * 1000;
 // profiler, counting what the young and old collections freed too, so the garbage shows with what lives.
 const profileDir = process.env.BENCH_PROFILE_DIR;
 const allocDir = process.env.BENCH_ALLOC_PROFILE_DIR;
+if (allocDir) mkdirSync(allocDir, { recursive: true });
 let profiler: Session | null = null;
 if (profileDir || allocDir) {
   profiler = new Session();
