@@ -4,16 +4,18 @@
  * state decoded (as a long-lived scraper's memory hands it), the node advanced, its entries rendered and
  * handed to a cycle's staging (the real CycleStaging, on a Redis that is never sent to), its state
  * encoded. The payloads are the simulator's, a cycle apart; each round is one whole warm cycle's work,
- * garbage collection included; its process CPU time is what is measured.
+ * garbage collection included; its process CPU time is what is measured. With --redis, the pipelines are
+ * sent to that Redis (ioredis' conversion of each command, the socket writes and the replies included;
+ * each round's staging keys are deleted after it, outside the measured time).
  *
- *   node bench/node-work.ts [--nodes 1000] [--pods-per-node 30] [--rounds 12]
+ *   node bench/node-work.ts [--nodes 1000] [--pods-per-node 30] [--rounds 30] [--redis redis://HOST:PORT]
  */
 import { parseArgs } from 'node:util';
 import { decodeResource } from '../functions/scrape/decode/index.ts';
 import { CycleRender } from '../functions/scrape/render.ts';
-import { decodeState, encodeState } from '../functions/scrape/state.ts';
-import { advanceNode } from '../functions/scrape/storage.ts';
-import type { RedisClient } from '../shared/store/redis.ts';
+import { advanceState } from '../functions/scrape/state.ts';
+import { keys } from '../shared/store/keys.ts';
+import { connect, createRedis, type RedisClient } from '../shared/store/redis.ts';
 import { CycleStaging } from '../shared/store/writer.ts';
 import { createSimCluster } from '../sim/model.ts';
 import { renderResourceMetrics } from '../sim/resource-metrics.ts';
@@ -23,6 +25,7 @@ const { values } = parseArgs({
     nodes: { type: 'string', default: '1000' },
     'pods-per-node': { type: 'string', default: '30' },
     rounds: { type: 'string', default: '30' },
+    redis: { type: 'string' },
   },
 });
 const nodes = Number(values.nodes);
@@ -71,6 +74,10 @@ const sink = {
     return p;
   },
 } as unknown as RedisClient;
+const redis = values.redis
+  ? createRedis({ mode: 'single', url: values.redis }, { commandTimeoutMs: 10_000 })
+  : null;
+if (redis) await connect(redis);
 
 const cpuSince = (t0: NodeJS.CpuUsage) => {
   const c = process.cpuUsage(t0);
@@ -87,7 +94,7 @@ for (let round = 0; round < rounds; round++) {
   floors.push(cpuSince(f0));
   if (decoded === 0) throw new Error('no pods decoded');
   const now = start + round * RESOLUTION;
-  const staging = new CycleStaging(sink, { cycle: now, ttlMs: 60_000 });
+  const staging = new CycleStaging(redis ?? sink, { cycle: now, ttlMs: 60_000 });
   const next = new Map<string, Buffer>();
   const t0 = process.cpuUsage();
   const render = new CycleRender(
@@ -96,13 +103,12 @@ for (let round = 0; round < rounds; round++) {
   );
   for (let i = 0; i < nodeList.length; i++) {
     const name = nodeList[i]!.name;
-    const state = advanceNode(decodeState(states.get(name) ?? null), batchAt(round, i), {
+    const { state, bytes } = advanceState(states.get(name) ?? null, batchAt(round, i), {
       startedAt: now,
       expiresAt: now + 3 * RESOLUTION,
       resolutionMs: RESOLUTION,
     });
     render.add(name, state);
-    const bytes = encodeState(state);
     next.set(name, bytes);
     staging.setState(name, bytes, 3 * RESOLUTION);
     if (i % 100 === 99) await staging.flushIfFull();
@@ -110,13 +116,19 @@ for (let round = 0; round < rounds; round++) {
   const { points } = render.finish();
   await staging.flush();
   times.push(cpuSince(t0));
+  await staging.abandon();
   if (round === rounds - 1) console.log(`points served in the last round: ${JSON.stringify(points)}`);
   states = next;
 }
 const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
 const floor = median(floors.slice(2));
 const all = median(times.slice(2));
+// The states written (keys.state, expiring anyway) are not left behind.
+if (redis)
+  for (let i = 0; i < nodeList.length; i += 500)
+    await redis.del(...nodeList.slice(i, i + 500).map((n) => keys.state(n.name)));
+redis?.disconnect();
 console.log(
-  `${nodes} nodes × ${podsPerNode} pods, medians of ${rounds - 2} warm rounds: decoding alone ${(floor * 1000).toFixed(1)} µs per node, ` +
+  `${nodes} nodes × ${podsPerNode} pods${redis ? ', pipelines sent to Redis' : ''}, medians of ${rounds - 2} warm rounds: decoding alone ${(floor * 1000).toFixed(1)} µs per node, ` +
     `decoding and the rest ${(all * 1000).toFixed(1)} µs (${(all / floor).toFixed(2)}×; the rest ${((all - floor) * 1000).toFixed(1)} µs)`,
 );

@@ -30,8 +30,7 @@ import { KubeletError } from './kubelet.ts';
 import { CycleLease, type LeaseStore } from './lease.ts';
 import { CycleRender, type Rendered } from './render.ts';
 import type { PodsByNode } from './shards.ts';
-import { decodeState, encodeState } from './state.ts';
-import { advanceNode } from './storage.ts';
+import { advanceState, decodeState } from './state.ts';
 
 export type { CycleKind };
 
@@ -413,13 +412,13 @@ export async function scrapeNodes(
 
   /** The node's new state from its old one and the batch, rendered and staged (synchronous: nothing kept). */
   const advance = (render: CycleRender, node: string, old: Buffer | null, batch: MetricsBatch) => {
-    const state = advanceNode(decodeState(old), batch, {
+    const { state, bytes } = advanceState(old, batch, {
       startedAt: now,
       expiresAt,
       resolutionMs: job.resolutionMs,
     });
     render.add(node, state);
-    staging.setState(node, encodeState(state), stateTtl);
+    staging.setState(node, bytes, stateTtl);
     if (batch.dropped.length > 0 && log.enabled(2)) {
       for (const d of batch.dropped) log.debug(2, 'Dropped incomplete metrics', { node, ...d });
     }

@@ -25,7 +25,17 @@
  * in metrics-server. Every direction is a hand-written single pass: a schema library's generic parsing
  * cost more than the rest of the cycle.
  */
-import type { ContainerState, NodeState, PodState, Point, Series } from './storage.ts';
+import type { MetricsBatch, PodSamples } from './decode/batch.ts';
+import {
+  advanceFrom,
+  advanceNode,
+  type ContainerState,
+  type NodeState,
+  type PodState,
+  type Point,
+  type Prior,
+  type Series,
+} from './storage.ts';
 
 /**
  * A name as a JSON string. Kubernetes names (DNS labels and subdomains) need no escaping, so the common
@@ -90,25 +100,44 @@ function setNoPoint(at: number): number {
   return at + 32;
 }
 
-/** The state in the binary format (the module comment), as a view of a shared chunk. */
-export function encodeState(s: NodeState): Buffer {
+/** What the names part of the format names: pods with their containers (a state's, or a batch's). */
+interface Named {
+  namespace: string;
+  name: string;
+  containers: readonly { name: string }[];
+}
+
+/** The names part of the binary format (the module comment) as text, and how many containers it names. */
+function namesOf(pods: readonly Named[]): { text: string; containers: number } {
   let names = '';
   let containers = 0;
-  for (const p of s.pods) {
+  for (const p of pods) {
     names += `${names === '' ? '' : ','}${quoted(p.namespace)},${quoted(p.name)},${p.containers.length}`;
     for (const c of p.containers) names += `,${quoted(c.name)}`;
     containers += p.containers.length;
   }
-  names = `[${names}]`;
-  const nodePoints = s.node === null ? 0 : s.node.prev === null ? 1 : 2;
-  const numbers = 2 + 4 * nodePoints + 8 * containers;
-  // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-  reserve(HEADER_BYTES + pad8(names.length * 3) + 8 * numbers);
+  return { text: `[${names}]`, containers };
+}
+
+/**
+ * Starts a state in the chunk: room for these names and the most numbers their containers may have,
+ * the names written. Where it starts, and the names' byte length; finishState writes the rest.
+ */
+function beginState(names: { text: string; containers: number }): { start: number; namesBytes: number } {
+  // UTF-8 takes at most 3 bytes per UTF-16 code unit; a node has at most two points.
+  reserve(HEADER_BYTES + pad8(names.text.length * 3) + 8 * (2 + 8 + 8 * names.containers));
   const start = offset;
-  const namesBytes = chunk.write(names, start + HEADER_BYTES, 'utf8');
+  return { start, namesBytes: chunk.write(names.text, start + HEADER_BYTES, 'utf8') };
+}
+
+/** Writes the header and the numbers of `s`, whose names beginState wrote; the state's bytes. */
+function finishState({ start, namesBytes }: { start: number; namesBytes: number }, s: NodeState): Buffer {
+  const nodePoints = s.node === null ? 0 : s.node.prev === null ? 1 : 2;
   view.setUint32(start, BINARY | (nodePoints << 8), true);
   view.setUint32(start + 4, namesBytes, true);
   let at = start + HEADER_BYTES + pad8(namesBytes);
+  // The padding is zeroed: a chunk's bytes are whatever its memory held.
+  for (let i = start + HEADER_BYTES + namesBytes; i < at; i++) chunk[i] = 0;
   view.setFloat64(at, s.scrapedAt, true);
   view.setFloat64(at + 8, s.expiresAt, true);
   at += 16;
@@ -124,6 +153,89 @@ export function encodeState(s: NodeState): Buffer {
   }
   offset = at;
   return chunk.subarray(start, at);
+}
+
+/** The state in the binary format (the module comment), as a view of a shared chunk. */
+export function encodeState(s: NodeState): Buffer {
+  return finishState(beginState(namesOf(s.pods)), s);
+}
+
+/**
+ * The previous series read where they are stored: a binary state whose names are, byte for byte, the
+ * ones the new state will have, so its k-th container is the batch's k-th (what StatePrior would find by
+ * name, without decoding the names or building the old state).
+ */
+class BytesPrior implements Prior {
+  readonly node: Series | null;
+  readonly #v: DataView;
+  /** Where the containers' points start. */
+  readonly #at: number;
+
+  constructor(v: DataView, at: number, nodePoints: number) {
+    this.#v = v;
+    this.node =
+      nodePoints === 0
+        ? null
+        : { last: binaryPoint(v, at), prev: nodePoints === 2 ? binaryPoint(v, at + 32) : null };
+    this.#at = at + 32 * nodePoints;
+  }
+
+  container(_pod: number, _p: PodSamples, _at: number, flat: number): Series {
+    const at = this.#at + 64 * flat;
+    const v = this.#v;
+    return {
+      last: binaryPoint(v, at),
+      prev: Number.isNaN(v.getFloat64(at + 32, true)) ? null : binaryPoint(v, at + 32),
+    };
+  }
+}
+
+/**
+ * The stored state `b` read in place, when it is a binary state with exactly the names just written at
+ * `start` (beginState) and every number decodeBinary would accept; else null (and it is decoded, or
+ * found to be no history, as before).
+ */
+function inPlace(b: Buffer, start: number, namesBytes: number, containers: number): BytesPrior | null {
+  if (b.length < HEADER_BYTES + 16 || b[0] !== BINARY || b[2] !== 0 || b[3] !== 0) return null;
+  const nodePoints = b[1]!;
+  if (nodePoints > 2 || b.readUInt32LE(4) !== namesBytes) return null;
+  const numbersAt = HEADER_BYTES + pad8(namesBytes);
+  if (b.length !== numbersAt + 16 + 32 * nodePoints + 64 * containers) return null;
+  const names = HEADER_BYTES + namesBytes;
+  if (chunk.compare(b, HEADER_BYTES, names, start + HEADER_BYTES, start + names) !== 0) return null;
+  const v = new DataView(b.buffer, b.byteOffset, b.length);
+  // As decodeBinary: every number finite, but a container's prev, whose NaN timestamp says it has none.
+  for (let at = numbersAt; at < numbersAt + 16 + 32 * nodePoints; at += 8) {
+    if (!Number.isFinite(v.getFloat64(at, true))) return null;
+  }
+  for (let at = numbersAt + 16 + 32 * nodePoints; at < b.length; at += 64) {
+    for (let i = 0; i < 32; i += 8) if (!Number.isFinite(v.getFloat64(at + i, true))) return null;
+    if (Number.isNaN(v.getFloat64(at + 32, true))) continue;
+    for (let i = 32; i < 64; i += 8) if (!Number.isFinite(v.getFloat64(at + i, true))) return null;
+  }
+  return new BytesPrior(v, numbersAt + 16, nodePoints);
+}
+
+/**
+ * The next cycle's state of a node from its stored one (`old`, as decodeState takes it) and its batch:
+ * what `advanceNode(decodeState(old), batch, cycle)` gives, and its bytes, as encodeState writes them.
+ * In a warm cycle a node's pods and containers are mostly the ones it had, and then the stored series
+ * are read in place (BytesPrior): neither the old names nor the old state are decoded, and the names
+ * are written once.
+ */
+export function advanceState(
+  old: Buffer | string | null,
+  batch: MetricsBatch,
+  cycle: { startedAt: number; expiresAt: number; resolutionMs: number },
+): { state: NodeState; bytes: Buffer } {
+  const names = namesOf(batch.pods);
+  const begun = beginState(names);
+  const prior =
+    old !== null && typeof old !== 'string'
+      ? inPlace(old, begun.start, begun.namesBytes, names.containers)
+      : null;
+  const state = prior ? advanceFrom(prior, batch, cycle) : advanceNode(decodeState(old), batch, cycle);
+  return { state, bytes: finishState(begun, state) };
 }
 
 /** Thrown inside decodeState when the value is not a state; never escapes it. */

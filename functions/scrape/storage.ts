@@ -5,7 +5,7 @@
  */
 
 import type { Usage } from '../../shared/metrics-api.ts';
-import type { ContainerSample, MetricsBatch, Sample } from './decode/batch.ts';
+import type { ContainerSample, MetricsBatch, PodSamples, Sample } from './decode/batch.ts';
 
 /** A sample as kept between cycles. `timestamp` may be fractional (a start time, for fresh containers). */
 export interface Point {
@@ -82,20 +82,36 @@ export function advanceContainer(old: Series | undefined, s: ContainerSample, re
 }
 
 /**
- * The old state's pods, found in step: a node's pods come in the same order every cycle (sorted, and
- * mostly the same ones), so each is usually the next one; only when pods came or went is an index built
- * (once per node), instead of a map of maps for every node every cycle.
+ * Where a node's previous series are found, for each container of a batch in turn: in a decoded state
+ * (by name, stateSeries), or in place in the stored bytes when their names are the batch's (state.ts).
  */
-class OldPods {
+export interface Prior {
+  node: Series | null;
+  /** The series kept for pod `pod` of the batch (`p`), its `at`-th container, the batch's `flat`-th overall. */
+  container(pod: number, p: PodSamples, at: number, flat: number): Series | undefined;
+}
+
+/**
+ * The old state's series. Its pods are found in step: a node's pods come in the same order every cycle
+ * (sorted, and mostly the same ones), so each is usually the next one; only when pods came or went is an
+ * index built (once per node), instead of a map of maps for every node every cycle. A container is the
+ * one at the same position when the names agree, else found by name.
+ */
+class StatePrior implements Prior {
+  readonly node: Series | null;
   readonly #pods: readonly PodState[];
   #next = 0;
   #index: Map<string, PodState> | null = null;
+  /** The batch's pod last looked up, and what was found for it. */
+  #at = -1;
+  #found: PodState | undefined;
 
-  constructor(pods: readonly PodState[]) {
-    this.#pods = pods;
+  constructor(old: NodeState | null) {
+    this.node = old?.node ?? null;
+    this.#pods = old?.pods ?? [];
   }
 
-  find(namespace: string, name: string): PodState | undefined {
+  #find(namespace: string, name: string): PodState | undefined {
     const p = this.#pods[this.#next];
     if (p !== undefined && p.name === name && p.namespace === namespace) {
       this.#next++;
@@ -107,15 +123,20 @@ class OldPods {
     }
     return this.#index.get(`${namespace}/${name}`);
   }
-}
 
-/** The container's old series: the one at the same position when the names agree, else by name. */
-function oldSeries(pod: PodState | undefined, name: string, at: number): Series | undefined {
-  if (pod === undefined) return undefined;
-  const c = pod.containers[at];
-  if (c !== undefined && c.name === name) return c.series;
-  for (const o of pod.containers) if (o.name === name) return o.series;
-  return undefined;
+  container(pod: number, p: PodSamples, at: number): Series | undefined {
+    if (pod !== this.#at) {
+      this.#at = pod;
+      this.#found = this.#find(p.namespace, p.name);
+    }
+    const before = this.#found;
+    if (before === undefined) return undefined;
+    const name = p.containers[at]!.name;
+    const c = before.containers[at];
+    if (c !== undefined && c.name === name) return c.series;
+    for (const o of before.containers) if (o.name === name) return o.series;
+    return undefined;
+  }
 }
 
 /** Replaces a node's state with what this batch says, keeping the history each rule allows. */
@@ -124,17 +145,25 @@ export function advanceNode(
   batch: MetricsBatch,
   cycle: { startedAt: number; expiresAt: number; resolutionMs: number },
 ): NodeState {
-  const oldPods = new OldPods(old?.pods ?? []);
+  return advanceFrom(new StatePrior(old), batch, cycle);
+}
+
+/** advanceNode, with the previous series from `prior`. */
+export function advanceFrom(
+  prior: Prior,
+  batch: MetricsBatch,
+  cycle: { startedAt: number; expiresAt: number; resolutionMs: number },
+): NodeState {
   const pods: PodState[] = new Array(batch.pods.length);
+  let flat = 0;
   for (let i = 0; i < batch.pods.length; i++) {
     const p = batch.pods[i]!;
-    const before = oldPods.find(p.namespace, p.name);
     const containers: ContainerState[] = new Array(p.containers.length);
     for (let j = 0; j < p.containers.length; j++) {
       const c = p.containers[j]!;
       containers[j] = {
         name: c.name,
-        series: advanceContainer(oldSeries(before, c.name, j), c, cycle.resolutionMs),
+        series: advanceContainer(prior.container(i, p, j, flat++), c, cycle.resolutionMs),
       };
     }
     pods[i] = { namespace: p.namespace, name: p.name, containers };
@@ -142,7 +171,7 @@ export function advanceNode(
   return {
     scrapedAt: cycle.startedAt,
     expiresAt: cycle.expiresAt,
-    node: batch.node ? advanceSeries(old?.node, point(batch.node)) : null,
+    node: batch.node ? advanceSeries(prior.node, point(batch.node)) : null,
     pods,
   };
 }
