@@ -10,6 +10,7 @@ import { type HashUpdate, nodeStatsFields, type StatsWrite } from '../metrics.ts
 import { encodeEntry, itemRef } from './entry.ts';
 import { CYCLE_FIELD, cycleChannel, keys, ORDER_FIELD, PARTS_FIELD } from './keys.ts';
 import { databaseOf, guarded, type RedisClient } from './redis.ts';
+import { HsetBuilder } from './resp.ts';
 
 /** One served hash, replaced as a whole. An empty `fields` deletes it. */
 export interface HashWrite {
@@ -401,11 +402,10 @@ export class CycleStaging {
   readonly #redis: RedisClient;
   readonly #o: Required<StagingOptions>;
   /**
-   * Buffered HSET fields (flat name, value, …) per staging key. Values are encoded to bytes one by one
-   * (ByteChunks): as strings, ioredis would join a pipeline's arguments into one huge string, which costs
-   * several times more to flatten and encode when the socket writes it.
+   * Buffered HSET fields per staging key, written as RESP as they come (resp.ts): as strings, ioredis
+   * would join a pipeline's arguments into one huge string, and as Buffers convert each again.
    */
-  #hashes = new Map<string, (string | Buffer)[]>();
+  #hashes = new Map<string, HsetBuilder>();
   /** Buffered state SETs: key, value, TTL. */
   #states: [string, Buffer, number][] = [];
   #commands = 0;
@@ -483,12 +483,12 @@ export class CycleStaging {
   }
 
   #hset(key: string, name: string, value: string): void {
-    let flat = this.#hashes.get(key);
-    if (flat === undefined) {
-      flat = [];
-      this.#hashes.set(key, flat);
+    let h = this.#hashes.get(key);
+    if (h === undefined) {
+      h = new HsetBuilder(key);
+      this.#hashes.set(key, h);
     }
-    flat.push(name, this.#bytesOf.encode(value));
+    h.add(name, value);
     this.#commands++;
     this.#bytes += name.length + value.length;
   }
@@ -533,12 +533,12 @@ export class CycleStaging {
       this.#expirySet.set(key, now);
       return true;
     };
-    for (const [key, flat] of this.#hashes) {
+    for (const [key, h] of this.#hashes) {
       const expire = renew(key);
       groups.push({
-        weight: flat.length / 2 + 1,
+        weight: h.fields + 1,
         add: (p) => {
-          hsetChunks(p, key, flat);
+          h.send(p);
           if (expire) p.pexpire(key, ttlMs);
         },
       });

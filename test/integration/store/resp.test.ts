@@ -1,0 +1,79 @@
+/**
+ * HSETs written as RESP by the cycle's writer (shared/store/resp.ts), against the real Redis: whatever
+ * the names and values (multi-byte UTF-8 whose byte length needs more digits than its length, lone
+ * surrogates, empty strings, a buffer that must grow), Redis stores exactly what ioredis' own HSET of
+ * the same strings stores, and the pipeline answers each command as before.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { HsetBuilder } from '../../../shared/store/resp.ts';
+import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
+
+let db: TestDb;
+before(async () => {
+  db = await leaseTestDb();
+});
+after(() => db.release());
+
+const hgetallBuffers = async (key: string) => {
+  const flat = await db.redis.hgetallBuffer(key);
+  return new Map(Object.entries(flat).map(([k, v]) => [k, v.toString('hex')]));
+};
+
+describe('HSET written as RESP', () => {
+  test('stores what ioredis’ HSET of the same fields stores', async () => {
+    const fields: [string, string][] = [
+      ['plain', 'value'],
+      ['', 'an empty name'],
+      ['an empty value', ''],
+      // 5 code units, 10 bytes: the length's one digit becomes two.
+      ['é'.repeat(5), 'é'.repeat(50)],
+      // 2 code units, 4 bytes each; and 9 → 27 bytes.
+      ['🚀', '日本語日本語日本語'],
+      ['lone surrogate \ud800 here', 'x\udfffy'],
+      ['digits-99', 'a'.repeat(99)],
+      ['digits-100', 'a'.repeat(100)],
+      // Larger than the builder's first buffer: it grows, keeping what it holds.
+      ['large', 'z'.repeat(300_000)],
+      ['after the growth', 'ü'.repeat(3333)],
+      ['plain', 'replaced: a later field of the same name wins, as in one HSET'],
+    ];
+    const h = new HsetBuilder('ours');
+    for (const [name, value] of fields) h.add(name, value);
+    assert.equal(h.fields, fields.length);
+    const p = db.redis.pipeline();
+    h.send(p);
+    p.hset('theirs', ...fields.flat());
+    const results = await p.exec();
+    assert.deepEqual(results, [
+      [null, fields.length - 1],
+      [null, fields.length - 1],
+    ]);
+    const ours = await hgetallBuffers('ours');
+    assert.deepEqual(ours, await hgetallBuffers('theirs'));
+    assert.equal(ours.size, fields.length - 1);
+  });
+
+  test('many builders in one pipeline, beside ordinary commands, each answered in order', async () => {
+    const p = db.redis.pipeline();
+    const want = new Map<string, Map<string, string>>();
+    for (let k = 0; k < 20; k++) {
+      const key = `key-${k}`;
+      const h = new HsetBuilder(key, 64);
+      const fields = new Map<string, string>();
+      for (let i = 0; i < 50 * k; i++) {
+        fields.set(`f-${i}`, `v-${'é'.repeat(i % 13)}-${i}`);
+        h.add(`f-${i}`, fields.get(`f-${i}`)!);
+      }
+      want.set(key, fields);
+      if (k > 0) h.send(p);
+      p.pexpire(key, 60_000);
+    }
+    const results = await p.exec();
+    assert.ok(results);
+    for (const [err] of results) assert.equal(err, null);
+    for (const [key, fields] of want) {
+      assert.deepEqual(new Map(Object.entries(await db.redis.hgetall(key))), fields, key);
+    }
+  });
+});
