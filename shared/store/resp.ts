@@ -1,14 +1,13 @@
 /**
- * HSETs written as RESP while a cycle renders them. A cycle streams tens of thousands of HSET fields; as
- * ioredis arguments each would be converted again when its pipeline is sent (a length and a string per
- * argument, the command joined into a Buffer, the arguments flattened and copied on the way). Here each
- * field is appended as its RESP bytes the moment it is rendered, into a buffer of its command's own,
- * and the pipeline sends those bytes as they are (toWritable, as ioredis' own Script commands override
- * it), copied once more when the pipeline joins its commands.
+ * Commands written as RESP while a cycle renders them: its HSETs of entries and its SETRANGEs of pod
+ * items. A cycle streams tens of thousands of fields and items; as ioredis arguments each would be
+ * converted again when its pipeline is sent (a length and a string per argument, each command joined
+ * into a Buffer, the arguments flattened and copied on the way), and the items would wait as a Buffer
+ * each, joined at the send. Here each field or item is appended as its bytes the moment it is rendered,
+ * into a buffer of its command's own, and the pipeline sends those bytes as they are (toWritable, as
+ * ioredis' own Script commands override it), copied once more when the pipeline joins its commands.
  */
-
-import type { ChainableCommander } from 'ioredis';
-import { Command, type Pipeline } from 'ioredis';
+import { type ChainableCommander, Command, type Pipeline } from 'ioredis';
 
 /** A command whose RESP bytes are already written; its key is still named, for Cluster slots. */
 class PreEncoded extends Command {
@@ -24,18 +23,13 @@ class PreEncoded extends Command {
   }
 }
 
-/** Queues a pre-encoded command on a pipeline (ChainableCommander's type leaves sendCommand out). */
-function queue(p: ChainableCommander, c: Command): void {
-  (p as unknown as Pipeline).sendCommand(c);
-}
-
 const DOLLAR = 0x24;
 const CR = 13;
 const LF = 10;
 /** A bulk string's bytes beyond its own: `$`, at most 16 digits, CRLF twice. */
 const BULK_OVERHEAD = 1 + 16 + 4;
-/** A header's bytes beyond its key: `*<count>\r\n$4\r\nhset\r\n$<length>\r\n` … `\r\n`. */
-const HEAD_OVERHEAD = 1 + 16 + 2 + 10 + 1 + 16 + 2 + 2;
+/** A header's bytes beyond its key: `*<count>`, the command's name and the key's length, each a line. */
+const HEAD_OVERHEAD = 1 + 16 + 2 + 1 + 16 + 2 + 16 + 1 + 16 + 2 + 2;
 
 function digits(n: number): number {
   let d = 1;
@@ -47,54 +41,40 @@ function digits(n: number): number {
 }
 
 /**
- * One HSET being built: fields appended as RESP bulk strings behind room kept for the header, which
- * `command` writes once the count is known. Each builder is sent once.
+ * One command's bytes being built: a body appended to, behind room kept for its header (and, in
+ * `extraHead`, whatever else goes before the body), written by `send` once what it says is known. Each
+ * builder is sent once.
  */
-export class HsetBuilder {
+abstract class Framed {
   readonly key: string;
   #buf: Buffer;
-  /** Where the fields start (the header's room before it) and end. */
+  /** Where the body starts (the header's room before it) and ends. */
   readonly #start: number;
   #end: number;
-  #fields = 0;
 
-  constructor(key: string, capacity = 16 << 10) {
+  constructor(key: string, capacity: number, extraHead: number) {
     this.key = key;
-    this.#start = HEAD_OVERHEAD + Buffer.byteLength(key);
-    this.#buf = Buffer.allocUnsafeSlow(this.#start + capacity);
+    this.#start = HEAD_OVERHEAD + Buffer.byteLength(key) + extraHead;
+    // Past the body, room for a closing CRLF.
+    this.#buf = Buffer.allocUnsafe(this.#start + capacity + 2);
     this.#end = this.#start;
   }
 
-  /** Fields appended so far. */
-  get fields(): number {
-    return this.#fields;
+  /** The body's bytes so far. */
+  get bytes(): number {
+    return this.#end - this.#start;
   }
 
-  /** Appends a field (a later one for the same name replaces it, as in one HSET). */
-  add(name: string, value: string): void {
+  /** Appends `s` as UTF-8 (as a bulk string with `bulk`); how many bytes it took. */
+  protected append(s: string, bulk: boolean): number {
     // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    this.#reserve(3 * (name.length + value.length) + 2 * BULK_OVERHEAD);
-    this.#end = this.#bulk(this.#bulk(this.#end, name), value);
-    this.#fields++;
-  }
-
-  /** The HSET of every field appended, for a pipeline (`queue`). */
-  send(p: ChainableCommander): void {
-    const head = `*${2 + 2 * this.#fields}\r\n$4\r\nhset\r\n$${Buffer.byteLength(this.key)}\r\n${this.key}\r\n`;
-    const at = this.#start - Buffer.byteLength(head);
-    this.#buf.write(head, at, 'utf8');
-    queue(p, new PreEncoded('hset', this.key, this.#buf.subarray(at, this.#end)));
-  }
-
-  #reserve(bytes: number): void {
-    if (this.#buf.length - this.#end >= bytes) return;
-    const grown = Buffer.allocUnsafeSlow(Math.max(2 * this.#buf.length, this.#end + bytes));
-    this.#buf.copy(grown, 0, 0, this.#end);
-    this.#buf = grown;
-  }
-
-  /** Writes `s` as a bulk string at `at`; where it ends. */
-  #bulk(at: number, s: string): number {
+    this.#reserve(3 * s.length + (bulk ? BULK_OVERHEAD : 0));
+    const at = this.#end;
+    if (!bulk) {
+      const n = this.#buf.write(s, at, 'utf8');
+      this.#end += n;
+      return n;
+    }
     const buf = this.#buf;
     // Most strings are ASCII (a byte per code unit): the length's digits are written for that guess, the
     // string after them, and moved only when its bytes need more digits.
@@ -112,6 +92,74 @@ export class HsetBuilder {
     buf[text - 1] = LF;
     buf[text + n] = CR;
     buf[text + n + 1] = LF;
-    return text + n + 2;
+    this.#end = text + n + 2;
+    return n;
+  }
+
+  /** Queues the command on a pipeline: `head` before the body, `tail` (at most CRLF) after it. */
+  protected queue(p: ChainableCommander, name: string, head: string, tail: string): void {
+    const at = this.#start - Buffer.byteLength(head);
+    this.#buf.write(head, at, 'utf8');
+    const end = this.#end + this.#buf.write(tail, this.#end, 'latin1');
+    // ChainableCommander's type leaves sendCommand out; every pipeline has it.
+    (p as unknown as Pipeline).sendCommand(new PreEncoded(name, this.key, this.#buf.subarray(at, end)));
+  }
+
+  #reserve(bytes: number): void {
+    if (this.#buf.length - 2 - this.#end >= bytes) return;
+    const grown = Buffer.allocUnsafe(Math.max(2 * this.#buf.length, this.#end + bytes + 2));
+    this.#buf.copy(grown, 0, 0, this.#end);
+    this.#buf = grown;
+  }
+}
+
+/** `*<count>\r\n$<name length>\r\n<name>\r\n$<key length>\r\n<key>\r\n` */
+const header = (count: number, name: string, key: string) =>
+  `*${count}\r\n$${name.length}\r\n${name}\r\n$${Buffer.byteLength(key)}\r\n${key}\r\n`;
+
+/** One HSET being built, field by field (a later field of the same name replaces it, as in one HSET). */
+export class HsetBuilder extends Framed {
+  #fields = 0;
+
+  /** `capacity`: the bytes of fields expected (the buffer grows past it, by doubling). */
+  constructor(key: string, capacity = 1024) {
+    super(key, capacity, 0);
+  }
+
+  /** Fields appended so far. */
+  get fields(): number {
+    return this.#fields;
+  }
+
+  add(name: string, value: string): void {
+    this.append(name, true);
+    this.append(value, true);
+    this.#fields++;
+  }
+
+  /** The HSET of every field appended, queued on a pipeline. */
+  send(p: ChainableCommander): void {
+    this.queue(p, 'hset', header(2 + 2 * this.#fields, 'hset', this.key), '');
+  }
+}
+
+/** One SETRANGE being built: texts appended one after another, written at an offset told at the end. */
+export class SetrangeBuilder extends Framed {
+  /** `capacity`: the bytes expected (the buffer grows past it, by doubling). */
+  constructor(key: string, capacity = 1024) {
+    // The offset's line and the value's length line.
+    super(key, capacity, 1 + 16 + 2 + 1 + 16 + 2);
+  }
+
+  /** Appends `text` as UTF-8; how many bytes it took. */
+  add(text: string): number {
+    return this.append(text, false);
+  }
+
+  /** SETRANGE key offset <everything appended>, queued on a pipeline. */
+  send(p: ChainableCommander, offset: number): void {
+    const offsetText = String(offset);
+    const head = `${header(4, 'setrange', this.key)}$${offsetText.length}\r\n${offsetText}\r\n$${this.bytes}\r\n`;
+    this.queue(p, 'setrange', head, '\r\n');
   }
 }

@@ -10,7 +10,7 @@ import { type HashUpdate, nodeStatsFields, type StatsWrite } from '../metrics.ts
 import { encodeEntry, itemRef } from './entry.ts';
 import { CYCLE_FIELD, cycleChannel, keys, ORDER_FIELD, PARTS_FIELD } from './keys.ts';
 import { databaseOf, guarded, type RedisClient } from './redis.ts';
-import { HsetBuilder } from './resp.ts';
+import { HsetBuilder, SetrangeBuilder } from './resp.ts';
 
 /** One served hash, replaced as a whole. An empty `fields` deletes it. */
 export interface HashWrite {
@@ -292,9 +292,13 @@ interface ItemsPart {
   key: string;
   /** Bytes appended so far, sent or not. */
   length: number;
-  /** Appended bytes not sent yet, from offset `sentTo`. */
-  pending: Buffer[];
+  /** The bytes appended since the last send (null: none), to be written from offset `sentTo`. */
+  pending: SetrangeBuilder | null;
   sentTo: number;
+  /** The bytes the last send took (sizes the next builder's first buffer). */
+  lastBytes: number;
+  /** The namespace's staging hash, where each item's entry goes. */
+  podKey: string;
 }
 
 /** Commands that touch one key (so one Cluster slot), and about how many they are. */
@@ -406,6 +410,12 @@ export class CycleStaging {
    * would join a pipeline's arguments into one huge string, and as Buffers convert each again.
    */
   #hashes = new Map<string, HsetBuilder>();
+  /**
+   * Each staging key's bytes of fields in its last send: the next builder's first buffer is sized from
+   * it (a cycle's hundreds of keys each get a few KiB per send, and off-heap allocations count towards
+   * what makes V8 collect).
+   */
+  readonly #hashBytes = new Map<string, number>();
   /** Buffered state SETs: key, value, TTL. */
   #states: [string, Buffer, number][] = [];
   #commands = 0;
@@ -456,17 +466,18 @@ export class CycleStaging {
   podItem(namespace: string, name: string, head: EntryHead, item: string): [offset: number, length: number] {
     let part = this.#items.get(namespace);
     if (part === undefined) {
-      part = { key: keys.podItems(namespace, this.#o.part), length: 0, pending: [], sentTo: 0 };
+      const key = keys.podItems(namespace, this.#o.part);
+      part = { key, length: 0, pending: null, sentTo: 0, lastBytes: 0, podKey: this.#podKey(namespace) };
       this.#items.set(namespace, part);
     }
-    const bytes = this.#bytesOf.encode(item);
+    part.pending ??= new SetrangeBuilder(part.key, part.lastBytes + (part.lastBytes >> 2) || undefined);
+    const length = part.pending.add(item);
     const offset = part.length;
-    part.pending.push(bytes);
-    part.length += bytes.length;
-    this.#bytes += bytes.length;
-    const ref = itemRef(this.#o.part, offset, bytes.length);
-    this.#hset(this.#podKey(namespace), name, encodeEntry({ ...head, item: ref }));
-    return [offset, bytes.length];
+    part.length += length;
+    this.#bytes += length;
+    const ref = itemRef(this.#o.part, offset, length);
+    this.#hset(part.podKey, name, encodeEntry({ ...head, item: ref }));
+    return [offset, length];
   }
 
   #podKey(namespace: string): string {
@@ -485,7 +496,8 @@ export class CycleStaging {
   #hset(key: string, name: string, value: string): void {
     let h = this.#hashes.get(key);
     if (h === undefined) {
-      h = new HsetBuilder(key);
+      const last = this.#hashBytes.get(key);
+      h = new HsetBuilder(key, last === undefined ? undefined : last + (last >> 2));
       this.#hashes.set(key, h);
     }
     h.add(name, value);
@@ -534,6 +546,7 @@ export class CycleStaging {
       return true;
     };
     for (const [key, h] of this.#hashes) {
+      this.#hashBytes.set(key, h.bytes);
       const expire = renew(key);
       groups.push({
         weight: h.fields + 1,
@@ -546,16 +559,17 @@ export class CycleStaging {
     // Each part's new bytes in one SETRANGE at their offset: a command sent twice (a reconnect) writes
     // the same bytes again, and one lost leaves a gap that finish's check finds.
     for (const part of this.#items.values()) {
-      if (part.pending.length === 0) continue;
+      const items = part.pending;
+      if (items === null) continue;
       const { key, sentTo } = part;
-      const bytes = part.pending.length === 1 ? part.pending[0]! : Buffer.concat(part.pending);
-      part.pending = [];
-      part.sentTo += bytes.length;
+      part.pending = null;
+      part.lastBytes = items.bytes;
+      part.sentTo += items.bytes;
       const expire = renew(key);
       groups.push({
         weight: 1,
         add: (p) => {
-          p.setrange(key, sentTo, bytes);
+          items.send(p, sentTo);
           if (expire) p.pexpire(key, ttlMs);
         },
       });

@@ -1,12 +1,12 @@
 /**
- * HSETs written as RESP by the cycle's writer (shared/store/resp.ts), against the real Redis: whatever
- * the names and values (multi-byte UTF-8 whose byte length needs more digits than its length, lone
- * surrogates, empty strings, a buffer that must grow), Redis stores exactly what ioredis' own HSET of
- * the same strings stores, and the pipeline answers each command as before.
+ * Commands written as RESP by the cycle's writer (shared/store/resp.ts), against the real Redis: whatever
+ * the names, values and items (multi-byte UTF-8 whose byte length needs more digits than its length,
+ * lone surrogates, empty strings, a buffer that must grow), Redis stores exactly what ioredis' own HSET
+ * and SETRANGE of the same strings store, and the pipeline answers each command as before.
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { HsetBuilder } from '../../../shared/store/resp.ts';
+import { HsetBuilder, SetrangeBuilder } from '../../../shared/store/resp.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 
 let db: TestDb;
@@ -75,5 +75,43 @@ describe('HSET written as RESP', () => {
     for (const [key, fields] of want) {
       assert.deepEqual(new Map(Object.entries(await db.redis.hgetall(key))), fields, key);
     }
+  });
+
+  test('SETRANGE of appended items stores what ioredis’ SETRANGE of their bytes stores, at each offset', async () => {
+    const items = [
+      '{"a":1}',
+      'é'.repeat(5),
+      '🚀 日本語',
+      'lone \ud800',
+      'x'.repeat(99),
+      'y'.repeat(100),
+      'z'.repeat(200_000),
+      '',
+      'the end',
+    ];
+    // Three sends, one after another at the offsets they reach, as a cycle's flushes do.
+    const sends = [items.slice(0, 3), items.slice(3, 7), items.slice(7)];
+    let offset = 0;
+    for (const group of sends) {
+      const b = new SetrangeBuilder('items-ours', 16);
+      const lengths = group.map((t) => b.add(t));
+      assert.deepEqual(
+        lengths,
+        group.map((t) => Buffer.byteLength(t)),
+        'each item’s byte length',
+      );
+      const p = db.redis.pipeline();
+      b.send(p, offset);
+      p.setrange('items-theirs', offset, Buffer.from(group.join('')));
+      const results = await p.exec();
+      offset += b.bytes;
+      assert.deepEqual(results, [
+        [null, offset],
+        [null, offset],
+      ]);
+    }
+    const ours = await db.redis.getBuffer('items-ours');
+    assert.ok(ours?.equals((await db.redis.getBuffer('items-theirs'))!));
+    assert.equal(ours?.length, Buffer.byteLength(items.join('')));
   });
 });
