@@ -37,26 +37,19 @@ import {
   type Series,
 } from './storage.ts';
 
+/** a-z, 0-9, '-', '.', A-Z, '_': nothing JSON escapes, one UTF-8 byte each. */
+function plain(c: number): boolean {
+  return (
+    (c >= 97 && c <= 122) || (c >= 48 && c <= 57) || c === 45 || c === 46 || (c >= 65 && c <= 90) || c === 95
+  );
+}
+
 /**
  * A name as a JSON string. Kubernetes names (DNS labels and subdomains) need no escaping, so the common
  * case is only quoted; anything else goes through JSON.stringify.
  */
 function quoted(name: string): string {
-  for (let i = 0; i < name.length; i++) {
-    const c = name.charCodeAt(i);
-    // a-z, 0-9, '-', '.', A-Z, '_': nothing JSON escapes.
-    if (
-      !(
-        (c >= 97 && c <= 122) ||
-        (c >= 48 && c <= 57) ||
-        c === 45 ||
-        c === 46 ||
-        (c >= 65 && c <= 90) ||
-        c === 95
-      )
-    )
-      return JSON.stringify(name);
-  }
+  for (let i = 0; i < name.length; i++) if (!plain(name.charCodeAt(i))) return JSON.stringify(name);
   return `"${name}"`;
 }
 
@@ -117,6 +110,55 @@ function namesOf(pods: readonly Named[]): { text: string; containers: number } {
     containers += p.containers.length;
   }
   return { text: `[${names}]`, containers };
+}
+
+const QUOTE = 0x22;
+const COMMA = 0x2c;
+
+/** Where `"s"` ends if it is at `at` in `b` (before `end`) and `s` needs no escaping; else -1. */
+function quotedAt(b: Buffer, at: number, end: number, s: string): number {
+  if (at + s.length + 2 > end || b[at] !== QUOTE) return -1;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (!plain(c) || b[at + 1 + i] !== c) return -1;
+  }
+  return b[at + 1 + s.length] === QUOTE ? at + s.length + 2 : -1;
+}
+
+/** Where the decimal digits of `n` (a count) end if they are at `at` in `b` (before `end`); else -1. */
+function countAt(b: Buffer, at: number, end: number, n: number): number {
+  let d = 1;
+  for (let v = n; v >= 10; v = Math.floor(v / 10)) d++;
+  if (at + d > end) return -1;
+  for (let i = at + d - 1, v = n; i >= at; i--, v = Math.floor(v / 10)) if (b[i] !== 48 + (v % 10)) return -1;
+  return at + d;
+}
+
+/**
+ * Whether the names part of the binary state `b` (`namesBytes` long) is what namesOf(pods) writes,
+ * compared where it is, without writing the text: true only when, too, every name needs no escaping
+ * (false says nothing: advanceState then writes the text and compares the bytes).
+ */
+function sameNames(b: Buffer, namesBytes: number, pods: readonly Named[]): boolean {
+  const end = HEADER_BYTES + namesBytes;
+  if (end > b.length || b[HEADER_BYTES] !== 0x5b) return false;
+  let at = HEADER_BYTES + 1;
+  for (let i = 0; i < pods.length; i++) {
+    const p = pods[i]!;
+    if (i > 0 && (at >= end || b[at++] !== COMMA)) return false;
+    at = quotedAt(b, at, end, p.namespace);
+    if (at < 0 || at >= end || b[at++] !== COMMA) return false;
+    at = quotedAt(b, at, end, p.name);
+    if (at < 0 || at >= end || b[at++] !== COMMA) return false;
+    at = countAt(b, at, end, p.containers.length);
+    if (at < 0) return false;
+    for (const c of p.containers) {
+      if (at >= end || b[at++] !== COMMA) return false;
+      at = quotedAt(b, at, end, c.name);
+      if (at < 0) return false;
+    }
+  }
+  return at === end - 1 && b[at] === 0x5d;
 }
 
 /**
@@ -191,18 +233,15 @@ class BytesPrior implements Prior {
 }
 
 /**
- * The stored state `b` read in place, when it is a binary state with exactly the names just written at
- * `start` (beginState) and every number decodeBinary would accept; else null (and it is decoded, or
- * found to be no history, as before).
+ * The stored state `b` read in place, when it is a binary state of `namesBytes` of names for this many
+ * containers and every number is one decodeBinary accepts; else null (and it is decoded, or found to be
+ * no history, as before). The caller has checked that its names are the new state's.
  */
-function inPlace(b: Buffer, start: number, namesBytes: number, containers: number): BytesPrior | null {
-  if (b.length < HEADER_BYTES + 16 || b[0] !== BINARY || b[2] !== 0 || b[3] !== 0) return null;
+function inPlace(b: Buffer, namesBytes: number, containers: number): BytesPrior | null {
   const nodePoints = b[1]!;
-  if (nodePoints > 2 || b.readUInt32LE(4) !== namesBytes) return null;
+  if (nodePoints > 2) return null;
   const numbersAt = HEADER_BYTES + pad8(namesBytes);
   if (b.length !== numbersAt + 16 + 32 * nodePoints + 64 * containers) return null;
-  const names = HEADER_BYTES + namesBytes;
-  if (chunk.compare(b, HEADER_BYTES, names, start + HEADER_BYTES, start + names) !== 0) return null;
   const v = new DataView(b.buffer, b.byteOffset, b.length);
   // As decodeBinary: every number finite, but a container's prev, whose NaN timestamp says it has none.
   for (let at = numbersAt; at < numbersAt + 16 + 32 * nodePoints; at += 8) {
@@ -216,24 +255,48 @@ function inPlace(b: Buffer, start: number, namesBytes: number, containers: numbe
   return new BytesPrior(v, numbersAt + 16, nodePoints);
 }
 
+/** A binary state's names' byte length, or -1 when `b` is not one (by its header). */
+function binaryNames(b: Buffer | string | null): number {
+  if (b === null || typeof b === 'string' || b.length < HEADER_BYTES + 16) return -1;
+  if (b[0] !== BINARY || b[2] !== 0 || b[3] !== 0) return -1;
+  return b.readUInt32LE(4);
+}
+
 /**
  * The next cycle's state of a node from its stored one (`old`, as decodeState takes it) and its batch:
  * what `advanceNode(decodeState(old), batch, cycle)` gives, and its bytes, as encodeState writes them.
- * In a warm cycle a node's pods and containers are mostly the ones it had, and then the stored series
- * are read in place (BytesPrior): neither the old names nor the old state are decoded, and the names
- * are written once.
+ * In a warm cycle a node's pods and containers are mostly the ones it had: then the stored names are
+ * compared with the batch's where they are and copied, and the stored series read in place
+ * (BytesPrior), so that neither the names nor the old state are decoded, nor the names' text built.
  */
 export function advanceState(
   old: Buffer | string | null,
   batch: MetricsBatch,
   cycle: { startedAt: number; expiresAt: number; resolutionMs: number },
 ): { state: NodeState; bytes: Buffer } {
-  const names = namesOf(batch.pods);
-  const begun = beginState(names);
-  const prior =
-    old !== null && typeof old !== 'string'
-      ? inPlace(old, begun.start, begun.namesBytes, names.containers)
-      : null;
+  const oldNames = binaryNames(old);
+  let begun: { start: number; namesBytes: number };
+  let prior: BytesPrior | null = null;
+  if (oldNames >= 0 && sameNames(old as Buffer, oldNames, batch.pods)) {
+    let containers = 0;
+    for (const p of batch.pods) containers += p.containers.length;
+    reserve(HEADER_BYTES + pad8(oldNames) + 8 * (2 + 8 + 8 * containers));
+    begun = { start: offset, namesBytes: oldNames };
+    (old as Buffer).copy(chunk, offset + HEADER_BYTES, HEADER_BYTES, HEADER_BYTES + oldNames);
+    prior = inPlace(old as Buffer, oldNames, containers);
+  } else {
+    const names = namesOf(batch.pods);
+    begun = beginState(names);
+    const { start, namesBytes } = begun;
+    const end = HEADER_BYTES + namesBytes;
+    if (
+      oldNames === namesBytes &&
+      end <= (old as Buffer).length &&
+      chunk.compare(old as Buffer, HEADER_BYTES, end, start + HEADER_BYTES, start + end) === 0
+    ) {
+      prior = inPlace(old as Buffer, namesBytes, names.containers);
+    }
+  }
   const state = prior ? advanceFrom(prior, batch, cycle) : advanceNode(decodeState(old), batch, cycle);
   return { state, bytes: finishState(begun, state) };
 }

@@ -57,7 +57,10 @@ function shapeOf(rnd: () => number): [string, string, string[]][] {
   const n = Math.floor(rnd() * 6);
   for (let i = 0; i < n; i++) {
     const containers = Array.from({ length: 1 + Math.floor(rnd() * 3) }, (_, j) => `c${j}`);
-    pods.push([rnd() < 0.5 ? 'default' : 'kube-system', `pod-${i}`, containers]);
+    // Now and then names that JSON escapes, or whose UTF-8 is longer than their text.
+    const odd = rnd();
+    const name = odd < 0.05 ? `pod-"${i}"` : odd < 0.1 ? `pod-é${i}` : `pod-${i}`;
+    pods.push([rnd() < 0.5 ? 'default' : 'kube-system', name, containers]);
   }
   return pods.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] < b[1] ? -1 : 1));
 }
@@ -151,6 +154,17 @@ describe('advanceState: a node advanced from its stored bytes', () => {
     );
     assert.deepEqual(next!.state, expected(first.bytes, batch, 1).state);
     assert.ok(next!.state.pods[0]!.containers[0]!.series.prev, 'the history was kept');
+    // Names that JSON escapes are compared as the text they are written as: in place too.
+    const odd: [string, string, string[]][] = [
+      ['default', 'web-"1"', ['app']],
+      ['team-é', 'x', ['c']],
+    ];
+    const oddFirst = advanceState(null, batchOf(odd, 0, rnd), cycleAt(0));
+    const oddBatch = batchOf(odd, 1, rnd);
+    assert.equal(
+      parsesDuring(() => advanceState(oddFirst.bytes, oddBatch, cycleAt(1))),
+      0,
+    );
     // With a pod more, the names differ: the stored state is decoded (the counter does count).
     const more = batchOf([...shape, ['zzz', 'new', ['app']]], 1, rnd);
     assert.equal(
