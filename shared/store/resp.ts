@@ -8,6 +8,7 @@
  * ioredis' own Script commands override it), copied once more when the pipeline joins its commands.
  */
 import { type ChainableCommander, Command, type Pipeline } from 'ioredis';
+import { type EntryHead, maxEntryRefBytes, writeEntryRef } from './entry.ts';
 
 /** A command whose RESP bytes are already written; its key is still named, for Cluster slots. */
 class PreEncoded extends Command {
@@ -75,13 +76,29 @@ abstract class Framed {
       this.#end += n;
       return n;
     }
-    const buf = this.#buf;
-    // Most strings are ASCII (a byte per code unit): the length's digits are written for that guess, the
-    // string after them, and moved only when its bytes need more digits.
+    // Most strings are ASCII (a byte per code unit): the length's digits are written for that guess.
     const guess = digits(s.length);
+    const text = at + 1 + guess + 2;
+    return this.#frame(at, guess, this.#buf.write(s, text, 'utf8'));
+  }
+
+  /** Appends, as a bulk string, what `write` writes at the offset it is given (at most `most` bytes). */
+  protected appendWith(most: number, write: (buf: Buffer, at: number) => number): number {
+    this.#reserve(most + BULK_OVERHEAD);
+    const at = this.#end;
+    const guess = digits(most);
+    const text = at + 1 + guess + 2;
+    return this.#frame(at, guess, write(this.#buf, text) - text);
+  }
+
+  /**
+   * Frames the `n` bytes written at `at` + `guess` digits + 3 as a bulk string: its length's digits
+   * before them (the bytes moved when the length has other than `guess` digits), CRLF after; their count.
+   */
+  #frame(at: number, guess: number, n: number): number {
+    const buf = this.#buf;
     let text = at + 1 + guess + 2;
-    const n = buf.write(s, text, 'utf8');
-    const d = n === s.length ? guess : digits(n);
+    const d = digits(n);
     if (d !== guess) {
       buf.copyWithin(at + 1 + d + 2, text, text + n);
       text = at + 1 + d + 2;
@@ -134,6 +151,15 @@ export class HsetBuilder extends Framed {
   add(name: string, value: string): void {
     this.append(name, true);
     this.append(value, true);
+    this.#fields++;
+  }
+
+  /** A pod's entry whose item is a reference, as entry.ts writes it (writeEntryRef). */
+  addEntryRef(name: string, head: EntryHead, part: string, offset: number, length: number): void {
+    this.append(name, true);
+    this.appendWith(maxEntryRefBytes(head, part), (buf, at) =>
+      writeEntryRef(buf, at, head, part, offset, length),
+    );
     this.#fields++;
   }
 

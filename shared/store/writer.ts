@@ -7,7 +7,7 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import { type HashUpdate, nodeStatsFields, type StatsWrite } from '../metrics.ts';
-import { encodeEntry, itemRef } from './entry.ts';
+import type { EntryHead } from './entry.ts';
 import { CYCLE_FIELD, cycleChannel, keys, ORDER_FIELD, PARTS_FIELD } from './keys.ts';
 import { databaseOf, guarded, type RedisClient } from './redis.ts';
 import { HsetBuilder, SetrangeBuilder } from './resp.ts';
@@ -366,12 +366,7 @@ export interface StagingOptions {
   part?: string;
 }
 
-/** What a pod's entry says beside its item (entry.ts). */
-export interface EntryHead {
-  expiresAt: number;
-  timestamp: number;
-  labels: string;
-}
+export type { EntryHead } from './entry.ts';
 
 /** A served hash at the end of a cycle: some fields already streamed, these still to write. */
 export interface StagedHash extends HashWrite {
@@ -475,8 +470,10 @@ export class CycleStaging {
     const offset = part.length;
     part.length += length;
     this.#bytes += length;
-    const ref = itemRef(this.#o.part, offset, length);
-    this.#hset(part.podKey, name, encodeEntry({ ...head, item: ref }));
+    // The entry, `encodeEntry({ ...head, item: itemRef(part, offset, length) })`, written as its bytes.
+    this.#builder(part.podKey).addEntryRef(name, head, this.#o.part, offset, length);
+    this.#commands++;
+    this.#bytes += name.length + head.labels.length + 48;
     return [offset, length];
   }
 
@@ -493,14 +490,19 @@ export class CycleStaging {
     this.#hset(this.#nodesKey, name, value);
   }
 
-  #hset(key: string, name: string, value: string): void {
+  /** The HSET being built for `key` until the next send. */
+  #builder(key: string): HsetBuilder {
     let h = this.#hashes.get(key);
     if (h === undefined) {
       const last = this.#hashBytes.get(key);
       h = new HsetBuilder(key, last === undefined ? undefined : last + (last >> 2));
       this.#hashes.set(key, h);
     }
-    h.add(name, value);
+    return h;
+  }
+
+  #hset(key: string, name: string, value: string): void {
+    this.#builder(key).add(name, value);
     this.#commands++;
     this.#bytes += name.length + value.length;
   }

@@ -6,6 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { encodeEntry, itemRef } from '../../../shared/store/entry.ts';
 import { HsetBuilder, SetrangeBuilder } from '../../../shared/store/resp.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 
@@ -52,6 +53,24 @@ describe('HSET written as RESP', () => {
     const ours = await hgetallBuffers('ours');
     assert.deepEqual(ours, await hgetallBuffers('theirs'));
     assert.equal(ours.size, fields.length - 1);
+  });
+
+  test('an entry with a reference is stored as encodeEntry writes it', async () => {
+    const h = new HsetBuilder('entries');
+    const want: Record<string, string> = {};
+    for (let i = 0; i < 300; i++) {
+      const head = {
+        expiresAt: 1_796_175_916_471 + i,
+        timestamp: i % 3 === 0 ? 0 : 1_796_175_901_000 + i,
+        labels: i % 2 ? '{}' : `{"team":"é${'x'.repeat(i)}"}`,
+      };
+      h.addEntryRef(`pod-${i}`, head, '1796175916471', i * 301, 290 + (i % 20));
+      want[`pod-${i}`] = encodeEntry({ ...head, item: itemRef('1796175916471', i * 301, 290 + (i % 20)) });
+    }
+    const p = db.redis.pipeline();
+    h.send(p);
+    assert.deepEqual(await p.exec(), [[null, 300]]);
+    assert.deepEqual(await db.redis.hgetall('entries'), want);
   });
 
   test('many builders in one pipeline, beside ordinary commands, each answered in order', async () => {

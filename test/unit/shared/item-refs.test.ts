@@ -5,7 +5,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { decodeOrder, encodeOrder, itemRef, parseItemRef } from '../../../shared/store/entry.ts';
+import {
+  decodeOrder,
+  encodeEntry,
+  encodeOrder,
+  itemRef,
+  maxEntryRefBytes,
+  parseItemRef,
+  writeEntryRef,
+} from '../../../shared/store/entry.ts';
 
 describe('item references', () => {
   test('read back as written; JSON items, empty items and malformed references are none', () => {
@@ -16,6 +24,34 @@ describe('item references', () => {
     });
     for (const item of ['{"metadata":{}}', '', '@', '@p:1', '@p:x:2', '@p:-1:2', '@p:1:2.5'])
       assert.equal(parseItemRef(item), null, item);
+  });
+
+  test('an entry with a reference, written as bytes, is the bytes of encodeEntry with itemRef', () => {
+    const numbers = [0, 7, 9, 10, 99, 100, 1_796_175_916_471, 2 ** 53 - 1, 2 ** 53, 1.5, -1, -0, 1e21, 1e-7];
+    const labels = ['{}', '{"app":"web"}', '{"team":"équipe","emoji":"🚀"}', '{"odd":"\ud800"}'];
+    const parts = ['1796175916471', '1796175916471.3.ab12cd34'];
+    let cases = 0;
+    for (const expiresAt of numbers)
+      for (const timestamp of [numbers[6]!, ...numbers.slice(0, 3), 1.25])
+        for (const head of labels.map((l) => ({ expiresAt, timestamp, labels: l })))
+          for (const part of parts)
+            for (const [offset, length] of [
+              [0, 0],
+              [9, 10],
+              [123_456_789, 345],
+            ] as const) {
+              const want = Buffer.from(encodeEntry({ ...head, item: itemRef(part, offset, length) }));
+              const most = maxEntryRefBytes(head, part);
+              const buf = Buffer.alloc(most + 8, 0xee);
+              const end = writeEntryRef(buf, 3, head, part, offset, length);
+              assert.ok(end - 3 <= most, 'within the room it asks for');
+              assert.ok(
+                buf.subarray(3, end).equals(want),
+                `${JSON.stringify(head)} ${part} ${offset} ${length}`,
+              );
+              cases++;
+            }
+    assert.ok(cases > 1000);
   });
 });
 
