@@ -86,6 +86,23 @@ function writeNumber(buf: Buffer, at: number, n: number): number {
   return end;
 }
 
+/**
+ * `s` as UTF-8 at `at`; where it ends. Short ASCII text is copied character by character (cheaper than a
+ * call into Buffer's native write for a few dozen bytes); anything else is written by Buffer.
+ */
+function writeText(buf: Buffer, at: number, s: string): number {
+  if (s.length <= 64) {
+    let i = 0;
+    for (; i < s.length; i++) {
+      const c = s.charCodeAt(i);
+      if (c >= 0x80) break;
+      buf[at + i] = c;
+    }
+    if (i === s.length) return at + i;
+  }
+  return at + buf.write(s, at, 'utf8');
+}
+
 const TAB = 9;
 const COLON = 0x3a;
 
@@ -106,10 +123,10 @@ export function writeEntryRef(
   buf[at++] = TAB;
   at = writeNumber(buf, at, head.timestamp);
   buf[at++] = TAB;
-  at += buf.write(head.labels, at, 'utf8');
+  at = writeText(buf, at, head.labels);
   buf[at++] = TAB;
   buf[at++] = 64; // @
-  at += buf.write(part, at, 'utf8');
+  at = writeText(buf, at, part);
   buf[at++] = COLON;
   at = writeNumber(buf, at, offset);
   buf[at++] = COLON;
