@@ -263,30 +263,6 @@ const FLUSH_BYTES = 4 << 20;
 /** Sends in flight before a writer waits for one to complete: bounds what the cycle holds. */
 const MAX_IN_FLIGHT = 2;
 
-/** Bytes per chunk that streamed values are encoded into. */
-const CHUNK_BYTES = 1 << 20;
-
-/**
- * Encodes strings (as UTF-8) into large shared chunks, each value a view of its bytes: one allocation
- * per chunk instead of one per value, and the rendered text is garbage at once (young generation) while
- * only the bytes wait for their pipeline, outside the heap the garbage collector traces.
- */
-class ByteChunks {
-  #chunk = Buffer.allocUnsafeSlow(CHUNK_BYTES);
-  #offset = 0;
-
-  encode(text: string): Buffer {
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    if (this.#chunk.length - this.#offset < text.length * 3) {
-      this.#chunk = Buffer.allocUnsafeSlow(Math.max(CHUNK_BYTES, text.length * 3));
-      this.#offset = 0;
-    }
-    const start = this.#offset;
-    this.#offset += this.#chunk.write(text, start, 'utf8');
-    return this.#chunk.subarray(start, this.#offset);
-  }
-}
-
 /** One writer's part of a namespace's pod items (keys.podItems), as it is being written. */
 interface ItemsPart {
   key: string;
@@ -421,7 +397,6 @@ export class CycleStaging {
   readonly #nodesKey: string;
   readonly #inFlight = new Set<Promise<void>>();
   #error: unknown = null;
-  readonly #bytesOf = new ByteChunks();
   /** Per namespace, this writer's part of its pod items: its key, its length, the bytes still to send. */
   readonly #items = new Map<string, ItemsPart>();
 
@@ -443,7 +418,7 @@ export class CycleStaging {
 
   /** The node's state, kept `ttlMs`: bytes are sent as they are (the caller keeps them unchanged until sent). */
   setState(node: string, value: string | Buffer, ttlMs: number): void {
-    const bytes = typeof value === 'string' ? this.#bytesOf.encode(value) : value;
+    const bytes = typeof value === 'string' ? Buffer.from(value) : value;
     this.#states.push([keys.state(node), bytes, ttlMs]);
     this.#commands++;
     this.#bytes += value.length;
