@@ -163,3 +163,11 @@ export const ORDER_FIELD = '#order';
 
 /** The field of a namespace's pods hash naming the parts of items its entries point into (space-separated). */
 export const PARTS_FIELD = '#parts';
+
+/**
+ * The store's own fields of a pods or nodes hash, which are not entries. Only these: a name that merely
+ * starts with `#` (never a Kubernetes name, but data all the same) is an entry like any other.
+ */
+export function isStoreField(name: string): boolean {
+  return name === CYCLE_FIELD || name === ORDER_FIELD || name === PARTS_FIELD;
+}

@@ -8,7 +8,7 @@ import type { Logger } from '../log.ts';
 import type { StoredStats } from '../metrics.ts';
 import { CycleWatch } from './cycle-watch.ts';
 import { decodeEntry, decodeOrder, type ItemOrder, parseItemRef, type StoredEntry } from './entry.ts';
-import { CYCLE_FIELD, keys, ORDER_FIELD } from './keys.ts';
+import { CYCLE_FIELD, isStoreField, keys, ORDER_FIELD } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
 
 export interface MetricsReader {
@@ -142,7 +142,7 @@ export class RedisMetricsReader implements MetricsReader {
     const out: StoredEntry[] = [];
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const name = fields[i]!;
-      if (name.charCodeAt(0) === 35 /* # */) continue;
+      if (name.charCodeAt(0) === 35 /* # */ && isStoreField(name)) continue;
       const e = this.#live(name, fields[i + 1], now);
       if (e !== null) out.push(e);
     }
