@@ -25,6 +25,7 @@
  * in metrics-server. Every direction is a hand-written single pass: a schema library's generic parsing
  * cost more than the rest of the cycle.
  */
+import { decimalDigits } from '../../shared/store/ascii.ts';
 import type { MetricsBatch, PodSamples } from './decode/batch.ts';
 import {
   advanceFrom,
@@ -127,8 +128,7 @@ function quotedAt(b: Buffer, at: number, end: number, s: string): number {
 
 /** Where the decimal digits of `n` (a count) end if they are at `at` in `b` (before `end`); else -1. */
 function countAt(b: Buffer, at: number, end: number, n: number): number {
-  let d = 1;
-  for (let v = n; v >= 10; v = Math.floor(v / 10)) d++;
+  const d = decimalDigits(n);
   if (at + d > end) return -1;
   for (let i = at + d - 1, v = n; i >= at; i--, v = Math.floor(v / 10)) if (b[i] !== 48 + (v % 10)) return -1;
   return at + d;
@@ -239,7 +239,6 @@ class BytesPrior implements Prior {
  */
 function inPlace(b: Buffer, namesBytes: number, containers: number): BytesPrior | null {
   const nodePoints = b[1]!;
-  if (nodePoints > 2) return null;
   const numbersAt = HEADER_BYTES + pad8(namesBytes);
   if (b.length !== numbersAt + 16 + 32 * nodePoints + 64 * containers) return null;
   const v = new DataView(b.buffer, b.byteOffset, b.length);
@@ -255,10 +254,10 @@ function inPlace(b: Buffer, namesBytes: number, containers: number): BytesPrior 
   return new BytesPrior(v, numbersAt + 16, nodePoints);
 }
 
-/** A binary state's names' byte length, or -1 when `b` is not one (by its header). */
+/** A binary state's names' byte length, or -1 when `b` is not one (by its header; its node's points at most 2). */
 function binaryNames(b: Buffer | string | null): number {
   if (b === null || typeof b === 'string' || b.length < HEADER_BYTES + 16) return -1;
-  if (b[0] !== BINARY || b[2] !== 0 || b[3] !== 0) return -1;
+  if (b[0] !== BINARY || b[1]! > 2 || b[2] !== 0 || b[3] !== 0) return -1;
   return b.readUInt32LE(4);
 }
 
@@ -388,10 +387,9 @@ function binaryPoint(v: DataView, at: number): Point {
 }
 
 function decodeBinary(b: Buffer): NodeState {
-  if (b.length < HEADER_BYTES + 16 || b[2] !== 0 || b[3] !== 0) throw new NotAState();
+  const namesBytes = binaryNames(b);
+  if (namesBytes < 0) throw new NotAState();
   const nodePoints = b[1]!;
-  if (nodePoints > 2) throw new NotAState();
-  const namesBytes = b.readUInt32LE(4);
   let at = HEADER_BYTES + pad8(namesBytes);
   if (at > b.length || (b.length - at) % 8 !== 0) throw new NotAState();
   const names: unknown = JSON.parse(b.toString('utf8', HEADER_BYTES, HEADER_BYTES + namesBytes));

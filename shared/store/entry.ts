@@ -1,4 +1,5 @@
 import { endianness } from 'node:os';
+import { writeDecimal, writeText } from './ascii.ts';
 
 /**
  * One served object as stored in a hash field (ms:nodes, ms:pods:{ns}):
@@ -80,27 +81,7 @@ export function maxEntryRefBytes(head: EntryHead, part: string): number {
 /** `n` as `${n}` writes it, at `at`; where it ends. */
 function writeNumber(buf: Buffer, at: number, n: number): number {
   if (!Number.isSafeInteger(n) || n < 0) return at + buf.write(String(n), at, 'latin1');
-  let end = at + 1;
-  for (let v = n; v >= 10; v = Math.floor(v / 10)) end++;
-  for (let i = end - 1, v = n; i >= at; i--, v = Math.floor(v / 10)) buf[i] = 48 + (v % 10);
-  return end;
-}
-
-/**
- * `s` as UTF-8 at `at`; where it ends. Short ASCII text is copied character by character (cheaper than a
- * call into Buffer's native write for a few dozen bytes); anything else is written by Buffer.
- */
-function writeText(buf: Buffer, at: number, s: string): number {
-  if (s.length <= 64) {
-    let i = 0;
-    for (; i < s.length; i++) {
-      const c = s.charCodeAt(i);
-      if (c >= 0x80) break;
-      buf[at + i] = c;
-    }
-    if (i === s.length) return at + i;
-  }
-  return at + buf.write(s, at, 'utf8');
+  return writeDecimal(buf, at, n);
 }
 
 const TAB = 9;

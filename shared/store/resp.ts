@@ -8,6 +8,7 @@
  * ioredis' own Script commands override it), copied once more when the pipeline joins its commands.
  */
 import { type ChainableCommander, Command, type Pipeline } from 'ioredis';
+import { decimalDigits, writeDecimal } from './ascii.ts';
 import { type EntryHead, maxEntryRefBytes, writeEntryRef } from './entry.ts';
 
 /** A command whose RESP bytes are already written; its key is still named, for Cluster slots. */
@@ -32,15 +33,6 @@ const BULK_OVERHEAD = 1 + 16 + 4;
 /** A header's bytes beyond its key: `*<count>`, the command's name and the key's length, each a line. */
 const HEAD_OVERHEAD = 1 + 16 + 2 + 1 + 16 + 2 + 16 + 1 + 16 + 2 + 2;
 
-function digits(n: number): number {
-  let d = 1;
-  while (n >= 10) {
-    n = Math.floor(n / 10);
-    d++;
-  }
-  return d;
-}
-
 /**
  * One command's bytes being built: a body appended to, behind room kept for its header (and, in
  * `extraHead`, whatever else goes before the body), written by `send` once what it says is known. Each
@@ -52,10 +44,17 @@ abstract class Framed {
   /** Where the body starts (the header's room before it) and ends. */
   readonly #start: number;
   #end: number;
+  /** The digits an open bulk string's length was given room for (openBulk). */
+  #guess = 0;
 
-  constructor(key: string, capacity: number, extraHead: number) {
+  /**
+   * `lastBytes`: what the same key's builder took in its last send (0: none), which sizes the first
+   * buffer (the buffer grows past it, by doubling).
+   */
+  constructor(key: string, lastBytes: number, extraHead: number) {
     this.key = key;
     this.#start = HEAD_OVERHEAD + Buffer.byteLength(key) + extraHead;
+    const capacity = lastBytes > 0 ? lastBytes + (lastBytes >> 2) : 1024;
     // Past the body, room for a closing CRLF.
     this.#buf = Buffer.allocUnsafe(this.#start + capacity + 2);
     this.#end = this.#start;
@@ -68,43 +67,49 @@ abstract class Framed {
 
   /** Appends `s` as UTF-8 (as a bulk string with `bulk`); how many bytes it took. */
   protected append(s: string, bulk: boolean): number {
-    // UTF-8 takes at most 3 bytes per UTF-16 code unit.
-    this.#reserve(3 * s.length + (bulk ? BULK_OVERHEAD : 0));
-    const at = this.#end;
     if (!bulk) {
-      const n = this.#buf.write(s, at, 'utf8');
+      // UTF-8 takes at most 3 bytes per UTF-16 code unit.
+      this.#reserve(3 * s.length);
+      const n = this.#buf.write(s, this.#end, 'utf8');
       this.#end += n;
       return n;
     }
     // Most strings are ASCII (a byte per code unit): the length's digits are written for that guess.
-    const guess = digits(s.length);
-    const text = at + 1 + guess + 2;
-    return this.#frame(at, guess, this.#buf.write(s, text, 'utf8'));
+    const text = this.openBulk(3 * s.length, decimalDigits(s.length));
+    return this.closeBulk(text + this.#buf.write(s, text, 'utf8'));
   }
 
-  /** Appends, as a bulk string, what `write` writes at the offset it is given (at most `most` bytes). */
-  protected appendWith(most: number, write: (buf: Buffer, at: number) => number): number {
-    this.#reserve(most + BULK_OVERHEAD);
-    const at = this.#end;
-    const guess = digits(most);
-    const text = at + 1 + guess + 2;
-    return this.#frame(at, guess, write(this.#buf, text) - text);
+  /** The buffer an open bulk string is written into (read after openBulk, which may replace it). */
+  protected get buffer(): Buffer {
+    return this.#buf;
   }
 
   /**
-   * Frames the `n` bytes written at `at` + `guess` digits + 3 as a bulk string: its length's digits
-   * before them (the bytes moved when the length has other than `guess` digits), CRLF after; their count.
+   * Opens a bulk string of at most `most` bytes, room kept for `guess` digits of its length: where its
+   * bytes go in `buffer`. closeBulk ends it.
    */
-  #frame(at: number, guess: number, n: number): number {
+  protected openBulk(most: number, guess = decimalDigits(most)): number {
+    this.#reserve(most + BULK_OVERHEAD);
+    this.#guess = guess;
+    return this.#end + 1 + guess + 2;
+  }
+
+  /**
+   * Frames the bytes written since openBulk, up to `end`, as a bulk string: its length's digits before
+   * them (the bytes moved when the length has other than the digits guessed), CRLF after; their count.
+   */
+  protected closeBulk(end: number): number {
     const buf = this.#buf;
-    let text = at + 1 + guess + 2;
-    const d = digits(n);
-    if (d !== guess) {
+    const at = this.#end;
+    let text = at + 1 + this.#guess + 2;
+    const n = end - text;
+    const d = decimalDigits(n);
+    if (d !== this.#guess) {
       buf.copyWithin(at + 1 + d + 2, text, text + n);
       text = at + 1 + d + 2;
     }
     buf[at] = DOLLAR;
-    for (let i = at + d, v = n; i > at; i--, v = Math.floor(v / 10)) buf[i] = 48 + (v % 10);
+    writeDecimal(buf, at + 1, n, d);
     buf[text - 2] = CR;
     buf[text - 1] = LF;
     buf[text + n] = CR;
@@ -138,9 +143,8 @@ const header = (count: number, name: string, key: string) =>
 export class HsetBuilder extends Framed {
   #fields = 0;
 
-  /** `capacity`: the bytes of fields expected (the buffer grows past it, by doubling). */
-  constructor(key: string, capacity = 1024) {
-    super(key, capacity, 0);
+  constructor(key: string, lastBytes = 0) {
+    super(key, lastBytes, 0);
   }
 
   /** Fields appended so far. */
@@ -154,13 +158,12 @@ export class HsetBuilder extends Framed {
     this.#fields++;
   }
 
-  /** A pod's entry whose item is a reference, as entry.ts writes it (writeEntryRef). */
-  addEntryRef(name: string, head: EntryHead, part: string, offset: number, length: number): void {
-    this.append(name, true);
-    this.appendWith(maxEntryRefBytes(head, part), (buf, at) =>
-      writeEntryRef(buf, at, head, part, offset, length),
-    );
+  /** A pod's entry whose item is a reference, as entry.ts writes it (writeEntryRef); the field's bytes. */
+  addEntryRef(name: string, head: EntryHead, part: string, offset: number, length: number): number {
+    const n = this.append(name, true);
+    const at = this.openBulk(maxEntryRefBytes(head, part));
     this.#fields++;
+    return n + this.closeBulk(writeEntryRef(this.buffer, at, head, part, offset, length));
   }
 
   /** The HSET of every field appended, queued on a pipeline. */
@@ -171,10 +174,9 @@ export class HsetBuilder extends Framed {
 
 /** One SETRANGE being built: texts appended one after another, written at an offset told at the end. */
 export class SetrangeBuilder extends Framed {
-  /** `capacity`: the bytes expected (the buffer grows past it, by doubling). */
-  constructor(key: string, capacity = 1024) {
+  constructor(key: string, lastBytes = 0) {
     // The offset's line and the value's length line.
-    super(key, capacity, 1 + 16 + 2 + 1 + 16 + 2);
+    super(key, lastBytes, 1 + 16 + 2 + 1 + 16 + 2);
   }
 
   /** Appends `text` as UTF-8; how many bytes it took. */

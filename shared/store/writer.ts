@@ -440,15 +440,14 @@ export class CycleStaging {
       part = { key, length: 0, pending: null, sentTo: 0, lastBytes: 0, podKey: this.#podKey(namespace) };
       this.#items.set(namespace, part);
     }
-    part.pending ??= new SetrangeBuilder(part.key, part.lastBytes + (part.lastBytes >> 2) || undefined);
+    part.pending ??= new SetrangeBuilder(part.key, part.lastBytes);
     const length = part.pending.add(item);
     const offset = part.length;
     part.length += length;
     this.#bytes += length;
     // The entry, `encodeEntry({ ...head, item: itemRef(part, offset, length) })`, written as its bytes.
-    this.#builder(part.podKey).addEntryRef(name, head, this.#o.part, offset, length);
+    this.#bytes += this.#builder(part.podKey).addEntryRef(name, head, this.#o.part, offset, length);
     this.#commands++;
-    this.#bytes += name.length + head.labels.length + 48;
     return [offset, length];
   }
 
@@ -469,8 +468,7 @@ export class CycleStaging {
   #builder(key: string): HsetBuilder {
     let h = this.#hashes.get(key);
     if (h === undefined) {
-      const last = this.#hashBytes.get(key);
-      h = new HsetBuilder(key, last === undefined ? undefined : last + (last >> 2));
+      h = new HsetBuilder(key, this.#hashBytes.get(key));
       this.#hashes.set(key, h);
     }
     return h;
