@@ -3,6 +3,10 @@
  * (a kubelet timestamp formatted for every container, a label selector the HPA sends every 15 s, the
  * label texts of one ReplicaSet's pods). Bounded: dropped whole when `max` results are kept, so callers
  * sending endless distinct arguments cannot grow it. A call that throws keeps nothing.
+ *
+ * A string argument is kept as a copy of its own: V8 makes a substring of 13 characters or more a view
+ * of the text it was cut from, so a container name cut from a kubelet's body would otherwise keep the
+ * whole body alive for as long as the result is kept (one body per distinct long name, process-long).
  */
 export function memoize<K, V>(max: number, compute: (key: K) => V): (key: K) => V {
   const kept = new Map<K, V>();
@@ -11,8 +15,17 @@ export function memoize<K, V>(max: number, compute: (key: K) => V): (key: K) => 
     if (value === undefined) {
       value = compute(key);
       if (kept.size >= max) kept.clear();
-      kept.set(key, value);
+      kept.set(typeof key === 'string' ? (ownCopy(key) as K) : key, value);
     }
     return value;
   };
+}
+
+/**
+ * `s` as a string of its own, equal to it, that refers to no other string (a substring's parent, a
+ * concatenation's parts). UTF-16 both ways, so a lone surrogate survives. For what is kept long, not for
+ * hot paths: it costs a copy through a Buffer.
+ */
+export function ownCopy(s: string): string {
+  return Buffer.from(s, 'utf16le').toString('utf16le');
 }

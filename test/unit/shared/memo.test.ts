@@ -1,6 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { memoize } from '../../../shared/memo.ts';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import { memoize, ownCopy } from '../../../shared/memo.ts';
 
 test('memoize computes once per argument, stays bounded, and keeps nothing from a throw', () => {
   const calls: number[] = [];
@@ -19,4 +21,32 @@ test('memoize computes once per argument, stays bounded, and keeps nothing from 
   square(5); // full at 2: dropped whole, then 5 kept
   square(3);
   assert.deepEqual(calls, [3, -1, -1, 4, 5, 3]);
+});
+
+test('a kept string argument does not keep the text it was cut from', () => {
+  v8.setFlagsFromString('--expose-gc');
+  const gc = vm.runInNewContext('gc') as () => void;
+  const TEXTS = 64;
+  const TEXT_BYTES = 1 << 20;
+  const length = memoize(1024, (s: string) => s.length);
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < TEXTS; i++) {
+    // A kubelet body's shape: a long text, a container name of 13+ characters cut from it.
+    const text = `# HELP ${String(i).padStart(8, '0')} ${'x'.repeat(TEXT_BYTES)} container="sidecar-${i}-proxy"\n`;
+    const at = text.indexOf('sidecar-');
+    const name = text.slice(at, text.indexOf('"', at));
+    assert.equal(length(name), name.length);
+  }
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  // Kept as views, the names would hold 64 MiB of texts; copied, 64 short strings.
+  assert.ok(grown < 8 * TEXT_BYTES, `the heap grew by ${(grown / 2 ** 20).toFixed(1)} MiB`);
+  assert.equal(length('sidecar-3-proxy'), 15, 'a copy is found by an equal string');
+});
+
+test('ownCopy keeps every UTF-16 code unit, lone surrogates included', () => {
+  for (const s of ['', 'a', 'sidecar-container-1', 'é€😀', '\ud800', 'x\udc00y', '\u0000']) {
+    assert.equal(ownCopy(s), s);
+  }
 });
