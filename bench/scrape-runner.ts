@@ -49,8 +49,11 @@ const readyAfterMs = process.uptime() * 1000;
 // cycle's profile is not mixed with the first one's handshakes or the process start. With
 // BENCH_ALLOC_PROFILE_DIR, where each cycle allocates (cycle-<n>.heapprofile): V8's sampling heap
 // profiler, counting what the young and old collections freed too, so the garbage shows with what lives.
+// With BENCH_ALLOC_SURVIVORS=1 as well, what a young collection freed is left out: what is left is what
+// lived through one (promoted, or alive at the end), the work each scavenge copies.
 const profileDir = process.env.BENCH_PROFILE_DIR;
 const allocDir = process.env.BENCH_ALLOC_PROFILE_DIR;
+const survivorsOnly = process.env.BENCH_ALLOC_SURVIVORS === '1';
 if (allocDir) mkdirSync(allocDir, { recursive: true });
 let profiler: Session | null = null;
 if (profileDir || allocDir) {
@@ -92,7 +95,7 @@ answer(
     if (profiler && allocDir) {
       await profiler.post('HeapProfiler.startSampling', {
         samplingInterval: 4096,
-        includeObjectsCollectedByMinorGC: true,
+        includeObjectsCollectedByMinorGC: !survivorsOnly,
         includeObjectsCollectedByMajorGC: true,
       });
     }
