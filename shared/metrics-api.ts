@@ -6,7 +6,7 @@
 
 import { z } from 'zod';
 import { formatDuration } from './duration.ts';
-import { memoize } from './memo.ts';
+import { flat, memoize } from './memo.ts';
 import { formatCpu, formatMemory } from './quantity.ts';
 
 export const GROUP = 'metrics.k8s.io';
@@ -90,9 +90,8 @@ export interface PodMetricsPoint {
 }
 
 /** A whole second as metav1.Time, kept: a cycle formats the same few kubelet timestamps over and over. */
-const formatSecond = memoize(
-  4096,
-  (seconds: number) => `${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`,
+const formatSecond = memoize(4096, (seconds: number) =>
+  flat(`${new Date(seconds * 1000).toISOString().slice(0, 19)}Z`),
 );
 
 /** metav1.Time: RFC 3339 in UTC at second precision (truncated), as Kubernetes serialises it. */
@@ -149,15 +148,18 @@ export interface PodItemTemplate {
 
 export function podItemTemplate(name: string, namespace: string, labels: string): PodItemTemplate {
   const lab = labels === '{}' ? '' : `,"labels":${labels}`;
+  // Kept as long as the pod: flat, one string each (memo.ts: flat).
   return {
     labels,
-    head: `{"metadata":{"name":${JSON.stringify(name)},"namespace":${JSON.stringify(namespace)},"creationTimestamp":"`,
-    tail: `"${lab}},"timestamp":"`,
+    head: flat(
+      `{"metadata":{"name":${JSON.stringify(name)},"namespace":${JSON.stringify(namespace)},"creationTimestamp":"`,
+    ),
+    tail: flat(`"${lab}},"timestamp":"`),
   };
 }
 
 /** A container's item up to its usage, kept by name: most containers share a few names. */
-const containerHead = memoize(16_384, (name: string) => `{"name":${JSON.stringify(name)},"usage":`);
+const containerHead = memoize(16_384, (name: string) => flat(`{"name":${JSON.stringify(name)},"usage":`));
 
 export function renderPodItem(
   p: PodMetricsPoint,

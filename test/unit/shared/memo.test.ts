@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import v8 from 'node:v8';
 import vm from 'node:vm';
-import { memoize, ownCopy } from '../../../shared/memo.ts';
+import { flat, memoize, ownCopy } from '../../../shared/memo.ts';
+import { podItemTemplate } from '../../../shared/metrics-api.ts';
 
 test('memoize computes once per argument, stays bounded, and keeps nothing from a throw', () => {
   const calls: number[] = [];
@@ -49,4 +50,44 @@ test('ownCopy keeps every UTF-16 code unit, lone surrogates included', () => {
   for (const s of ['', 'a', 'sidecar-container-1', 'é€😀', '\ud800', 'x\udc00y', '\u0000']) {
     assert.equal(ownCopy(s), s);
   }
+});
+
+test('flat returns an equal string, whatever its shape', () => {
+  const built = `${'a'.repeat(20)}${String(Math.random())}${'b'.repeat(20)}`;
+  for (const s of ['', 'x', built, built.slice(3, 30), ' padded ', '\tx\n', 'é€😀\ud800', '{"name":"p"}']) {
+    assert.equal(flat(s), s);
+  }
+});
+
+/** How many strings of each shape the heap holds (a heap snapshot's node types). */
+async function stringShapes(): Promise<Map<string, number>> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of v8.getHeapSnapshot()) chunks.push(chunk as Buffer);
+  const snapshot = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+    snapshot: { meta: { node_fields: string[]; node_types: [string[]] } };
+    nodes: number[];
+  };
+  const { node_fields: fields, node_types: types } = snapshot.snapshot.meta;
+  const typeAt = fields.indexOf('type');
+  const counts = new Map<string, number>();
+  for (let i = typeAt; i < snapshot.nodes.length; i += fields.length) {
+    const type = types[0][snapshot.nodes[i]!]!;
+    counts.set(type, (counts.get(type) ?? 0) + 1);
+  }
+  return counts;
+}
+
+test('a kept pod item template is two flat strings, not trees of its parts', async () => {
+  const before = (await stringShapes()).get('concatenated string') ?? 0;
+  const kept = Array.from({ length: 5_000 }, (_, i) =>
+    podItemTemplate(
+      `web-${i}-7d9f8c6b5-x2k4p`,
+      `team-${i % 40}`,
+      JSON.stringify({ app: `web-${i % 300}`, tier: 'front' }),
+    ),
+  );
+  const after = (await stringShapes()).get('concatenated string') ?? 0;
+  // Unflattened, each template's head and tail are trees of about seven concatenations: 35,000.
+  assert.ok(after - before < 500, `${after - before} concatenations kept for ${kept.length} templates`);
+  assert.match(kept[7]!.head, /^\{"metadata":\{"name":"web-7-7d9f8c6b5-x2k4p","namespace":"team-7",/);
 });
