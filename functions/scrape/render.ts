@@ -92,14 +92,21 @@ interface PodSlot {
  * Each pod's item template, kept as long as its PodInfo object lives: an informer (a long-lived scraper)
  * hands the same object every cycle until the pod changes, so an unchanged pod's name, namespace and
  * labels are rendered once, not every cycle; a list per cycle (--once) makes new objects, rendered anew.
+ * Kept on the object itself, under a symbol of this module: a WeakMap lookup per pod per cycle cost more,
+ * and each of its entries is an ephemeron that every full collection marks apart. An object that cannot
+ * take a property (frozen) has its template made again each time.
  */
-const templates = new WeakMap<PodInfo, PodItemTemplate>();
+const TEMPLATE = Symbol('podItemTemplate');
+
+type WithTemplate = PodInfo & { [TEMPLATE]?: PodItemTemplate };
 
 function templateOf(info: PodInfo): PodItemTemplate {
-  let t = templates.get(info);
+  const o = info as WithTemplate;
+  let t = o[TEMPLATE];
   if (t === undefined) {
     t = podItemTemplate(info.name, info.namespace, labelsJson(info.labels));
-    templates.set(info, t);
+    // Not enumerable: the object reads and compares as the API server's (JSON, deepEqual) as before.
+    if (Object.isExtensible(o)) Object.defineProperty(o, TEMPLATE, { value: t });
   }
   return t;
 }
