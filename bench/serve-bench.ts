@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { serveSpec } from '../shared/config/index.ts';
 import { createCA, issueCertificate } from '../shared/pki.ts';
+import type { RedisClient } from '../shared/store/redis.ts';
 import { freePort, startProgram, waitFor } from '../sim/processes.ts';
 import { type Child, spawnChild } from './ipc.ts';
 import type { LoadResult } from './load.ts';
@@ -73,7 +74,7 @@ const NODE_LIST_CONNECTIONS = 4;
 /** Requests per second of the steady-rate HPA measurement (a large cluster's HPAs ask a few per second). */
 const STEADY_RATE = 1000;
 const FLOOR_KEY = 'bench:floor:hpa';
-const FLOOR_STREAM_KEY = 'bench:floor:all-pods';
+export const FLOOR_STREAM_KEY = 'bench:floor:all-pods';
 /** The all-pods floor's chunks: the size of the serve function's own stream chunks. */
 const FLOOR_STREAM_CHUNK = 64 * 1024;
 const PROTOBUF = 'application/vnd.kubernetes.protobuf';
@@ -103,7 +104,12 @@ export function combineRounds(rounds: readonly LoadFigures[]): LoadFigures {
   };
 }
 
-function fetchBody(url: string, cert: string, key: string, headers: Record<string, string>): Promise<Buffer> {
+export function fetchBody(
+  url: string,
+  cert: string,
+  key: string,
+  headers: Record<string, string>,
+): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     https
       .get(url, { rejectUnauthorized: false, cert, key, headers }, (res) => {
@@ -121,7 +127,7 @@ function fetchBody(url: string, cert: string, key: string, headers: Record<strin
 }
 
 /** `body` as a Redis list of chunks under `key` (what the all-pods floor streams). */
-async function storeChunks(redis: Redis, key: string, body: Buffer): Promise<void> {
+export async function storeChunks(redis: RedisClient, key: string, body: Buffer): Promise<void> {
   await redis.del(key);
   for (let at = 0; at < body.length; at += 64 * FLOOR_STREAM_CHUNK) {
     const pipeline = redis.pipeline();
