@@ -76,7 +76,7 @@ let namespaces: string[] = [];
 for (const at of [now - RESOLUTION, now]) {
   const staging = writer.stageCycle({ cycle: at, ttlMs: 600_000 });
   const render = new CycleRender(
-    { now: at, expiresAt: at + KEEP_MS, nodes: nodeList, pods: podInfos, orderPart: staging.part },
+    { now: at, expiresAt: at + KEEP_MS, nodes: nodeList, pods: podInfos, ordered: true },
     staging,
   );
   const next = new Map<string, Buffer>();

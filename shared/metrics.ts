@@ -274,6 +274,8 @@ export interface MetricsRegistryOptions {
 export interface MetricsRegistry {
   /** Records how old a returned object's metrics are (no-op without `freshness`). */
   observeFreshness(timestampMs: number, nowMs?: number): void;
+  /** The same for many objects returned at once (one clock read for all). */
+  observeFreshnessAll(timestampsMs: ArrayLike<number>, nowMs?: number): void;
   /** The whole exposition; the scraper's families are left out (with `scrapeError` set) when Redis fails. */
   render(): Promise<{ contentType: string; body: string; scrapeError: unknown }>;
 }
@@ -358,6 +360,11 @@ export function createMetricsRegistry(o: MetricsRegistryOptions = {}): MetricsRe
   return {
     observeFreshness(timestampMs, nowMs = Date.now()) {
       freshness?.observe(Math.max(0, (nowMs - timestampMs) / 1000));
+    },
+    observeFreshnessAll(timestampsMs, nowMs = Date.now()) {
+      if (freshness === null) return;
+      for (let i = 0; i < timestampsMs.length; i++)
+        freshness.observe(Math.max(0, (nowMs - timestampsMs[i]!) / 1000));
     },
     async render() {
       if (processMetrics) {

@@ -68,6 +68,7 @@ export interface CycleDeps {
       | 'setState'
       | 'podEntry'
       | 'podItem'
+      | 'podItemBytes'
       | 'nodeEntry'
       | 'flushIfFull'
       | 'flush'
@@ -345,7 +346,7 @@ export async function runCycle(deps: CycleDeps, cfg: CycleConfig, kind: CycleKin
 /** The part of a cycle's staging that scraping nodes writes to. */
 export type NodesStaging = Pick<
   CycleStaging,
-  'setState' | 'podEntry' | 'podItem' | 'nodeEntry' | 'flushIfFull'
+  'setState' | 'podEntry' | 'podItem' | 'podItemBytes' | 'nodeEntry' | 'flushIfFull'
 >;
 
 /**
@@ -369,8 +370,8 @@ export interface NodesJob {
   /** The Running pods these nodes may report. */
   pods: Promise<readonly PodMeta[]>;
   staging: NodesStaging;
-  /** The staging's part when it holds every item of these pods (RenderInput.orderPart): unsharded. */
-  orderPart?: string;
+  /** The staging holds every item of these pods (RenderInput.ordered): unsharded. */
+  ordered?: boolean;
   /** Aborted: no more nodes are started, and the job throws its reason. */
   signal: AbortSignal;
 }
@@ -402,7 +403,7 @@ export async function scrapeNodes(
           expiresAt,
           nodes: job.nodes.map((n) => ({ name: n.name, labels: n.labels, selected: job.selected.has(n) })),
           pods: list as PodMeta[],
-          orderPart: job.orderPart,
+          ordered: job.ordered,
         },
         staging,
       ),
@@ -534,7 +535,7 @@ async function scrapeCycle(
             shardTimeoutMs: cfg.shardTimeoutMs ?? cfg.kubeletTimeoutMs + GRACE_SLACK_MS,
           },
         )
-      : await scrapeNodes(deps, { ...job, orderPart: staging.part });
+      : await scrapeNodes(deps, { ...job, ordered: true });
     // The last word before publishing: a runner that lost its lease (another instance retook the
     // cycle) publishes nothing.
     await lease.confirm();

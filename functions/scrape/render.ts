@@ -13,8 +13,8 @@ import {
   podItemTemplate,
   renderNodeItem,
 } from '../../shared/metrics-api.ts';
-import { encodeEntry, encodeOrder } from '../../shared/store/entry.ts';
-import type { EntryHead, StagedHash } from '../../shared/store/writer.ts';
+import { encodeEntry } from '../../shared/store/entry.ts';
+import type { EntryHead, OrderedItems, StagedHash } from '../../shared/store/writer.ts';
 import { cpuRate, earliestContainer, type NodeState, rate, rateWindowNs } from './storage.ts';
 
 export interface NodeInfo {
@@ -40,10 +40,11 @@ export interface RenderInput {
   nodes: NodeInfo[];
   pods: PodInfo[];
   /**
-   * The sink holds every item of these pods (an unsharded cycle): finish gives each namespace's items in
-   * name order (StagedHash.order), named by this part.
+   * The sink holds every item of these pods (an unsharded cycle): items go to it alone (podItemBytes),
+   * and finish gives each namespace's served pods in name order with their entries' heads
+   * (StagedHash.ordered), for the sink to write their entries and its part in that order.
    */
-  orderPart?: string;
+  ordered?: boolean;
 }
 
 /** Where `add` sends each rendered entry (the cycle's Redis staging); a later entry for a name replaces it. */
@@ -51,6 +52,8 @@ export interface RenderSink {
   podEntry(namespace: string, name: string, value: string): void;
   /** A pod's entry with its item; where the sink put the item's bytes (CycleStaging.podItem). */
   podItem(namespace: string, name: string, head: EntryHead, item: string): [offset: number, length: number];
+  /** A pod's item without its entry (RenderInput.ordered); where the sink put its bytes. */
+  podItemBytes(namespace: string, item: string): [offset: number, length: number];
   nodeEntry(name: string, value: string): void;
 }
 
@@ -221,12 +224,14 @@ export class CycleRender {
       const item = podItem(template, createdAt, timestamp, rateWindowNs(first), containers);
       // Named by the API server's object (kept across cycles) rather than the state's names: those are
       // cut from the kubelet's body, and would keep all of it alive until the pipeline is sent.
-      const [offset, length] = this.#sink.podItem(
-        slot.info.namespace,
-        slot.info.name,
-        { expiresAt: state.expiresAt, timestamp, labels },
-        item,
-      );
+      const [offset, length] = this.#input.ordered
+        ? this.#sink.podItemBytes(slot.info.namespace, item)
+        : this.#sink.podItem(
+            slot.info.namespace,
+            slot.info.name,
+            { expiresAt: state.expiresAt, timestamp, labels },
+            item,
+          );
       slot.offset = offset;
       slot.length = length;
     }
@@ -272,7 +277,7 @@ export class CycleRender {
         if (names) names.push(p.name);
         else hash.labelIndex!.set(labels, [p.name]);
         hash.expireAt = Math.max(hash.expireAt, slot.expiresAt, expiresAt);
-        if (this.#input.orderPart !== undefined) {
+        if (this.#input.ordered) {
           const served = orders.get(p.namespace);
           if (served) served.push(slot);
           else orders.set(p.namespace, [slot]);
@@ -283,9 +288,7 @@ export class CycleRender {
         hash.expireAt = Math.max(hash.expireAt, expiresAt);
       }
     }
-    const part = this.#input.orderPart;
-    if (part !== undefined)
-      for (const [ns, served] of orders) namespaces.get(ns)!.order = orderOf(part, served);
+    for (const [ns, served] of orders) namespaces.get(ns)!.ordered = orderOf(served);
     return { nodes, namespaces, points };
   }
 }
@@ -293,8 +296,8 @@ export class CycleRender {
 const byName = (a: PodSlot, b: PodSlot) =>
   a.info.name < b.info.name ? -1 : a.info.name > b.info.name ? 1 : 0;
 
-/** A namespace's served items in name order (as readers sort entries), encoded for ORDER_FIELD. */
-function orderOf(part: string, served: PodSlot[]): Buffer {
+/** A namespace's served pods in name order (as readers sort entries), with their entries' heads. */
+function orderOf(served: PodSlot[]): OrderedItems {
   // The API server lists in name order already, and an informer mostly keeps it: sorted only if needed.
   for (let i = 1; i < served.length; i++) {
     if (byName(served[i - 1]!, served[i]!) > 0) {
@@ -302,14 +305,14 @@ function orderOf(part: string, served: PodSlot[]): Buffer {
       break;
     }
   }
+  const names: string[] = [];
+  const heads: EntryHead[] = [];
   const spans = new Uint32Array(2 * served.length);
-  const timestamps = new Float64Array(served.length);
-  let expiresAt = Number.POSITIVE_INFINITY;
   served.forEach((slot, i) => {
+    names.push(slot.info.name);
+    heads.push({ expiresAt: slot.expiresAt, timestamp: slot.timestamp, labels: slot.labels! });
     spans[2 * i] = slot.offset;
     spans[2 * i + 1] = slot.length;
-    timestamps[i] = slot.timestamp;
-    expiresAt = Math.min(expiresAt, slot.expiresAt);
   });
-  return encodeOrder({ part, expiresAt, spans, timestamps });
+  return { names, heads, spans };
 }

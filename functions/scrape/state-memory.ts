@@ -69,6 +69,7 @@ export function rememberingStates(store: Store): Store & { readonly remembered: 
         },
         podEntry: (namespace, name, value) => staging.podEntry(namespace, name, value),
         podItem: (namespace, name, head, item) => staging.podItem(namespace, name, head, item),
+        podItemBytes: (namespace, item) => staging.podItemBytes(namespace, item),
         get part() {
           return staging.part;
         },

@@ -4,7 +4,7 @@
  * an always-allow path: the app's authorization decides who may read it.
  *
  * Freshness (`metrics_server_api_metric_freshness_seconds`) is observed by the resource routes for every
- * object they return, through `freshnessObserver(app)`.
+ * object they return, through `freshnessObserver(app)` (or `freshnessBatchObserver(app)` for many at once).
  */
 import type { Hono } from 'hono';
 import type { Logger } from '../../shared/log.ts';
@@ -26,6 +26,11 @@ const hasStats = (r: MetricsReader): r is MetricsReader & StatsSource =>
 /** Records a returned object's age on `app`'s freshness histogram (a no-op before installMetrics). */
 export function freshnessObserver(app: Hono): (timestampMs: number) => void {
   return (timestampMs) => registries.get(app)?.observeFreshness(timestampMs);
+}
+
+/** The same for many objects at once (a namespace's items served as bytes): one lookup, one clock read. */
+export function freshnessBatchObserver(app: Hono): (timestampsMs: ArrayLike<number>) => void {
+  return (timestampsMs) => registries.get(app)?.observeFreshnessAll(timestampsMs);
 }
 
 export function installMetrics(app: Hono, o: { reader: MetricsReader; log: Logger }): string[] {

@@ -17,7 +17,7 @@ import type { Labels } from '../../shared/selectors/index.ts';
 import { parseLabels, type StoredEntry } from '../../shared/store/entry.ts';
 import type { MetricsReader } from '../../shared/store/reader.ts';
 import { type CachedList, ListCache } from './list-cache.ts';
-import { freshnessObserver } from './metrics.ts';
+import { freshnessBatchObserver, freshnessObserver } from './metrics.ts';
 import { negotiate, type Output, servedMediaTypes } from './negotiate.ts';
 import { type IncludeObject, includeObject, type ListQuery, listQuery, type QueryParam } from './query.ts';
 import {
@@ -30,7 +30,7 @@ import {
   objectBody,
 } from './render.ts';
 import { notAcceptable, notFound, StatusError } from './status.ts';
-import { streamList } from './stream.ts';
+import { type ObserveOrdered, streamList } from './stream.ts';
 
 /** The routes of one version. */
 export function resourcePaths(version: MetricsVersion) {
@@ -227,7 +227,7 @@ export interface ResourceOptions {
 
 export function installResources(app: Hono, o: ResourceOptions): string[] {
   // metrics_server_api_metric_freshness_seconds, observed for every object returned.
-  const observe = freshnessObserver(app);
+  const observe = { one: freshnessObserver(app), all: freshnessBatchObserver(app) };
   const cache = new ListCache();
   return VERSIONS.flatMap((version) => installVersion(app, o, version, observe, cache));
 }
@@ -237,10 +237,11 @@ function installVersion(
   app: Hono,
   o: ResourceOptions,
   version: MetricsVersion,
-  observe: (timestampMs: number) => void,
+  observers: { one: (timestampMs: number) => void; all: ObserveOrdered },
   cache: ListCache,
 ): string[] {
   const { reader } = o;
+  const observe = observers.one;
   const paths = resourcePaths(version);
 
   /** A namespace's pods list: the namespaced route, and the all-namespaces one narrowed to a namespace. */
@@ -327,7 +328,7 @@ function installVersion(
       reader.allPods({ ordered: every }),
       select,
       o.onStreamError,
-      observe,
+      observers.all,
     );
     return bodyResponse(body, output);
   });

@@ -4,8 +4,9 @@
  * the one read ahead) however many pods there are: 150,000 pods are ~50 MB of JSON, never held at once.
  *
  * Where the scraper stored a namespace's items in name order (and nothing selects among them), the store
- * hands them over as bytes, and they are copied into the chunk as Redis sent them: nothing decoded,
- * split or encoded again.
+ * hands them over as bytes: stored as the list holds them (a comma before each item), they are written as
+ * Redis sent them, not even copied; stored otherwise, each item's bytes are copied into the chunk. Nothing
+ * is decoded, split or encoded again.
  *
  * The first batch is read before the response starts, so a store that is down at the start is still a
  * 503 Status. A failure after that cannot change the status line any more: the stream is aborted (the
@@ -25,8 +26,8 @@ const CHUNK_CHARS = 64 * 1024;
 
 export type Select = (entry: StoredEntry, namespace: string) => boolean;
 
-/** Observes the metric timestamp of each item served as bytes (NamespacePods.ordered). */
-export type ObserveOrdered = (timestamp: number) => void;
+/** Observes the metric timestamps of a namespace's items served as bytes (NamespacePods.ordered). */
+export type ObserveOrdered = (timestamps: Float64Array) => void;
 
 async function protobufList(
   shape: ProtobufListShape,
@@ -37,7 +38,7 @@ async function protobufList(
   const items: Uint8Array[] = [];
   for await (const batch of batches) {
     if (batch.ordered !== undefined) {
-      for (const t of batch.ordered.order.timestamps) observeOrdered(t);
+      observeOrdered(batch.ordered.order.timestamps);
       for (const text of orderedTexts(batch.ordered)) items.push(encodeItem(shape.kind, text));
       continue;
     }
@@ -73,20 +74,28 @@ export async function streamList(
   /** Text not yet in `chunk`, which it follows. */
   let text = shape.head;
   let chunk = Buffer.allocUnsafe(CHUNK_CHARS);
+  /** `chunk[start, used)` is written and not handed on yet; what came before it has been. */
+  let start = 0;
   let used = 0;
-  /** Chunks filled while one batch was taken, written before `chunk`, and their bytes. */
+  /** Pieces written before `chunk[start, used)` (filled chunks, stored bytes), and their bytes. */
   const full: Uint8Array[] = [];
   let fullBytes = 0;
   let empty = true;
   let done = false;
 
+  /** What `chunk` holds that is not in `full` yet goes there. */
+  const seal = () => {
+    if (used === start) return;
+    full.push(chunk.subarray(start, used));
+    fullBytes += used - start;
+    start = used;
+  };
   /** Room for `bytes` more in `chunk` (a new one when it lacks it). */
   const room = (bytes: number) => {
     if (chunk.length - used >= bytes) return;
-    if (used > 0) full.push(chunk.subarray(0, used));
-    fullBytes += used;
+    seal();
     chunk = Buffer.allocUnsafe(Math.max(CHUNK_CHARS, bytes));
-    used = 0;
+    start = used = 0;
   };
   const flushText = () => {
     if (text === '') return;
@@ -109,7 +118,7 @@ export async function streamList(
   const take = (batch: NamespacePods) => {
     const ordered = batch.ordered;
     if (ordered !== undefined) {
-      for (const t of ordered.order.timestamps) observeOrdered(t);
+      observeOrdered(ordered.order.timestamps);
       if (render !== null) {
         for (const t of orderedTexts(ordered)) {
           text += empty ? render(t) : `,${render(t)}`;
@@ -119,6 +128,15 @@ export async function streamList(
       }
       flushText();
       const { bytes, order } = ordered;
+      if (ordered.joined) {
+        // The stored bytes are the items, a comma before each: handed on as they came.
+        seal();
+        const items = empty ? bytes.subarray(1) : bytes;
+        full.push(items);
+        fullBytes += items.length;
+        empty = false;
+        return;
+      }
       const { spans } = order;
       for (let i = 0; i < spans.length; i += 2) {
         const offset = spans[i]!;
@@ -142,7 +160,7 @@ export async function streamList(
     {
       async pull(controller) {
         try {
-          while (text.length + used + fullBytes < CHUNK_CHARS) {
+          while (text.length + used - start + fullBytes < CHUNK_CHARS) {
             const r = await ahead();
             next = null;
             if (r.done) {
@@ -154,12 +172,12 @@ export async function streamList(
           }
           if (done) text += shape.tail;
           flushText();
+          seal();
           for (const c of full) controller.enqueue(c);
           full.length = 0;
           fullBytes = 0;
-          if (used > 0) controller.enqueue(chunk.subarray(0, used));
-          chunk = Buffer.allocUnsafe(CHUNK_CHARS);
-          used = 0;
+          // What follows goes after what was handed on, in the same chunk while it has room: the
+          // consumer reads only the pieces it was given.
           if (done) controller.close();
         } catch (err) {
           onError(err);

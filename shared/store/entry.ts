@@ -176,3 +176,19 @@ export function decodeOrder(value: Buffer): ItemOrder | null {
   }
   return { part, expiresAt: expiry, spans, timestamps };
 }
+
+const COMMA = 0x2c;
+
+/**
+ * Whether `bytes` is exactly the items of `spans`, in that order, each after a comma (`,item,item…`), as
+ * an unsharded cycle writes a namespace's part (writer.ts: OrderedItems): the unselected list then writes
+ * the parts one after another, the first one's comma left out, with nothing copied or decoded.
+ */
+export function isJoined(bytes: Uint8Array, spans: Uint32Array): boolean {
+  let at = 0;
+  for (let i = 0; i < spans.length; i += 2) {
+    if (spans[i] !== at + 1 || bytes[at] !== COMMA) return false;
+    at = spans[i]! + spans[i + 1]!;
+  }
+  return spans.length > 0 && at === bytes.length;
+}

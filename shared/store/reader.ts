@@ -7,7 +7,14 @@
 import type { Logger } from '../log.ts';
 import type { StoredStats } from '../metrics.ts';
 import { CycleWatch } from './cycle-watch.ts';
-import { decodeEntry, decodeOrder, type ItemOrder, parseItemRef, type StoredEntry } from './entry.ts';
+import {
+  decodeEntry,
+  decodeOrder,
+  type ItemOrder,
+  isJoined,
+  parseItemRef,
+  type StoredEntry,
+} from './entry.ts';
 import { CYCLE_FIELD, isStoreField, keys, ORDER_FIELD } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
 
@@ -56,9 +63,10 @@ export interface NamespacePods {
   entries: StoredEntry[];
   /**
    * The namespace's servable items in name order, as stored: `order`'s spans in `bytes`, each item's
-   * metric timestamp beside it. Only when asked for (allPods' `ordered`), and only where stored.
+   * metric timestamp beside it; `joined` when `bytes` is those items and nothing else, a comma before
+   * each (entry.ts: isJoined). Only when asked for (allPods' `ordered`), and only where stored.
    */
-  ordered?: { bytes: Buffer; order: ItemOrder };
+  ordered?: { bytes: Buffer; order: ItemOrder; joined: boolean };
 }
 
 /** A namespace's label index as read: the cycle that wrote it, and each label set's pod names. */
@@ -380,7 +388,7 @@ export class RedisMetricsReader implements MetricsReader {
       if (order === null || bytes == null) return null;
       const { spans } = order;
       for (let i = 0; i < spans.length; i += 2) if (spans[i]! + spans[i + 1]! > bytes.length) return null;
-      return { bytes, order };
+      return { bytes, order, joined: isJoined(bytes, spans) };
     });
   }
 }

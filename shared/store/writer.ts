@@ -7,7 +7,7 @@
  */
 import type { ChainableCommander } from 'ioredis';
 import { type HashUpdate, nodeStatsFields, type StatsWrite } from '../metrics.ts';
-import type { EntryHead } from './entry.ts';
+import { type EntryHead, encodeOrder } from './entry.ts';
 import { CYCLE_FIELD, cycleChannel, keys, ORDER_FIELD, PARTS_FIELD } from './keys.ts';
 import { databaseOf, guarded, type RedisClient } from './redis.ts';
 import { HsetBuilder, SetrangeBuilder } from './resp.ts';
@@ -201,9 +201,13 @@ return 1
  * NUL); once the hash is in place, they live as long as it does, and the parts the replaced hash named
  * (its PARTS_FIELD) are deleted with it: nothing of a pod outlives the first cycle without it. A reader
  * that read an entry just before finds its part gone and reads the entry again (reader.ts).
+ * Where the cycle's writer holds every item of the namespace (OrderedItems), the first part is written
+ * again in name order, a comma before each item: the entries and the order already name those places.
  * KEYS: served, staging, items parts (same slot); ARGV: the cycle's start, 'rename' | 'delete',
  * CYCLE_FIELD ('' for hashes that name no cycle), the fields the cycle wrote, the hash's expiry (ms),
- * PARTS_FIELD, the parts' key prefix (keys.podItems(namespace, '')), then each part's length.
+ * PARTS_FIELD, the parts' key prefix (keys.podItems(namespace, '')), where the first part's items are
+ * in name order (offset, length pairs as uint32 little-endian; '' to keep it as written), then each
+ * part's length.
  */
 const REPLACE_UNLESS_NEWER = `
 if ARGV[3] ~= '' then
@@ -233,8 +237,17 @@ end
 local keep = {}
 for i = 3, #KEYS do
   local items = redis.call('GET', KEYS[i]) or ''
-  if #items ~= tonumber(ARGV[i + 5]) or string.find(items, '\0', 1, true) then
-    return redis.error_reply('INCOMPLETE ' .. KEYS[i] .. ' holds ' .. #items .. ' of the ' .. ARGV[i + 5] .. ' bytes its cycle wrote, or a gap (a failover lost writes)')
+  if #items ~= tonumber(ARGV[i + 6]) or string.find(items, '\0', 1, true) then
+    return redis.error_reply('INCOMPLETE ' .. KEYS[i] .. ' holds ' .. #items .. ' of the ' .. ARGV[i + 6] .. ' bytes its cycle wrote, or a gap (a failover lost writes)')
+  end
+  if i == 3 and ARGV[8] ~= '' then
+    -- The first part's items in the order ARGV[8] names them, a comma before each.
+    local from, picked = ARGV[8], {''}
+    for j = 1, #from / 8 do
+      local offset, length = struct.unpack('<I4I4', from, 8 * j - 7)
+      picked[j + 1] = string.sub(items, offset + 1, offset + length)
+    end
+    items = table.concat(picked, ',')
   end
   -- Written again whole: the appends grew the string with room to spare (up to twice its size).
   redis.call('SET', KEYS[i], items)
@@ -273,8 +286,6 @@ interface ItemsPart {
   sentTo: number;
   /** The bytes the last send took (sizes the next builder's first buffer). */
   lastBytes: number;
-  /** The namespace's staging hash, where each item's entry goes. */
-  podKey: string;
 }
 
 /** Commands that touch one key (so one Cluster slot), and about how many they are. */
@@ -350,11 +361,39 @@ export interface StagedHash extends HashWrite {
   size: number;
   /** Parts of pod items other writers (a sharded cycle's shards) wrote for it: part → bytes. */
   parts?: [part: string, bytes: number][];
-  /**
-   * The namespace's items in name order (entry.ts: encodeOrder), when this writer wrote them all; the
-   * served hash then holds it as ORDER_FIELD.
-   */
-  order?: Buffer;
+  /** The namespace's served pods in name order, when this writer wrote all their items (OrderedItems). */
+  ordered?: OrderedItems;
+}
+
+/**
+ * A namespace's served pods in name order, each item put in this writer's part by podItemBytes (an
+ * unsharded cycle). `finish` writes the part again in this order with a comma before each item
+ * (entry.ts: isJoined), so the unselected list is the parts' bytes one after another; each pod's entry,
+ * naming its item's place there; and the order itself (ORDER_FIELD, entry.ts: encodeOrder).
+ */
+export interface OrderedItems {
+  names: string[];
+  heads: EntryHead[];
+  /** Per pod: where podItemBytes put its item (offset, length). */
+  spans: Uint32Array;
+}
+
+/**
+ * Where each item of `o` is once its part is in name order, a comma before each (entry.ts: isJoined):
+ * the spans of ORDER_FIELD; and the earliest expiry among them.
+ */
+export function orderedSpans(o: OrderedItems): { spans: Uint32Array; expiresAt: number } {
+  const spans = new Uint32Array(o.spans.length);
+  let at = 1;
+  let expiresAt = Number.POSITIVE_INFINITY;
+  for (let i = 0; i < o.names.length; i++) {
+    const length = o.spans[2 * i + 1]!;
+    spans[2 * i] = at;
+    spans[2 * i + 1] = length;
+    at += length + 1;
+    expiresAt = Math.min(expiresAt, o.heads[i]!.expiresAt);
+  }
+  return { spans, expiresAt };
 }
 
 export interface StagedEnd {
@@ -434,10 +473,28 @@ export class CycleStaging {
    * items, and the entry names them (itemRef). Returns where they are: offset, length.
    */
   podItem(namespace: string, name: string, head: EntryHead, item: string): [offset: number, length: number] {
+    const [offset, length] = this.podItemBytes(namespace, item);
+    // The entry, `encodeEntry({ ...head, item: itemRef(part, offset, length) })`, written as its bytes.
+    this.#bytes += this.#builder(this.#podKey(namespace)).addEntryRef(
+      name,
+      head,
+      this.#o.part,
+      offset,
+      length,
+    );
+    return [offset, length];
+  }
+
+  /**
+   * A pod's item alone, appended to this writer's part of the namespace's items as podItem does; its
+   * entry comes with `finish`, which names where the item is once the part is in name order
+   * (StagedHash.ordered). Returns where the bytes are until then: offset, length.
+   */
+  podItemBytes(namespace: string, item: string): [offset: number, length: number] {
     let part = this.#items.get(namespace);
     if (part === undefined) {
       const key = keys.podItems(namespace, this.#o.part);
-      part = { key, length: 0, pending: null, sentTo: 0, lastBytes: 0, podKey: this.#podKey(namespace) };
+      part = { key, length: 0, pending: null, sentTo: 0, lastBytes: 0 };
       this.#items.set(namespace, part);
     }
     part.pending ??= new SetrangeBuilder(part.key, part.lastBytes);
@@ -445,8 +502,6 @@ export class CycleStaging {
     const offset = part.length;
     part.length += length;
     this.#bytes += length;
-    // The entry, `encodeEntry({ ...head, item: itemRef(part, offset, length) })`, written as its bytes.
-    this.#bytes += this.#builder(part.podKey).addEntryRef(name, head, this.#o.part, offset, length);
     this.#commands++;
     return [offset, length];
   }
@@ -578,12 +633,14 @@ export class CycleStaging {
         h: StagedHash,
         extra: [string, string | Buffer][] = [],
         parts: { prefix: string; list: [part: string, bytes: number][] } = { prefix: '', list: [] },
+        ordered: { entries: HsetBuilder; from: Buffer } | null = null,
       ) => {
         const next = keys.staging(key, start);
         groups.push({
-          weight: h.fields.length + extra.length + 3,
+          weight: h.fields.length + extra.length + 3 + (ordered?.entries.fields ?? 0),
           add: (p) => {
             if (h.size > 0) {
+              ordered?.entries.send(p);
               hsetChunks(p, next, [...h.fields.flat(), ...extra.flat()]);
               p.pexpireat(next, h.expireAt);
             }
@@ -601,6 +658,7 @@ export class CycleStaging {
               h.expireAt,
               PARTS_FIELD,
               parts.prefix,
+              ordered?.from ?? '',
               ...parts.list.map(([, bytes]) => bytes),
             );
           },
@@ -617,8 +675,10 @@ export class CycleStaging {
         const parts = { prefix: keys.podItems(namespace, ''), list };
         const extra: [string, string | Buffer][] = index ? [...cycle] : [];
         if (list.length > 0) extra.push([PARTS_FIELD, list.map(([part]) => part).join(' ')]);
-        if (h.order !== undefined && h.size > 0) extra.push([ORDER_FIELD, h.order]);
-        replaceHash(keys.pods(namespace), h, extra, parts);
+        const ordered =
+          own !== undefined && h.size > 0 && h.ordered ? this.#ordered(namespace, h.ordered) : null;
+        if (ordered) extra.push([ORDER_FIELD, ordered.order]);
+        replaceHash(keys.pods(namespace), h, extra, parts, ordered);
         const fields: [string, string][] = [];
         if (index && h.size > 0) {
           for (const [labels, names] of index) fields.push([labels, names.join('\n')]);
@@ -654,6 +714,26 @@ export class CycleStaging {
         );
       }
     });
+  }
+
+  /**
+   * For a namespace whose items this writer holds (OrderedItems): each pod's entry naming its item's
+   * place in the part once it is in name order, the order (ORDER_FIELD), and where the items are now
+   * (offset, length pairs as uint32 little-endian: REPLACE_UNLESS_NEWER puts them in that order).
+   */
+  #ordered(namespace: string, o: OrderedItems): { entries: HsetBuilder; order: Buffer; from: Buffer } {
+    const { spans, expiresAt } = orderedSpans(o);
+    const part = this.#o.part;
+    const entries = new HsetBuilder(this.#podKey(namespace), 128 * o.names.length);
+    const timestamps = new Float64Array(o.names.length);
+    for (let i = 0; i < o.names.length; i++) {
+      const head = o.heads[i]!;
+      entries.addEntryRef(o.names[i]!, head, part, spans[2 * i]!, spans[2 * i + 1]!);
+      timestamps[i] = head.timestamp;
+    }
+    const from = Buffer.alloc(4 * o.spans.length);
+    for (let i = 0; i < o.spans.length; i++) from.writeUInt32LE(o.spans[i]!, 4 * i);
+    return { entries, order: encodeOrder({ part, expiresAt, spans, timestamps }), from };
   }
 
   /** After a failed cycle: deletes its staging keys (best effort: they expire anyway). */

@@ -59,6 +59,7 @@ function instance(holder: string, resolutionMs = 60_000) {
         setState: (...a) => s.setState(...a),
         podEntry: (...a) => s.podEntry(...a),
         podItem: (...a) => s.podItem(...a),
+        podItemBytes: (...a) => s.podItemBytes(...a),
         part: s.part,
         itemBytes: () => s.itemBytes(),
         nodeEntry: (...a) => s.nodeEntry(...a),

@@ -4,16 +4,26 @@
  * HTTPS writes two cycles, the serve function (startServe over HTTPS) answers from the same Redis.
  * The unselected list read as bytes is, byte for byte, the list built from the entries (what it falls
  * back to), in JSON, Table and protobuf, under both versions; a namespace list, a label-selected list
- * and every single pod agree with it; the bytes are not used once one of them may have expired; and
- * each cycle leaves exactly one part of items per namespace in Redis.
+ * and every single pod agree with it; each part is its namespace's items in name order, a comma before
+ * each (written to the client as they are), and a part laid out as an earlier build wrote it is served
+ * the same; the bytes are not used once one of them may have expired; and each cycle leaves exactly one
+ * part of items per namespace in Redis.
  */
 import assert from 'node:assert/strict';
 import { rm } from 'node:fs/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Scraper } from '../../../functions/scrape/scraper.ts';
 import { PodMetricsList } from '../../../shared/metrics-api.ts';
-import { decodeEntry, decodeOrder, encodeEntry, encodeOrder } from '../../../shared/store/entry.ts';
-import { keys, ORDER_FIELD, PARTS_FIELD } from '../../../shared/store/keys.ts';
+import {
+  decodeEntry,
+  decodeOrder,
+  encodeEntry,
+  encodeOrder,
+  isJoined,
+  itemRef,
+  parseItemRef,
+} from '../../../shared/store/entry.ts';
+import { isStoreField, keys, ORDER_FIELD, PARTS_FIELD } from '../../../shared/store/keys.ts';
 import { type Sim, startSim } from '../../../sim/index.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 import { startServeAsMaster } from '../../helpers/serve.ts';
@@ -142,6 +152,57 @@ describe('pod items stored once, the all-pods list read as bytes', () => {
       assert.ok(asBytes[i]!.equals(fromEntries[i]!), `answer ${i} differs`);
     }
     assert.ok(asBytes[0]!.equals(json));
+  });
+
+  test('each part is its items in name order, a comma before each; laid out otherwise (as an earlier build wrote them) they serve the same bytes', async () => {
+    const answers = await allPodsAnswers();
+    const list = await namespaces();
+    /** Per namespace: its part's key, and each served pod's name and item bytes, in name order. */
+    const stored = new Map<string, { part: string; items: [string, Buffer][] }>();
+    for (const ns of list) {
+      const key = keys.pods(ns);
+      const part = (await db.redis.hget(key, PARTS_FIELD))!;
+      const bytes = (await db.redis.getBuffer(keys.podItems(ns, part)))!;
+      const order = decodeOrder((await db.redis.hgetBuffer(key, ORDER_FIELD))!)!;
+      assert.ok(isJoined(bytes, order.spans), `${ns}: the part is the order's items, a comma before each`);
+      const fields = await db.redis.hgetall(key);
+      const items: [string, Buffer][] = [];
+      for (const name of Object.keys(fields).sort()) {
+        const ref = isStoreField(name) ? null : parseItemRef(decodeEntry(name, fields[name]!)!.item);
+        if (ref === null) continue;
+        assert.equal(ref.part, part);
+        items.push([name, bytes.subarray(ref.offset, ref.offset + ref.length)]);
+      }
+      assert.ok(items.length > 0);
+      const joined = Buffer.concat(items.flatMap(([, b]) => [Buffer.from(','), b]));
+      assert.ok(bytes.equals(joined), `${ns}: the entries name the part's items in name order`);
+      stored.set(ns, { part, items });
+    }
+    // As a build before these parts wrote them: in the order the nodes answered, nothing between them.
+    for (const [ns, { part, items }] of stored) {
+      const key = keys.pods(ns);
+      const answered = [...items].reverse();
+      const at = new Map<string, number>();
+      let offset = 0;
+      for (const [name, b] of answered) {
+        at.set(name, offset);
+        offset += b.length;
+      }
+      await db.redis.set(keys.podItems(ns, part), Buffer.concat(answered.map(([, b]) => b)), 'KEEPTTL');
+      const order = decodeOrder((await db.redis.hgetBuffer(key, ORDER_FIELD))!)!;
+      const spans = new Uint32Array(2 * items.length);
+      for (const [i, [name, b]] of items.entries()) {
+        spans[2 * i] = at.get(name)!;
+        spans[2 * i + 1] = b.length;
+        const e = decodeEntry(name, (await db.redis.hget(key, name))!)!;
+        await db.redis.hset(key, name, encodeEntry({ ...e, item: itemRef(part, at.get(name)!, b.length) }));
+      }
+      await db.redis.hset(key, ORDER_FIELD, encodeOrder({ ...order, spans }));
+    }
+    const copied = await allPodsAnswers();
+    for (let i = 0; i < answers.length; i++) assert.ok(copied[i]!.equals(answers[i]!), `answer ${i} differs`);
+    // The next cycle writes every part in name order again.
+    await cycle();
   });
 
   test('namespace lists, label-selected lists and single pods agree with the list', async () => {

@@ -43,6 +43,7 @@ function render(s: NodeState) {
         sent.set(name, item);
         return [0, item.length];
       },
+      podItemBytes: () => assert.fail('an unordered render gives every item with its entry'),
       nodeEntry: () => {},
     },
   );
@@ -108,6 +109,7 @@ describe('rendering the same pod objects again', () => {
           fresh.set(name, item);
           return [0, item.length];
         },
+        podItemBytes: () => assert.fail('an unordered render gives every item with its entry'),
         nodeEntry: () => {},
       },
     );

@@ -1,7 +1,8 @@
 /**
  * What a pod's entry and a namespace's order say about its items' bytes (shared/store/entry.ts): a
  * reference reads back as written and anything else as none; an order reads back as written, whatever
- * the reply Buffer's alignment, and a truncated or foreign value reads as none (the entries are read).
+ * the reply Buffer’s alignment, and a truncated or foreign value reads as none (the entries are read);
+ * a part is joined (written as it is) only when it is exactly its order’s items, a comma before each.
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -9,6 +10,7 @@ import {
   decodeOrder,
   encodeEntry,
   encodeOrder,
+  isJoined,
   itemRef,
   maxEntryRefBytes,
   parseItemRef,
@@ -87,5 +89,22 @@ describe('item orders', () => {
     assert.equal(decodeOrder(Buffer.concat([bytes, Buffer.from([0])])), null, 'longer');
     assert.equal(decodeOrder(Buffer.from('1796175916471')), null, 'a #cycle value');
     assert.equal(decodeOrder(Buffer.from('p\tsoon\t1\n0123456789abcdef')), null, 'no expiry');
+  });
+
+  test('a part is joined only when it is exactly the order’s items, a comma before each', () => {
+    const bytes = Buffer.from(',{"a":1},{"bb":2},{}');
+    const spans = Uint32Array.from([1, 7, 9, 8, 18, 2]);
+    assert.equal(isJoined(bytes, spans), true);
+    assert.equal(isJoined(bytes.subarray(1), Uint32Array.from([0, 7, 8, 8, 17, 2])), false, 'no first comma');
+    assert.equal(isJoined(Buffer.from(';{"a":1},{"bb":2},{}'), spans), false, 'another byte');
+    assert.equal(isJoined(Buffer.concat([bytes, Buffer.from(' ')]), spans), false, 'bytes after the items');
+    assert.equal(isJoined(bytes, Uint32Array.from([1, 7, 18, 2])), false, 'an item left out');
+    assert.equal(isJoined(bytes, Uint32Array.from([9, 8, 1, 7, 18, 2])), false, 'another order');
+    assert.equal(
+      isJoined(Buffer.from('{"a":1}{}'), Uint32Array.from([0, 7, 7, 2])),
+      false,
+      'as an earlier build wrote it',
+    );
+    assert.equal(isJoined(Buffer.alloc(0), new Uint32Array()), false, 'no items');
   });
 });

@@ -236,14 +236,16 @@ describe('the registry', () => {
     const now = 1_700_000_000_000;
     r.observeFreshness(now - 3000, now);
     r.observeFreshness(now - 500, now);
+    r.observeFreshnessAll(Float64Array.from([now - 200, now - 4000, now + 50]), now);
     const { body, contentType, scrapeError } = await r.render();
     assert.equal(scrapeError, null);
     assert.match(contentType, /^text\/plain; version=0\.0\.4/);
     assert.match(body, /# TYPE metrics_server_api_metric_freshness_seconds histogram/);
     const f = samples(body, 'metrics_server_api_metric_freshness_seconds');
-    assert.equal(f.get('metrics_server_api_metric_freshness_seconds_bucket{le="1"}'), 1);
-    assert.equal(f.get('metrics_server_api_metric_freshness_seconds_bucket{le="+Inf"}'), 2);
-    assert.equal(f.get('metrics_server_api_metric_freshness_seconds_sum'), 3.5);
+    // 3 s, 0.5 s, then at once 0.2 s, 4 s and a timestamp ahead of the clock (0 s).
+    assert.equal(f.get('metrics_server_api_metric_freshness_seconds_bucket{le="1"}'), 3);
+    assert.equal(f.get('metrics_server_api_metric_freshness_seconds_bucket{le="+Inf"}'), 5);
+    assert.equal(f.get('metrics_server_api_metric_freshness_seconds_sum'), 7.7);
     assert.equal(
       samples(body, 'metrics_server_kubelet_request_total').get(
         'metrics_server_kubelet_request_total{success="true"}',
