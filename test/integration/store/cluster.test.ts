@@ -150,6 +150,21 @@ describe('the store on a 3-master Redis Cluster', () => {
     assert.deepEqual(served, want);
   });
 
+  test('the all-pods list read as each namespace’s stored bytes, each namespace on its own master, holds the same pods', async () => {
+    const served: string[] = [];
+    for await (const b of reader.allPods({ ordered: true })) {
+      assert.ok(b.ordered?.joined, `${b.namespace}: its part in name order, read with its order`);
+      const list = JSON.parse(`[${b.ordered.bytes.subarray(1).toString('utf8')}]`) as unknown[];
+      assert.equal(list.length, b.ordered.order.timestamps.length);
+      for (const x of list) {
+        const item = PodMetrics.parse(x);
+        assert.equal(item.metadata.namespace, b.namespace);
+        served.push(`${b.namespace}/${item.metadata.name}`);
+      }
+    }
+    assert.deepEqual(served, completePods(sim, RESOLUTION_MS));
+  });
+
   test("one namespace's pods, whole and through the label index", async () => {
     const want = completePods(sim, RESOLUTION_MS);
     const namespace = 'kube-system';
