@@ -10,7 +10,9 @@
  *                                                when one part holds every item, lists them in name
  *                                                order, so the unselected list is read as bytes
  *   ms:pods:{<namespace>}:items:<part>  string  pod items' bytes as one writer of one cycle appended
- *                                       them (entry.ts: itemRef); `<part>` names that writer and cycle
+ *                                       them (entry.ts: itemRef), or, written by an unsharded cycle, its
+ *                                       items in name order, a comma before each (entry.ts: isJoined:
+ *                                       the unselected list as it is sent); `<part>` names that writer and cycle
  *                                       (`<cycle start>`, a shard's `<cycle start>.<shard>.<token>`), so a
  *                                       part is never written again once its cycle is published, and
  *                                       lives as long as the hash that names it
