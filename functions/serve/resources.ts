@@ -30,7 +30,7 @@ import {
   objectBody,
 } from './render.ts';
 import { notAcceptable, notFound, StatusError } from './status.ts';
-import { type ObserveOrdered, streamList } from './stream.ts';
+import { streamList } from './stream.ts';
 
 /** The routes of one version. */
 export function resourcePaths(version: MetricsVersion) {
@@ -227,7 +227,7 @@ export interface ResourceOptions {
 
 export function installResources(app: Hono, o: ResourceOptions): string[] {
   // metrics_server_api_metric_freshness_seconds, observed for every object returned.
-  const observe = { one: freshnessObserver(app), all: freshnessBatchObserver(app) };
+  const observe = freshnessObserver(app);
   const cache = new ListCache();
   return VERSIONS.flatMap((version) => installVersion(app, o, version, observe, cache));
 }
@@ -237,11 +237,12 @@ function installVersion(
   app: Hono,
   o: ResourceOptions,
   version: MetricsVersion,
-  observers: { one: (timestampMs: number) => void; all: ObserveOrdered },
+  observe: (timestampMs: number) => void,
   cache: ListCache,
 ): string[] {
   const { reader } = o;
-  const observe = observers.one;
+  // The same histogram, for a namespace's items served as bytes: their timestamps at once.
+  const observeAll = freshnessBatchObserver(app);
   const paths = resourcePaths(version);
 
   /** A namespace's pods list: the namespaced route, and the all-namespaces one narrowed to a namespace. */
@@ -328,7 +329,7 @@ function installVersion(
       reader.allPods({ ordered: every }),
       select,
       o.onStreamError,
-      observers.all,
+      observeAll,
     );
     return bodyResponse(body, output);
   });

@@ -387,8 +387,10 @@ export class RedisMetricsReader implements MetricsReader {
       const bytes = parts[j];
       if (order === null || bytes == null) return null;
       const { spans } = order;
+      // Joined, every span is within the bytes; otherwise each is checked.
+      if (isJoined(bytes, spans)) return { bytes, order, joined: true };
       for (let i = 0; i < spans.length; i += 2) if (spans[i]! + spans[i + 1]! > bytes.length) return null;
-      return { bytes, order, joined: isJoined(bytes, spans) };
+      return { bytes, order, joined: false };
     });
   }
 }

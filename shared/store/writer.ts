@@ -382,7 +382,7 @@ export interface OrderedItems {
  * Where each item of `o` is once its part is in name order, a comma before each (entry.ts: isJoined):
  * the spans of ORDER_FIELD; and the earliest expiry among them.
  */
-export function orderedSpans(o: OrderedItems): { spans: Uint32Array; expiresAt: number } {
+function orderedSpans(o: OrderedItems): { spans: Uint32Array; expiresAt: number } {
   const spans = new Uint32Array(o.spans.length);
   let at = 1;
   let expiresAt = Number.POSITIVE_INFINITY;
