@@ -29,12 +29,12 @@ import { advanceState } from '../functions/scrape/state.ts';
 import { createCA, issueCertificate } from '../shared/pki.ts';
 import { connect, createRedis } from '../shared/store/redis.ts';
 import { RedisMetricsWriter } from '../shared/store/writer.ts';
-import { createSimCluster } from '../sim/model.ts';
 import { freePort, startProgram, waitFor } from '../sim/processes.ts';
 import { renderResourceMetrics } from '../sim/resource-metrics.ts';
 import { spawnChild } from './ipc.ts';
 import { processCpuMs } from './proc.ts';
 import { FLOOR_STREAM_KEY, fetchBody, storeChunks } from './serve-bench.ts';
+import { benchCluster } from './sim-cluster.ts';
 
 const { values } = parseArgs({
   options: {
@@ -57,19 +57,7 @@ await connect(redis);
 
 // Two cycles a resolution apart (rates need two samples), the second ending now.
 const now = Date.now();
-const cluster = createSimCluster({
-  nodes,
-  podsPerNode,
-  seed: 'bench',
-  housekeepingMs: 1000,
-  startMs: now - 3_600_000,
-  namespaces: Array.from(
-    { length: Math.max(1, Math.round((nodes * podsPerNode) / 150)) },
-    (_, i) => `team-${i}`,
-  ),
-});
-const nodeList = cluster.nodes().map((n) => ({ name: n.name, labels: n.labels, selected: true }));
-const podInfos = cluster.pods().map((p) => ({ namespace: p.namespace, name: p.name, labels: p.labels }));
+const { cluster, nodeList, podInfos } = benchCluster(nodes, podsPerNode, now);
 const writer = new RedisMetricsWriter(redis);
 let states = new Map<string, Buffer>();
 let namespaces: string[] = [];

@@ -17,8 +17,8 @@ import { advanceState } from '../functions/scrape/state.ts';
 import { keys } from '../shared/store/keys.ts';
 import { connect, createRedis, type RedisClient } from '../shared/store/redis.ts';
 import { CycleStaging } from '../shared/store/writer.ts';
-import { createSimCluster } from '../sim/model.ts';
 import { renderResourceMetrics } from '../sim/resource-metrics.ts';
+import { benchCluster } from './sim-cluster.ts';
 
 const { values } = parseArgs({
   options: {
@@ -33,20 +33,7 @@ const podsPerNode = Number(values['pods-per-node']);
 const rounds = Number(values.rounds);
 const RESOLUTION = 15_000;
 const start = Date.UTC(2026, 0, 1);
-const cluster = createSimCluster({
-  nodes,
-  podsPerNode,
-  seed: 'bench',
-  housekeepingMs: 1000,
-  startMs: start - 3_600_000,
-  namespaces: Array.from(
-    { length: Math.max(1, Math.round((nodes * podsPerNode) / 150)) },
-    (_, i) => `team-${i}`,
-  ),
-});
-const nodeList = cluster.nodes().map((n) => ({ name: n.name, labels: n.labels, selected: true }));
-// The same objects every cycle, as an informer hands them.
-const podInfos = cluster.pods().map((p) => ({ namespace: p.namespace, name: p.name, labels: p.labels }));
+const { cluster, nodeList, podInfos } = benchCluster(nodes, podsPerNode, start);
 /** Two payloads per node, a resolution apart: the cycles alternate between them, moving on in time. */
 const payloads = [0, 1].map((k) =>
   cluster.nodes().map((n) => renderResourceMetrics(cluster.kubeletView(n.name, start + k * RESOLUTION))),

@@ -1,0 +1,23 @@
+/**
+ * The simulated cluster the in-process benchmarks work on (node-work.ts, all-pods.ts): `nodes` nodes of
+ * `podsPerNode` pods, about 150 pods per namespace (`team-<i>`, as a team's namespace holds), an hour
+ * old at `now`; and its node and pod lists as an informer hands them (the same objects every cycle).
+ */
+import { createSimCluster } from '../sim/model.ts';
+
+export function benchCluster(nodes: number, podsPerNode: number, now: number) {
+  const cluster = createSimCluster({
+    nodes,
+    podsPerNode,
+    seed: 'bench',
+    housekeepingMs: 1000,
+    startMs: now - 3_600_000,
+    namespaces: Array.from(
+      { length: Math.max(1, Math.round((nodes * podsPerNode) / 150)) },
+      (_, i) => `team-${i}`,
+    ),
+  });
+  const nodeList = cluster.nodes().map((n) => ({ name: n.name, labels: n.labels, selected: true }));
+  const podInfos = cluster.pods().map((p) => ({ namespace: p.namespace, name: p.name, labels: p.labels }));
+  return { cluster, nodeList, podInfos };
+}
