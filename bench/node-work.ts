@@ -60,6 +60,8 @@ const sink = {
     const p: object = new Proxy({}, { get: (_, command) => (command === 'exec' ? async () => [] : () => p) });
     return p;
   },
+  // The staging keys a round leaves (CycleStaging.abandon), deleted from nowhere.
+  del: async () => 0,
 } as unknown as RedisClient;
 const redis = values.redis
   ? createRedis({ mode: 'single', url: values.redis }, { commandTimeoutMs: 10_000 })
