@@ -226,22 +226,16 @@ export interface ResourceOptions {
 }
 
 export function installResources(app: Hono, o: ResourceOptions): string[] {
-  // metrics_server_api_metric_freshness_seconds, observed for every object returned.
-  const observe = freshnessObserver(app);
   const cache = new ListCache();
-  return VERSIONS.flatMap((version) => installVersion(app, o, version, observe, cache));
+  return VERSIONS.flatMap((version) => installVersion(app, o, version, cache));
 }
 
 /** One version's routes; every version serves the same stored items. */
-function installVersion(
-  app: Hono,
-  o: ResourceOptions,
-  version: MetricsVersion,
-  observe: (timestampMs: number) => void,
-  cache: ListCache,
-): string[] {
+function installVersion(app: Hono, o: ResourceOptions, version: MetricsVersion, cache: ListCache): string[] {
   const { reader } = o;
-  // The same histogram, for a namespace's items served as bytes: their timestamps at once.
+  // metrics_server_api_metric_freshness_seconds, observed for every object returned; a namespace's
+  // items served as bytes observe their timestamps at once.
+  const observe = freshnessObserver(app);
   const observeAll = freshnessBatchObserver(app);
   const paths = resourcePaths(version);
 
