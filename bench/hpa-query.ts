@@ -27,6 +27,8 @@ const { values } = parseArgs({
 });
 if (!values.redis) throw new Error('usage: hpa-query.ts --redis redis://HOST:PORT [--nodes N] …');
 const CONNECTIONS = 64;
+/** Each round's warm-up (connections, JIT), not counted. */
+const WARMUP_MS = 1000;
 
 const { redis, podInfos } = await fillStore(
   values.redis,
@@ -55,10 +57,11 @@ try {
   ];
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const s of round % 2 === 0 ? measured : [...measured].reverse()) {
-      const cpu = { at: 0, ms: 0 };
+      // The server's CPU from the end of the warm-up on, as the load generator counts requests.
+      let cpuAt = 0;
       const timer = setTimeout(() => {
-        cpu.at = processCpuMs(s.pid);
-      }, 1000);
+        cpuAt = processCpuMs(s.pid);
+      }, WARMUP_MS);
       const r = await servers.load.ask<LoadResult>('run', {
         host: '127.0.0.1',
         port: s.port,
@@ -67,7 +70,7 @@ try {
         headers,
         path,
         connections: CONNECTIONS,
-        warmupMs: 1000,
+        warmupMs: WARMUP_MS,
         durationMs: Number(values.seconds) * 1000,
       });
       clearTimeout(timer);
@@ -77,7 +80,7 @@ try {
         );
       s.rps.push(r.rps);
       s.p99.push(r.p99Ms);
-      s.cpu.push((processCpuMs(s.pid) - cpu.at) / r.requests);
+      s.cpu.push((processCpuMs(s.pid) - cpuAt) / r.requests);
     }
   }
   const median = (a: number[]) => [...a].sort((x, y) => x - y)[Math.floor(a.length / 2)]!;
