@@ -12,10 +12,10 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { decodeResource, decodeSummary } from '../functions/scrape/decode/index.ts';
-import { createSimCluster } from '../sim/model.ts';
 import { renderResourceMetrics } from '../sim/resource-metrics.ts';
 import { renderSummary } from '../sim/summary.ts';
 import { answer, cpuMs } from './ipc.ts';
+import { benchCluster } from './sim-cluster.ts';
 
 export interface ThroughputRow {
   endpoint: 'resource' | 'summary';
@@ -60,16 +60,8 @@ const DECODERS = { resource: decodeResource, summary: decodeSummary } as const;
 /** The simulator's payloads for `nodes` kubelets, an hour into the cluster's life. */
 function simulatorPayloads(nodes: number, podsPerNode: number) {
   const now = REQUEST_TIME;
-  const cluster = createSimCluster({
-    nodes,
-    podsPerNode,
-    seed: 'bench',
-    housekeepingMs: 1000,
-    startMs: now - 3_600_000,
-    namespaces: Array.from({ length: Math.max(1, Math.round((nodes * podsPerNode) / 150)) }, (_, i) => {
-      return `team-${String(i + 1).padStart(2, '0')}`;
-    }),
-  });
+  // Its own namespace names (`team-01`…), so that its payloads stay the bytes earlier figures measured.
+  const { cluster } = benchCluster(nodes, podsPerNode, now, (i) => `team-${String(i + 1).padStart(2, '0')}`);
   const views = cluster.nodes().map((n) => cluster.kubeletView(n.name, now));
   return {
     resource: views.map((v) => renderResourceMetrics(v)),
