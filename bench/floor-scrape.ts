@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import https from 'node:https';
+import { BodyText } from '../functions/scrape/body-text.ts';
 import { decode } from '../functions/scrape/decode/index.ts';
 import { KeepAliveAgent } from '../functions/scrape/kubelet.ts';
 import { answer, cpuMs, peakRssMiB } from './ipc.ts';
@@ -26,20 +27,17 @@ function fetchBody(url: string, headers: Record<string, string>, mode: FloorMode
   const requestTime = Date.now();
   return new Promise((resolve, reject) => {
     const req = https.request(url, { agent: agent!, headers }, (res) => {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      res.on('data', (c: Buffer) => {
-        size += c.length;
-        chunks.push(c);
-      });
+      // As the scraper's kubelet client reads it (functions/scrape/body-text.ts).
+      const text = new BodyText();
+      res.on('data', (c: Buffer) => text.add(c));
       res.on('error', reject);
       res.on('end', () => {
         if (res.statusCode !== 200) {
           reject(new Error(`${url}: status ${res.statusCode}`));
           return;
         }
-        received += size;
-        const body = Buffer.concat(chunks, size).toString('utf8');
+        received += text.size;
+        const body = text.text();
         resolve(mode === 'decode' ? decode('resource', body, requestTime).pods.length : 0);
       });
     });

@@ -14,6 +14,7 @@ import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { createSecureContext, type TLSSocket } from 'node:tls';
 import type { NodeObject } from '../../shared/kube.ts';
+import { BodyText } from './body-text.ts';
 import { DecodeError, type MetricsBatch } from './decode/batch.ts';
 import { decode } from './decode/index.ts';
 
@@ -311,22 +312,20 @@ export class KubeletClient {
         let responded = false;
         const sent = https.request(url, options, (res) => {
           responded = true;
-          const chunks: Buffer[] = [];
-          let size = 0;
+          const text = new BodyText();
           res.on('data', (chunk: Buffer) => {
-            size += chunk.length;
-            if (size > maxBytes) {
+            if (text.size + chunk.length > maxBytes) {
               fail(new KubeletError(`response larger than ${maxBytes} bytes`));
               return;
             }
-            chunks.push(chunk);
+            text.add(chunk);
           });
           res.on('error', (err) => fail(new KubeletError(err.message, { cause: err })));
           res.on('end', () => {
             if (settled) return;
             settled = true;
             clearTimeout(timer);
-            const body = Buffer.concat(chunks, size).toString('utf8');
+            const body = text.text();
             const status = res.statusCode ?? 0;
             if (status !== 200) {
               const excerpt = oneLine(withoutCredentials(body, headers));

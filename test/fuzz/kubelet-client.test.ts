@@ -22,6 +22,8 @@ import {
 } from '../../shared/pki.ts';
 
 const TOKEN = 'sa-token-0123456789abcdef';
+/** Label values in UTF-8 of two, three and four bytes per character. */
+const SPLIT_BODY = 'pod_cpu_usage_seconds_total{namespace="café",pod="日本-0"} 1.5 1700000000000\n# 🚀\n';
 let ca: CertificateAuthority;
 let serving: CertificateAndKey;
 let server: Server;
@@ -51,6 +53,18 @@ before(async () => {
       res.writeHead(200, { 'content-type': 'text/plain' });
       const t = setInterval(() => res.write('#'), 50);
       res.on('close', () => clearInterval(t));
+      return;
+    }
+    if (path === '/split') {
+      // One byte per TLS record: every multi-byte character arrives split between chunks.
+      res.writeHead(200, { 'content-type': 'text/plain' });
+      const bytes = Buffer.from(SPLIT_BODY);
+      let i = 0;
+      const next = () => {
+        if (i === bytes.length) return res.end();
+        res.write(bytes.subarray(i, ++i), () => setImmediate(next));
+      };
+      next();
       return;
     }
     if (path === '/silent') return; // never answers
@@ -106,6 +120,16 @@ async function failure(c: KubeletClient, path: string): Promise<{ err: KubeletEr
 }
 
 describe('hostile kubelets', () => {
+  test('a body whose characters are split between chunks is read whole', async () => {
+    const c = client();
+    try {
+      const { body } = await c.fetch(new URL(`${url}/split`));
+      assert.equal(body, SPLIT_BODY);
+    } finally {
+      c.close();
+    }
+  });
+
   test('a body over the size cap fails as soon as the cap is passed, naming it', async () => {
     const { err, ms } = await failure(client({ maxBytes: 256 * 1024, timeoutMs: 10_000 }), '/huge');
     assert.equal(err.message, `response larger than ${256 * 1024} bytes`);
