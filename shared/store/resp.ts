@@ -1,29 +1,47 @@
 /**
- * Commands written as RESP while a cycle renders them: its HSETs of entries and its SETRANGEs of pod
- * items. A cycle streams tens of thousands of fields and items; as ioredis arguments each would be
+ * Commands written as RESP while a cycle renders them: its HSETs of entries, its SETRANGEs of pod
+ * items and its SETs of node states. A cycle streams tens of thousands of fields and items; as ioredis arguments each would be
  * converted again when its pipeline is sent (a length and a string per argument, each command joined
  * into a Buffer, the arguments flattened and copied on the way), and the items would wait as a Buffer
  * each, joined at the send. Here each field or item is appended as its bytes the moment it is rendered,
  * into a buffer of its command's own, and the pipeline sends those bytes as they are (toWritable, as
  * ioredis' own Script commands override it), copied once more when the pipeline joins its commands.
+ * The buffers are used again, cycle after cycle, once their pipelines have settled.
  */
 import { type ChainableCommander, Command, type Pipeline } from 'ioredis';
 import { decimalDigits, writeDecimal } from './ascii.ts';
+import { BufferPool } from './buffer-pool.ts';
 import { type EntryHead, maxEntryRefBytes, writeEntryRef } from './entry.ts';
+
+/**
+ * The buffers commands are built in, used again once their pipelines have settled (buffer-pool.ts).
+ * Kept: about what a 5,000-node cycle holds at once (a send being built, those in flight, and the
+ * end's ordered entries).
+ */
+export const commandBuffers = new BufferPool(64 << 20);
+
+/** `PING`, written in place of a command that has settled (its bytes may belong to another by now). */
+const PING = Buffer.from('*1\r\n$4\r\nPING\r\n', 'latin1');
 
 /** A command whose RESP bytes are already written; its key is still named, for Cluster slots. */
 class PreEncoded extends Command {
   readonly #bytes: Buffer;
 
   constructor(name: string, key: string, bytes: Buffer) {
-    super(name, [key]);
+    // Replies as ioredis' own commands give them (text, not bytes).
+    super(name, [key], { replyEncoding: 'utf8' });
     this.#bytes = bytes;
   }
 
   override toWritable(): Buffer {
-    return this.#bytes;
+    // Written again after it settled: ioredis resends a command that timed out, once it reconnects. Its
+    // buffer went back to the pool when its pipeline settled, and may hold another command's bytes now.
+    return this.isSettled ? PING : this.#bytes;
   }
 }
+
+/** A released builder's buffer: building on it throws. */
+const EMPTY = Buffer.alloc(0);
 
 const DOLLAR = 0x24;
 const CR = 13;
@@ -56,13 +74,18 @@ abstract class Framed {
     this.#start = HEAD_OVERHEAD + Buffer.byteLength(key) + extraHead;
     const capacity = lastBytes > 0 ? lastBytes + (lastBytes >> 2) : 1024;
     // Past the body, room for a closing CRLF.
-    this.#buf = Buffer.allocUnsafe(this.#start + capacity + 2);
+    this.#buf = commandBuffers.take(this.#start + capacity + 2);
     this.#end = this.#start;
   }
 
   /** The body's bytes so far. */
   get bytes(): number {
     return this.#end - this.#start;
+  }
+
+  /** Where the body ends in `buffer`. */
+  protected get end(): number {
+    return this.#end;
   }
 
   /** Appends `s` as UTF-8 (as a bulk string with `bulk`); how many bytes it took. */
@@ -123,16 +146,34 @@ abstract class Framed {
     const at = this.#start - Buffer.byteLength(head);
     this.#buf.write(head, at, 'utf8');
     const end = this.#end + this.#buf.write(tail, this.#end, 'latin1');
-    // ChainableCommander's type leaves sendCommand out; every pipeline has it.
-    (p as unknown as Pipeline).sendCommand(new PreEncoded(name, this.key, this.#buf.subarray(at, end)));
+    queueEncoded(p, name, this.key, this.#buf.subarray(at, end));
   }
 
   #reserve(bytes: number): void {
     if (this.#buf.length - 2 - this.#end >= bytes) return;
-    const grown = Buffer.allocUnsafe(Math.max(2 * this.#buf.length, this.#end + bytes + 2));
+    if (this.#buf === EMPTY)
+      throw new Error(`a command for ${this.key} was built after its buffer was released`);
+    const grown = commandBuffers.take(Math.max(2 * this.#buf.length, this.#end + bytes + 2));
     this.#buf.copy(grown, 0, 0, this.#end);
+    commandBuffers.give(this.#buf);
     this.#buf = grown;
   }
+
+  /**
+   * Gives the builder's buffer back to the pool: once the pipeline it was queued on has settled (every
+   * command answered or failed), or when it was never sent. The builder is not used after this.
+   */
+  release(): void {
+    commandBuffers.give(this.#buf);
+    this.#buf = EMPTY;
+    this.#end = this.#start;
+  }
+}
+
+/** Queues a command whose bytes are written on a pipeline. */
+function queueEncoded(p: ChainableCommander, name: string, key: string, bytes: Buffer): void {
+  // ChainableCommander's type leaves sendCommand out; every pipeline has it.
+  (p as unknown as Pipeline).sendCommand(new PreEncoded(name, key, bytes));
 }
 
 /** `*<count>\r\n$<name length>\r\n<name>\r\n$<key length>\r\n<key>\r\n` */
@@ -189,5 +230,40 @@ export class SetrangeBuilder extends Framed {
     const offsetText = String(offset);
     const head = `${header(4, 'setrange', this.key)}$${offsetText.length}\r\n${offsetText}\r\n$${this.bytes}\r\n`;
     this.queue(p, 'setrange', head, '\r\n');
+  }
+}
+
+/**
+ * SETs with an expiry (`SET key value PX ms`: the cycle's node states), one after another in one buffer,
+ * each queued as a command of its own (its key names its Cluster slot). As ioredis arguments, each
+ * value would be copied into a Buffer of its own when its pipeline is sent.
+ */
+export class SetsBuilder extends Framed {
+  readonly #commands: [key: string, from: number, to: number][] = [];
+
+  constructor(lastBytes = 0) {
+    super('', lastBytes, 0);
+  }
+
+  /** SETs appended so far. */
+  get count(): number {
+    return this.#commands.length;
+  }
+
+  add(key: string, value: Buffer, ttlMs: number): void {
+    const from = this.end;
+    this.append('*5\r\n$3\r\nSET\r\n', false);
+    this.append(key, true);
+    const at = this.openBulk(value.length);
+    this.closeBulk(at + value.copy(this.buffer, at));
+    this.append('$2\r\nPX\r\n', false);
+    this.append(String(ttlMs), true);
+    this.#commands.push([key, from, this.end]);
+  }
+
+  /** The `index`th SET appended, queued on a pipeline (each on its own: Cluster pipelines are per slot). */
+  send(p: ChainableCommander, index: number): void {
+    const [key, from, to] = this.#commands[index]!;
+    queueEncoded(p, 'set', key, this.buffer.subarray(from, to));
   }
 }

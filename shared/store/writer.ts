@@ -10,7 +10,7 @@ import { type HashUpdate, nodeStatsFields, type StatsWrite } from '../metrics.ts
 import { type EntryHead, encodeOrder } from './entry.ts';
 import { CYCLE_FIELD, cycleChannel, keys, ORDER_FIELD, PARTS_FIELD } from './keys.ts';
 import { databaseOf, guarded, type RedisClient } from './redis.ts';
-import { HsetBuilder, SetrangeBuilder } from './resp.ts';
+import { HsetBuilder, SetrangeBuilder, SetsBuilder } from './resp.ts';
 
 /** One served hash, replaced as a whole. An empty `fields` deletes it. */
 export interface HashWrite {
@@ -314,10 +314,13 @@ async function runGroups(redis: RedisClient, groups: Group[], transaction = fals
     g.add(current);
     weight += g.weight;
   }
-  const results = await Promise.all(pipelines.map((p) => p.exec()));
-  for (const result of results) {
-    if (result === null) throw new Error('a Redis transaction was aborted');
-    for (const [err] of result) if (err) throw err;
+  // Every pipeline settled before any error is thrown: the caller may then reuse what their commands
+  // were built in (resp.ts).
+  const results = await Promise.allSettled(pipelines.map((p) => p.exec()));
+  for (const r of results) {
+    if (r.status === 'rejected') throw r.reason;
+    if (r.value === null) throw new Error('a Redis transaction was aborted');
+    for (const [err] of r.value) if (err) throw err;
   }
 }
 
@@ -426,8 +429,10 @@ export class CycleStaging {
    * what makes V8 collect).
    */
   readonly #hashBytes = new Map<string, number>();
-  /** Buffered state SETs: key, value, TTL. */
-  #states: [string, Buffer, number][] = [];
+  /** Buffered state SETs, written as RESP as they come (their values copied once, here). */
+  #states: SetsBuilder | null = null;
+  /** The state SETs' bytes in the last send (sizes the next builder's first buffer). */
+  #stateBytes = 0;
   #commands = 0;
   #bytes = 0;
   /** Staging key → when its TTL was last set (local clock), for every key this cycle wrote. */
@@ -455,10 +460,11 @@ export class CycleStaging {
     return new Map([...this.#items].map(([namespace, p]) => [namespace, p.length]));
   }
 
-  /** The node's state, kept `ttlMs`: bytes are sent as they are (the caller keeps them unchanged until sent). */
+  /** The node's state, kept `ttlMs` (its bytes are copied now). */
   setState(node: string, value: string | Buffer, ttlMs: number): void {
     const bytes = typeof value === 'string' ? Buffer.from(value) : value;
-    this.#states.push([keys.state(node), bytes, ttlMs]);
+    this.#states ??= new SetsBuilder(this.#stateBytes);
+    this.#states.add(keys.state(node), bytes, ttlMs);
     this.#commands++;
     this.#bytes += value.length;
   }
@@ -565,6 +571,8 @@ export class CycleStaging {
 
   #send(): void {
     const groups: Group[] = [];
+    /** The builders sent now: their buffers go back to the pool once every pipeline has settled. */
+    const built: { release(): void }[] = [];
     const now = Date.now();
     const { ttlMs } = this.#o;
     // Each key's TTL is set with its first write, and renewed (for every key the cycle wrote, sent now or
@@ -577,6 +585,7 @@ export class CycleStaging {
     };
     for (const [key, h] of this.#hashes) {
       this.#hashBytes.set(key, h.bytes);
+      built.push(h);
       const expire = renew(key);
       groups.push({
         weight: h.fields + 1,
@@ -595,6 +604,7 @@ export class CycleStaging {
       part.pending = null;
       part.lastBytes = items.bytes;
       part.sentTo += items.bytes;
+      built.push(items);
       const expire = renew(key);
       groups.push({
         weight: 1,
@@ -607,18 +617,24 @@ export class CycleStaging {
     for (const key of this.#expirySet.keys()) {
       if (!this.#hashes.has(key) && renew(key)) groups.push({ weight: 1, add: (p) => p.pexpire(key, ttlMs) });
     }
-    for (const [key, value, ttl] of this.#states) {
-      groups.push({ weight: 1, add: (p) => p.set(key, value, 'PX', ttl) });
+    const states = this.#states;
+    if (states !== null) {
+      this.#stateBytes = states.bytes;
+      built.push(states);
+      for (let i = 0; i < states.count; i++) groups.push({ weight: 1, add: (p) => states.send(p, i) });
     }
     this.#hashes = new Map();
-    this.#states = [];
+    this.#states = null;
     this.#commands = 0;
     this.#bytes = 0;
     const sent: Promise<void> = runGroups(this.#redis, groups)
       .catch((err: unknown) => {
         this.#error ??= err;
       })
-      .finally(() => this.#inFlight.delete(sent));
+      .finally(() => {
+        for (const b of built) b.release();
+        this.#inFlight.delete(sent);
+      });
     this.#inFlight.add(sent);
   }
 
@@ -628,6 +644,8 @@ export class CycleStaging {
       await this.#drain();
       const { cycle: start, cycleField } = this.#o;
       const groups: Group[] = [];
+      /** The namespaces' ordered entries, built here: released once the groups have settled. */
+      const built: { release(): void }[] = [];
       const replaceHash = (
         key: string,
         h: StagedHash,
@@ -677,7 +695,10 @@ export class CycleStaging {
         if (list.length > 0) extra.push([PARTS_FIELD, list.map(([part]) => part).join(' ')]);
         const ordered =
           own !== undefined && h.size > 0 && h.ordered ? this.#ordered(namespace, h.ordered) : null;
-        if (ordered) extra.push([ORDER_FIELD, ordered.order]);
+        if (ordered) {
+          built.push(ordered.entries);
+          extra.push([ORDER_FIELD, ordered.order]);
+        }
         replaceHash(keys.pods(namespace), h, extra, parts, ordered);
         const fields: [string, string][] = [];
         if (index && h.size > 0) {
@@ -701,7 +722,11 @@ export class CycleStaging {
         indexExpiry = Math.max(indexExpiry, h.expireAt);
       }
       replaceHash(keys.namespaces, { fields: index, size: index.length, expireAt: indexExpiry });
-      await runGroups(this.#redis, groups);
+      try {
+        await runGroups(this.#redis, groups);
+      } finally {
+        for (const b of built) b.release();
+      }
       // Only once every hash is in place: readers that hear of this cycle find all of it.
       if (cycleField) {
         await this.#redis.eval(

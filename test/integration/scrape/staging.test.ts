@@ -9,6 +9,7 @@ import { encodeEntry } from '../../../shared/store/entry.ts';
 import { CYCLE_FIELD, cycleChannel, keys } from '../../../shared/store/keys.ts';
 import { RedisMetricsReader } from '../../../shared/store/reader.ts';
 import { connect, createRedis, StoreUnavailableError } from '../../../shared/store/redis.ts';
+import { commandBuffers } from '../../../shared/store/resp.ts';
 import { type CycleStaging, RedisMetricsWriter, type StagedEnd } from '../../../shared/store/writer.ts';
 import { waitFor } from '../../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
@@ -129,6 +130,33 @@ describe('streamed cycle writes', () => {
     const stored = await db.redis.hgetall(keys.pods('shop'));
     delete stored[CYCLE_FIELD];
     assert.deepEqual(stored, Object.fromEntries(values));
+  });
+
+  test('a cycle builds its commands in the buffers an earlier one gave back, and stores what it was given', async () => {
+    // Entries, items and states over several sends, as a cycle streams them; the same again next cycle.
+    const cycle = async (start: number, tag: string) => {
+      const staging = writer.stageCycle({ cycle: start, ttlMs: 60_000, flushCommands: 200 });
+      for (let i = 0; i < 600; i++) {
+        staging.nodeEntry(`node-${i}`, entry(`node-${i}-${tag}`));
+        staging.podItem(
+          'shop',
+          `p-${i}`,
+          { expiresAt: expiresAt(), timestamp: i, labels: '{}' },
+          `{"i":"${tag}-${i}"}`,
+        );
+        staging.setState(`node-${i}`, Buffer.from(`state ${tag} ${i} ${'s'.repeat(i)}`), 60_000);
+        await staging.flushIfFull();
+      }
+      await staging.finish(end(Array.from({ length: 600 }, (_, i) => `p-${i}`)));
+    };
+    await cycle(1_000, 'first');
+    const allocated = commandBuffers.allocatedBytes;
+    await cycle(2_000, 'second');
+    assert.equal(commandBuffers.allocatedBytes, allocated, 'no new buffer for the second cycle');
+    const items = (await new RedisMetricsReader(db.redis).namespacePods('shop')).map((e) => e.item);
+    assert.equal(items.length, 600);
+    assert.deepEqual(new Set(items), new Set(Array.from({ length: 600 }, (_, i) => `{"i":"second-${i}"}`)));
+    assert.equal(await db.redis.get(keys.state('node-599')), `state second 599 ${'s'.repeat(599)}`);
   });
 
   test('a send that fails fails the cycle: the next flush says so (StoreUnavailableError)', async () => {

@@ -5,9 +5,11 @@
  * and SETRANGE of the same strings store, and the pipeline answers each command as before.
  */
 import assert from 'node:assert/strict';
+import { type AddressInfo, createServer, type Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
+import { Redis } from 'ioredis';
 import { encodeEntry, itemRef } from '../../../shared/store/entry.ts';
-import { HsetBuilder, SetrangeBuilder } from '../../../shared/store/resp.ts';
+import { HsetBuilder, SetrangeBuilder, SetsBuilder } from '../../../shared/store/resp.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 
 let db: TestDb;
@@ -132,5 +134,91 @@ describe('HSET written as RESP', () => {
     const ours = await db.redis.getBuffer('items-ours');
     assert.ok(ours?.equals((await db.redis.getBuffer('items-theirs'))!));
     assert.equal(ours?.length, Buffer.byteLength(items.join('')));
+  });
+});
+
+describe('SETs written as RESP', () => {
+  test('each stores its value as ioredis’ SET … PX stores it, with its expiry, answered in order', async () => {
+    const values = [
+      Buffer.from([0, 1, 2, 13, 10, 255, 36, 42]), // bytes RESP frames with, and not UTF-8
+      Buffer.alloc(0),
+      Buffer.from('é'.repeat(40)),
+      Buffer.alloc(70_000, 7), // past the builder's first buffer: it grows
+    ];
+    const b = new SetsBuilder();
+    for (const [i, v] of values.entries()) b.add(`state-ours-${i}`, v, 60_000 + i);
+    assert.equal(b.count, values.length);
+    const p = db.redis.pipeline();
+    p.set('before', 'x');
+    for (let i = 0; i < b.count; i++) b.send(p, i);
+    p.get('before');
+    const results = await p.exec();
+    assert.deepEqual(results, [[null, 'OK'], ...values.map(() => [null, 'OK']), [null, 'x']]);
+    b.release();
+    for (const [i, v] of values.entries()) {
+      assert.ok((await db.redis.getBuffer(`state-ours-${i}`))?.equals(v), `value ${i}`);
+      const ttl = await db.redis.pttl(`state-ours-${i}`);
+      assert.ok(ttl > 50_000 && ttl <= 60_000 + i, `expiry ${i}: ${ttl}`);
+    }
+  });
+});
+
+describe('buffers used again', () => {
+  // A command that timed out stays in ioredis' queue and is written again once the connection comes
+  // back. Its builder's buffer went back to the pool when its pipeline settled, and the next builder
+  // writes in it: written again as it is, the old command would carry the new one's bytes. A server that
+  // never answers makes the command time out; closing its connection makes ioredis reconnect and resend.
+  test('a command written again after it timed out is a PING, not what its buffer holds by then', async () => {
+    const connections: { socket: Socket; received: Buffer[] }[] = [];
+    const server = createServer((socket) => {
+      const c = { socket, received: [] as Buffer[] };
+      connections.push(c);
+      socket.on('data', (d) => c.received.push(d));
+      socket.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    // As shared/store/redis.ts connects (RESP2, one retry, no offline queue), without the commands
+    // ioredis sends on connecting, which this server would leave unanswered.
+    const client = new Redis({
+      host: '127.0.0.1',
+      port,
+      lazyConnect: true,
+      protocol: 2,
+      enableReadyCheck: false,
+      disableClientInfo: true,
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 1,
+      commandTimeout: 100,
+      retryStrategy: () => 10,
+    });
+    client.on('error', () => undefined);
+    try {
+      await client.connect();
+      const first = new HsetBuilder('staging-a');
+      first.add('field', 'first value');
+      const p = client.pipeline();
+      first.send(p);
+      const results = await p.exec();
+      assert.match(String(results?.[0]?.[0]), /timed out/);
+      first.release();
+      // The same size of buffer: the pool hands back the one just released, written over in place.
+      const second = new HsetBuilder('staging-b');
+      second.add('field', 'other value');
+      const sent = Buffer.concat(connections[0]!.received).toString('latin1');
+      assert.match(sent, /first value/, 'the command as first sent');
+      connections[0]!.socket.destroy();
+      const deadline = Date.now() + 5000;
+      while ((connections[1]?.received.length ?? 0) === 0 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const resent = Buffer.concat(connections[1]?.received ?? []).toString('latin1');
+      assert.equal(resent, '*1\r\n$4\r\nPING\r\n');
+      second.release();
+    } finally {
+      client.disconnect();
+      for (const c of connections) c.socket.destroy();
+      await new Promise((r) => server.close(r));
+    }
   });
 });
