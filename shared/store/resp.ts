@@ -40,7 +40,7 @@ class PreEncoded extends Command {
   }
 }
 
-/** A released builder's buffer: building on it throws. */
+/** A released builder's buffer: building on it, or sending it, throws. */
 const EMPTY = Buffer.alloc(0);
 
 const DOLLAR = 0x24;
@@ -104,6 +104,13 @@ abstract class Framed {
 
   /** The buffer an open bulk string is written into (read after openBulk, which may replace it). */
   protected get buffer(): Buffer {
+    return this.#live();
+  }
+
+  /** The builder's buffer; throws once it was released (its bytes may be another builder's by then). */
+  #live(): Buffer {
+    if (this.#buf === EMPTY)
+      throw new Error(`a command for ${this.key} was used after its buffer was released`);
     return this.#buf;
   }
 
@@ -144,15 +151,14 @@ abstract class Framed {
   /** Queues the command on a pipeline: `head` before the body, `tail` (at most CRLF) after it. */
   protected queue(p: ChainableCommander, name: string, head: string, tail: string): void {
     const at = this.#start - Buffer.byteLength(head);
-    this.#buf.write(head, at, 'utf8');
+    this.#live().write(head, at, 'utf8');
     const end = this.#end + this.#buf.write(tail, this.#end, 'latin1');
     queueEncoded(p, name, this.key, this.#buf.subarray(at, end));
   }
 
   #reserve(bytes: number): void {
     if (this.#buf.length - 2 - this.#end >= bytes) return;
-    if (this.#buf === EMPTY)
-      throw new Error(`a command for ${this.key} was built after its buffer was released`);
+    this.#live();
     const grown = commandBuffers.take(Math.max(2 * this.#buf.length, this.#end + bytes + 2));
     this.#buf.copy(grown, 0, 0, this.#end);
     commandBuffers.give(this.#buf);

@@ -168,6 +168,20 @@ describe('buffers used again', () => {
   // back. Its builder's buffer went back to the pool when its pipeline settled, and the next builder
   // writes in it: written again as it is, the old command would carry the new one's bytes. A server that
   // never answers makes the command time out; closing its connection makes ioredis reconnect and resend.
+  test('a builder whose buffer was given back is never built on nor sent', () => {
+    const p = db.redis.pipeline();
+    const h = new HsetBuilder('released');
+    h.add('field', 'value');
+    h.release();
+    assert.throws(() => h.add('more', 'value'), /released/);
+    assert.throws(() => h.send(p), /released/);
+    const sets = new SetsBuilder();
+    sets.add('state-released', Buffer.from('bytes'), 1000);
+    sets.release();
+    assert.throws(() => sets.send(p, 0), /released/);
+    assert.equal(p.length, 0, 'nothing queued');
+  });
+
   test('a command written again after it timed out is a PING, not what its buffer holds by then', async () => {
     const connections: { socket: Socket; received: Buffer[] }[] = [];
     const server = createServer((socket) => {
