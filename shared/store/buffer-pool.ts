@@ -19,6 +19,7 @@ export class BufferPool {
   /** Free buffers by size: index `shift - MIN_SHIFT` holds buffers of `1 << shift` bytes. */
   readonly #free: Buffer[][] = Array.from({ length: MAX_SHIFT - MIN_SHIFT + 1 }, () => []);
   #kept = 0;
+  #taken = 0;
   #allocated = 0;
   readonly #maxKept: number;
 
@@ -32,7 +33,12 @@ export class BufferPool {
     return this.#kept;
   }
 
-  /** Bytes of buffers allocated so far (those taken again are not counted again). */
+  /** Bytes of buffers handed out so far, reused or new. */
+  get takenBytes(): number {
+    return this.#taken;
+  }
+
+  /** Bytes of buffers allocated so far: what `takenBytes` holds beyond the reused. */
   get allocatedBytes(): number {
     return this.#allocated;
   }
@@ -41,9 +47,11 @@ export class BufferPool {
   take(bytes: number): Buffer {
     const shift = Math.max(MIN_SHIFT, 32 - Math.clz32(Math.max(1, bytes) - 1));
     if (shift > MAX_SHIFT) {
+      this.#taken += bytes;
       this.#allocated += bytes;
       return Buffer.allocUnsafeSlow(bytes);
     }
+    this.#taken += 1 << shift;
     const reused = this.#free[shift - MIN_SHIFT]!.pop();
     if (reused !== undefined) {
       this.#kept -= reused.length;

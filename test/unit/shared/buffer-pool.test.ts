@@ -16,6 +16,7 @@ test('a buffer given back is the next one taken of its size; sizes are powers of
   assert.equal(allocated, 4096 + 8192 + 8192);
   assert.equal(pool.take(4097), a, 'the same buffer again');
   assert.equal(pool.allocatedBytes, allocated, 'nothing allocated for it');
+  assert.equal(pool.takenBytes, allocated + 8192, 'but taken');
   assert.notEqual(pool.take(4097), a, 'taken once only');
   assert.equal(pool.keptBytes, 0);
   // Each size on its own: a 4 KiB request never gets the 8 KiB buffer.
