@@ -1,9 +1,9 @@
 /**
  * Commands written as RESP while a cycle renders them: its HSETs of entries, its SETRANGEs of pod
- * items and its SETs of node states. A cycle streams tens of thousands of fields and items; as ioredis arguments each would be
- * converted again when its pipeline is sent (a length and a string per argument, each command joined
- * into a Buffer, the arguments flattened and copied on the way), and the items would wait as a Buffer
- * each, joined at the send. Here each field or item is appended as its bytes the moment it is rendered,
+ * items and its SETs of node states. A cycle streams tens of thousands of fields and items; as ioredis
+ * arguments each would be converted again when its pipeline is sent (a length and a string per
+ * argument, each command joined into a Buffer, the arguments flattened and copied on the way), and the
+ * items would wait as a Buffer each, joined at the send. Here each field or item is appended as its bytes the moment it is rendered,
  * into a buffer of its command's own, and the pipeline sends those bytes as they are (toWritable, as
  * ioredis' own Script commands override it), copied once more when the pipeline joins its commands.
  * The buffers are used again, cycle after cycle, once their pipelines have settled.
@@ -172,7 +172,6 @@ abstract class Framed {
   release(): void {
     commandBuffers.give(this.#buf);
     this.#buf = EMPTY;
-    this.#end = this.#start;
   }
 }
 

@@ -288,6 +288,9 @@ interface ItemsPart {
   lastBytes: number;
 }
 
+/** A command builder (resp.ts), whose buffer goes back to the pool once its pipeline has settled. */
+type Built = { release(): void };
+
 /** Commands that touch one key (so one Cluster slot), and about how many they are. */
 interface Group {
   weight: number;
@@ -298,9 +301,15 @@ interface Group {
  * Sends groups in pipelines of at most PIPELINE_COMMANDS (in Cluster mode one pipeline per group, so
  * each touches one slot), all at once: on one connection they still reach Redis in order. With
  * `transaction`, every group is applied whole or not at all (MULTI/EXEC, at most TRANSACTION_COMMANDS
- * each, so that no transaction holds Redis up for long); all groups must then share one slot.
+ * each, so that no transaction holds Redis up for long); all groups must then share one slot. The
+ * command builders in `built` are released once every pipeline has settled.
  */
-async function runGroups(redis: RedisClient, groups: Group[], transaction = false): Promise<void> {
+async function runGroups(
+  redis: RedisClient,
+  groups: Group[],
+  o: { transaction?: boolean; built?: readonly Built[] } = {},
+): Promise<void> {
+  const transaction = o.transaction ?? false;
   const pipelines: ChainableCommander[] = [];
   let current: ChainableCommander | null = null;
   let weight = 0;
@@ -314,9 +323,9 @@ async function runGroups(redis: RedisClient, groups: Group[], transaction = fals
     g.add(current);
     weight += g.weight;
   }
-  // Every pipeline settled before any error is thrown: the caller may then reuse what their commands
-  // were built in (resp.ts).
+  // Every pipeline settled before any error is thrown, and before the builders' buffers go back.
   const results = await Promise.allSettled(pipelines.map((p) => p.exec()));
+  for (const b of o.built ?? []) b.release();
   for (const r of results) {
     if (r.status === 'rejected') throw r.reason;
     if (r.value === null) throw new Error('a Redis transaction was aborted');
@@ -571,8 +580,7 @@ export class CycleStaging {
 
   #send(): void {
     const groups: Group[] = [];
-    /** The builders sent now: their buffers go back to the pool once every pipeline has settled. */
-    const built: { release(): void }[] = [];
+    const built: Built[] = [];
     const now = Date.now();
     const { ttlMs } = this.#o;
     // Each key's TTL is set with its first write, and renewed (for every key the cycle wrote, sent now or
@@ -627,14 +635,11 @@ export class CycleStaging {
     this.#states = null;
     this.#commands = 0;
     this.#bytes = 0;
-    const sent: Promise<void> = runGroups(this.#redis, groups)
+    const sent: Promise<void> = runGroups(this.#redis, groups, { built })
       .catch((err: unknown) => {
         this.#error ??= err;
       })
-      .finally(() => {
-        for (const b of built) b.release();
-        this.#inFlight.delete(sent);
-      });
+      .finally(() => this.#inFlight.delete(sent));
     this.#inFlight.add(sent);
   }
 
@@ -644,8 +649,8 @@ export class CycleStaging {
       await this.#drain();
       const { cycle: start, cycleField } = this.#o;
       const groups: Group[] = [];
-      /** The namespaces' ordered entries, built here: released once the groups have settled. */
-      const built: { release(): void }[] = [];
+      /** The namespaces' ordered entries, built here. */
+      const built: Built[] = [];
       const replaceHash = (
         key: string,
         h: StagedHash,
@@ -722,11 +727,7 @@ export class CycleStaging {
         indexExpiry = Math.max(indexExpiry, h.expireAt);
       }
       replaceHash(keys.namespaces, { fields: index, size: index.length, expireAt: indexExpiry });
-      try {
-        await runGroups(this.#redis, groups);
-      } finally {
-        for (const b of built) b.release();
-      }
+      await runGroups(this.#redis, groups, { built });
       // Only once every hash is in place: readers that hear of this cycle find all of it.
       if (cycleField) {
         await this.#redis.eval(
@@ -978,7 +979,7 @@ export class RedisMetricsWriter {
       }
       // All on the {scrape} slot, in transactions: another instance's cycle forgetting a node can never
       // fall between the node's registration and the fields it registers.
-      await runGroups(this.#redis, groups, true);
+      await runGroups(this.#redis, groups, { transaction: true });
     });
   }
 }
