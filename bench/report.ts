@@ -314,7 +314,45 @@ export function report(
       `  all pods (${serve.allPods.pods}) ≤ 1 s, bounded memory: ${f(serve.allPods.seconds, 2)} s, peak RSS ${f(serve.allPods.peakRssMiB, 0)} MiB — ${mark(serve.allPods.seconds <= 1)}`,
     );
   }
+  out.push(...issue12Targets(rows, serve));
   return out.join('\n');
+}
+
+/**
+ * Issue 12's targets, stricter than DESIGN.md's and all ratios to floors measured in the same run: the
+ * warm scraper's CPU per node ≤ 1.5× the floor at every unsharded size, a cold cycle's CPU ≤ 1.5× a warm
+ * one's, the HPA query at ≥ 80 % of the floor server with its p99 at the steady rate no higher than the
+ * floor's, and all pods within 1.5× a floor streaming the same bytes.
+ */
+export function issue12Targets(
+  rows: Pick<
+    ReturnType<typeof summarize>,
+    'nodes' | 'sharded' | 'cpuMsPerNode' | 'floorCpuMsPerNode' | 'coldCpuMsPerNode'
+  >[],
+  serve: {
+    hpa: Pick<ServeFigures['hpa'], 'serve' | 'floor' | 'serveAtRate' | 'floorAtRate' | 'rate'>;
+    allPods: Pick<ServeFigures['allPods'], 'seconds' | 'floorSeconds'>;
+  } | null,
+): string[] {
+  const out = ['', 'Targets (issue 12, ratios to floors of this run):'];
+  for (const r of rows.filter((r) => r.sharded === null)) {
+    const cpu = r.cpuMsPerNode / r.floorCpuMsPerNode;
+    const cold = r.coldCpuMsPerNode / r.cpuMsPerNode;
+    out.push(
+      `  ${r.nodes} nodes: warm CPU ≤ 1.5× floor: ${f(cpu)}× — ${mark(cpu <= 1.5)}; cold CPU ≤ 1.5× warm: ${f(cold)}× — ${mark(cold <= 1.5)}`,
+    );
+  }
+  if (serve) {
+    const pct = (100 * serve.hpa.serve.rps) / serve.hpa.floor.rps;
+    const p99 = serve.hpa.serveAtRate.p99Ms;
+    const floorP99 = serve.hpa.floorAtRate.p99Ms;
+    const allPods = serve.allPods.seconds / serve.allPods.floorSeconds;
+    out.push(
+      `  HPA query ≥ 80 % of floor throughput: ${f(pct, 0)} % — ${mark(pct >= 80)}; p99 at ${serve.hpa.rate} requests/s ≤ the floor's: ${f(p99)} against ${f(floorP99)} ms — ${mark(p99 <= floorP99)}`,
+      `  all pods ≤ 1.5× its floor: ${f(allPods)}× — ${mark(allPods <= 1.5)}`,
+    );
+  }
+  return out;
 }
 
 export function toJson(

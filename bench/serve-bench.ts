@@ -11,7 +11,7 @@ import https from 'node:https';
 import { join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { serveSpec } from '../shared/config/index.ts';
-import { createCA, issueCertificate } from '../shared/pki.ts';
+import { createCA, issueLoopbackServerCertificate } from '../shared/pki.ts';
 import type { RedisClient } from '../shared/store/redis.ts';
 import { freePort, startProgram, waitFor } from '../sim/processes.ts';
 import { type Child, spawnChild } from './ipc.ts';
@@ -142,12 +142,7 @@ export async function serveBench(o: ServeBenchOptions): Promise<ServeFigures> {
   const { scrape, progress } = o;
   const files = scrape.simInfo.files;
   const ca = await createCA('bench-serving-ca');
-  const cert = await issueCertificate(ca, {
-    commonName: 'metrics-serve',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-  });
+  const cert = await issueLoopbackServerCertificate(ca, 'metrics-serve');
   const certFile = join(o.dir, 'serve.crt');
   const keyFile = join(o.dir, 'serve.key');
   await writeFile(certFile, cert.certPem);

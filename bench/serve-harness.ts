@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { decodeResource } from '../functions/scrape/decode/index.ts';
 import { CycleRender } from '../functions/scrape/render.ts';
 import { advanceState } from '../functions/scrape/state.ts';
-import { createCA, issueCertificate } from '../shared/pki.ts';
+import { createCA, issueCertificate, issueLoopbackServerCertificate } from '../shared/pki.ts';
 import { connect, createRedis } from '../shared/store/redis.ts';
 import { RedisMetricsWriter } from '../shared/store/writer.ts';
 import { freePort, startProgram, waitFor } from '../sim/processes.ts';
@@ -99,12 +99,7 @@ export async function startServers(o: {
   const dir = await mkdtemp(join(tmpdir(), 'serve-harness-'));
   const ca = await createCA('serve-harness-ca');
   const proxyCa = await createCA('serve-harness-front-proxy-ca');
-  const server = await issueCertificate(ca, {
-    commonName: 'metrics-serve',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-  });
+  const server = await issueLoopbackServerCertificate(ca, 'metrics-serve');
   const client = await issueCertificate(proxyCa, { commonName: 'front-proxy-client', usage: 'client' });
   const file = async (name: string, text: string) => {
     await writeFile(join(dir, name), text, { mode: 0o600 });

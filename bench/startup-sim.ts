@@ -7,7 +7,7 @@
  */
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createCA, issueCertificate } from '../shared/pki.ts';
+import { createCA, issueLoopbackServerCertificate } from '../shared/pki.ts';
 import { startSim } from '../sim/index.ts';
 import { answer } from './ipc.ts';
 
@@ -28,12 +28,7 @@ const files = {
   servingKey: join(dir, 'startup-serving.key'),
 };
 const ca = await createCA('startup-bench-serving-ca');
-const serving = await issueCertificate(ca, {
-  commonName: 'metrics-server',
-  dnsNames: ['localhost'],
-  ipAddresses: ['127.0.0.1'],
-  usage: 'server',
-});
+const serving = await issueLoopbackServerCertificate(ca, 'metrics-server');
 await Promise.all([
   sim.writeKubeconfig(files.scraperKubeconfig, 'scraper'),
   sim.writeKubeconfig(files.serveKubeconfig, 'serve'),

@@ -233,6 +233,22 @@ export async function issueCertificate(
 }
 
 /**
+ * A serving certificate for a server reached on this machine (`localhost`, `127.0.0.1`): the demo's,
+ * the benchmarks' and the tests' servers.
+ */
+export function issueLoopbackServerCertificate(
+  ca: CertificateAuthority,
+  commonName: string,
+): Promise<CertificateAndKey> {
+  return issueCertificate(ca, {
+    commonName,
+    dnsNames: ['localhost'],
+    ipAddresses: ['127.0.0.1'],
+    usage: 'server',
+  });
+}
+
+/**
  * Many certificates from one CA that share one key pair, for the simulated kubelets: a cluster of
  * 5,000 nodes needs 5,000 serving certificates at start-up, and building each through the ASN.1
  * library costs milliseconds. Here the constant parts (issuer, public key, the extensions other than

@@ -22,7 +22,7 @@ import {
   string,
   withDefault,
 } from '../shared/config/index.ts';
-import { createCA, issueCertificate } from '../shared/pki.ts';
+import { createCA, issueLoopbackServerCertificate } from '../shared/pki.ts';
 import { onShutdown, startProgram as startMain } from '../shared/program.ts';
 import { startSim } from './index.ts';
 import {
@@ -119,12 +119,7 @@ try {
 
   // The serve function's certificate, from a CA the API server trusts (the APIService's caBundle).
   const serveCa = await createCA('metrics-serve-ca');
-  const serveCert = await issueCertificate(serveCa, {
-    commonName: 'metrics-serve',
-    dnsNames: ['localhost'],
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-  });
+  const serveCert = await issueLoopbackServerCertificate(serveCa, 'metrics-serve');
   const file = (name: string) => resolve(dir, name);
   await Promise.all([
     writeFile(file('serve.crt'), serveCert.certPem),

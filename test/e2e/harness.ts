@@ -8,7 +8,7 @@ import { realpathSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { createCA, issueCertificate } from '../../shared/pki.ts';
+import { createCA, issueLoopbackServerCertificate } from '../../shared/pki.ts';
 import { type Sim, type StartSimOptions, startSim } from '../../sim/index.ts';
 import { listenedUrl, type Program, startProgram, waitFor } from '../../sim/processes.ts';
 import { leaseTestDb, type TestDb } from '../helpers/redis.ts';
@@ -89,11 +89,7 @@ export async function startCluster(simOptions: StartSimOptions, o: ClusterOption
   const sim = await startSim(simOptions);
   const file = (n: string) => join(dir, n);
   const serveCa = await createCA('e2e-serve-ca');
-  const cert = await issueCertificate(serveCa, {
-    commonName: 'serve',
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-  });
+  const cert = await issueLoopbackServerCertificate(serveCa, 'serve');
   await Promise.all([
     writeFile(file('serve.crt'), cert.certPem),
     writeFile(file('serve.key'), cert.keyPem),

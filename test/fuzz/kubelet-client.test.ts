@@ -19,6 +19,7 @@ import {
   type CertificateAuthority,
   createCA,
   issueCertificate,
+  issueLoopbackServerCertificate,
 } from '../../shared/pki.ts';
 
 const TOKEN = 'sa-token-0123456789abcdef';
@@ -32,11 +33,7 @@ const sockets = new Set<import('node:net').Socket>();
 
 before(async () => {
   ca = await createCA('kubelet-ca');
-  serving = await issueCertificate(ca, {
-    commonName: 'kubelet',
-    ipAddresses: ['127.0.0.1'],
-    usage: 'server',
-  });
+  serving = await issueLoopbackServerCertificate(ca, 'kubelet');
   server = createServer({ cert: serving.certPem, key: serving.keyPem }, (req, res) => {
     const path = req.url ?? '/';
     if (path === '/huge') {

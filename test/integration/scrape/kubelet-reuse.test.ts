@@ -14,7 +14,7 @@ import type { Socket } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import { KubeletClient, KubeletError } from '../../../functions/scrape/kubelet.ts';
 import type { NodeObject } from '../../../shared/kube.ts';
-import { createCA, issueCertificate } from '../../../shared/pki.ts';
+import { createCA, issueLoopbackServerCertificate } from '../../../shared/pki.ts';
 import { directKubelet } from '../../helpers/kubelet-options.ts';
 
 const PAYLOAD = `# HELP node_cpu_usage_seconds_total [STABLE] Cumulative cpu time consumed by the node in core-seconds
@@ -39,11 +39,7 @@ describe('a kept-alive kubelet connection closed as it is reused', () => {
   before(async () => {
     const authority = await createCA('kubelet-ca');
     ca = authority.certPem;
-    const cert = await issueCertificate(authority, {
-      commonName: 'kubelet',
-      ipAddresses: ['127.0.0.1'],
-      usage: 'server',
-    });
+    const cert = await issueLoopbackServerCertificate(authority, 'kubelet');
     const served = new WeakMap<Socket, number>();
     server = https.createServer(
       { cert: cert.certPem, key: cert.keyPem, keepAliveTimeout: 60_000 },

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { EventRecord } from '../../../../functions/events/record.ts';
 import { webhookSink as webhook } from '../../../../functions/events/sinks/webhook.ts';
-import { createCA, issueCertificate } from '../../../../shared/pki.ts';
+import { createCA, issueLoopbackServerCertificate } from '../../../../shared/pki.ts';
 import { type Recorder, startRecorder } from '../../../helpers/http-recorder.ts';
 import { batchOf, captureLog, eventRecord, never } from '../../../helpers/sink-records.ts';
 
@@ -165,11 +165,7 @@ describe('webhook sink', () => {
 describe('webhook sink over TLS', () => {
   test('trusts the receiver signed by the CA of ca_file, and no other', async () => {
     const ca = await createCA('receiver-ca');
-    const cert = await issueCertificate(ca, {
-      commonName: 'receiver',
-      ipAddresses: ['127.0.0.1'],
-      usage: 'server',
-    });
+    const cert = await issueLoopbackServerCertificate(ca, 'receiver');
     const tls = await startRecorder(() => ({ status: 200 }), cert);
     try {
       await writeFile(join(dir, 'ca.pem'), ca.certPem);
