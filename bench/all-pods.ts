@@ -9,7 +9,7 @@
  * `--requests` requests per round on one keep-alive connection, rounds alternating.
  *
  *   node bench/all-pods.ts --redis redis://HOST:PORT [--nodes 5000] [--pods-per-node 30] [--rounds 4]
- *                          [--requests 5]
+ *                          [--requests 5] [--unordered]
  *
  * BENCH_SERVE_NODE_ARGS and BENCH_SERVE_LOG are for profilers (bench/serve-harness.ts).
  *
@@ -30,7 +30,12 @@ if (!values.redis) throw new Error('usage: all-pods.ts --redis redis://HOST:PORT
 const nodes = Number(values.nodes);
 const PATH = '/apis/metrics.k8s.io/v1beta1/pods';
 
-const { redis, podInfos } = await fillStore(values.redis, nodes, Number(values['pods-per-node']));
+const { redis, podInfos } = await fillStore(
+  values.redis,
+  nodes,
+  Number(values['pods-per-node']),
+  values.unordered,
+);
 process.stdout.write(`stored ${podInfos.length} pods of ${nodes} nodes\n`);
 const servers = await startServers({
   redisUrl: values.redis,

@@ -33,10 +33,16 @@ export const HARNESS_OPTIONS = {
   nodes: { type: 'string', default: '5000' },
   'pods-per-node': { type: 'string', default: '30' },
   rounds: { type: 'string', default: '4' },
+  /** Items stored as a sharded cycle stores them: in parts, not in name order (no ORDER_FIELD). */
+  unordered: { type: 'boolean', default: false },
 } as const;
 
-/** Two cycles of `nodes` × `podsPerNode` a resolution apart (rates need two samples), the second now. */
-export async function fillStore(redisUrl: string, nodes: number, podsPerNode: number) {
+/**
+ * Two cycles of `nodes` × `podsPerNode` a resolution apart (rates need two samples), the second now;
+ * `unordered`: each pod's entry naming its item in the cycle's part, as shard instances write them,
+ * instead of the part in name order an unsharded cycle writes (RenderInput.ordered).
+ */
+export async function fillStore(redisUrl: string, nodes: number, podsPerNode: number, unordered = false) {
   const redis = createRedis({ mode: 'single', url: redisUrl }, { commandTimeoutMs: 30_000 });
   await connect(redis);
   const now = Date.now();
@@ -47,7 +53,7 @@ export async function fillStore(redisUrl: string, nodes: number, podsPerNode: nu
   for (const at of [now - RESOLUTION, now]) {
     const staging = writer.stageCycle({ cycle: at, ttlMs: 600_000 });
     const render = new CycleRender(
-      { now: at, expiresAt: at + KEEP_MS, nodes: nodeList, pods: podInfos, ordered: true },
+      { now: at, expiresAt: at + KEEP_MS, nodes: nodeList, pods: podInfos, ordered: !unordered },
       staging,
     );
     const next = new Map<string, Buffer>();

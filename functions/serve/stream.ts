@@ -17,7 +17,7 @@
  * a third of the JSON's size (for 150,000 pods about 20 MB) until it is written.
  */
 import type { StoredEntry } from '../../shared/store/entry.ts';
-import type { NamespacePods } from '../../shared/store/reader.ts';
+import type { NamespacePods, OrderedItems } from '../../shared/store/reader.ts';
 import { encodeItem, listMessage } from './protobuf.ts';
 import type { ListShape, ProtobufListShape } from './render.ts';
 
@@ -38,7 +38,7 @@ async function protobufList(
   const items: Uint8Array[] = [];
   for await (const batch of batches) {
     if (batch.ordered !== undefined) {
-      observeOrdered(batch.ordered.order.timestamps);
+      observeOrdered(batch.ordered.timestamps);
       for (const text of orderedTexts(batch.ordered)) items.push(encodeItem(shape.kind, text));
       continue;
     }
@@ -50,8 +50,7 @@ async function protobufList(
 }
 
 /** The texts of items stored in name order (for shapes that wrap or encode each item). */
-function* orderedTexts({ bytes, order }: NonNullable<NamespacePods['ordered']>): Iterable<string> {
-  const { spans } = order;
+function* orderedTexts({ bytes, spans }: OrderedItems): Iterable<string> {
   for (let i = 0; i < spans.length; i += 2)
     yield bytes.toString('utf8', spans[i]!, spans[i]! + spans[i + 1]!);
 }
@@ -118,7 +117,7 @@ export async function streamList(
   const take = (batch: NamespacePods) => {
     const ordered = batch.ordered;
     if (ordered !== undefined) {
-      observeOrdered(ordered.order.timestamps);
+      observeOrdered(ordered.timestamps);
       if (render !== null) {
         for (const t of orderedTexts(ordered)) {
           text += empty ? render(t) : `,${render(t)}`;
@@ -127,7 +126,7 @@ export async function streamList(
         return;
       }
       flushText();
-      const { bytes, order } = ordered;
+      const { bytes, spans } = ordered;
       if (ordered.joined) {
         // The stored bytes are the items, a comma before each: handed on as they came.
         seal();
@@ -137,7 +136,6 @@ export async function streamList(
         empty = false;
         return;
       }
-      const { spans } = order;
       for (let i = 0; i < spans.length; i += 2) {
         const offset = spans[i]!;
         const length = spans[i + 1]!;

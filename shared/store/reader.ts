@@ -7,14 +7,7 @@
 import type { Logger } from '../log.ts';
 import type { StoredStats } from '../metrics.ts';
 import { CycleWatch } from './cycle-watch.ts';
-import {
-  decodeEntry,
-  decodeOrder,
-  type ItemOrder,
-  isJoined,
-  parseItemRef,
-  type StoredEntry,
-} from './entry.ts';
+import { decodeEntry, decodeOrder, isJoined, parseItemRef, type StoredEntry } from './entry.ts';
 import { CYCLE_FIELD, isStoreField, keys, ORDER_FIELD } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
 
@@ -62,11 +55,19 @@ export interface NamespacePods {
   /** Sorted by name; empty when `ordered` holds the namespace's items instead. */
   entries: StoredEntry[];
   /**
-   * The namespace's servable items in name order, as stored: `order`'s spans in `bytes`, each item's
-   * metric timestamp beside it; `joined` when `bytes` is those items and nothing else, a comma before
-   * each (entry.ts: isJoined). Only when asked for (allPods' `ordered`), and only where stored.
+   * The namespace's servable items in name order, as bytes: each item's span (offset, length) in
+   * `bytes` and its metric timestamp; `joined` when `bytes` is those items and nothing else, a comma
+   * before each (entry.ts: isJoined). Only when asked for (allPods' `ordered`): from the part an
+   * unsharded cycle stores in name order, or from the parts a sharded cycle's entries name.
    */
-  ordered?: { bytes: Buffer; order: ItemOrder; joined: boolean };
+  ordered?: OrderedItems;
+}
+
+export interface OrderedItems {
+  bytes: Buffer;
+  spans: Uint32Array;
+  timestamps: Float64Array;
+  joined: boolean;
 }
 
 /** A namespace's label index as read: the cycle that wrote it, and each label set's pod names. */
@@ -85,6 +86,65 @@ const INDEX_READ_MAX = 5000;
 const ALL_PODS_BATCH = 5000;
 
 const byName = (a: StoredEntry, b: StoredEntry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+
+/** A decimal number of at most 10 digits at `at` in `s`, ending at `end`; -1 when it is not one. */
+function digits(s: string, at: number, end: number): number {
+  if (end <= at || end - at > 10) return -1;
+  let n = 0;
+  for (let i = at; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n <= 0xffff_ffff ? n : -1;
+}
+
+/**
+ * The served items of `entries` by reference (entry.ts: itemRef, `@part:offset:length`): the parts
+ * named, each item's part (an index into them), span and metric timestamp. Null when an item is kept
+ * in its entry or a reference is not the writer's form. Consecutive entries mostly name the same part:
+ * it is compared in place, not cut out of each reference.
+ */
+function partRefs(entries: readonly StoredEntry[]) {
+  const names: string[] = [];
+  const served = entries.filter((e) => e.item !== '');
+  const part = new Uint16Array(served.length);
+  const spans = new Uint32Array(2 * served.length);
+  const timestamps = new Float64Array(served.length);
+  let n = 0;
+  let last = -1;
+  for (const e of served) {
+    const item = e.item;
+    const a = item.indexOf(':', 1);
+    const b = a < 0 ? -1 : item.indexOf(':', a + 1);
+    if (item.charCodeAt(0) !== 64 /* @ */ || b < 0) return null;
+    const offset = digits(item, a + 1, b);
+    const length = digits(item, b + 1, item.length);
+    if (offset < 0 || length < 0) return null;
+    if (length === 0) continue; // an empty item: not served
+    let p = last;
+    if (p < 0 || names[p]!.length !== a - 1 || !item.startsWith(names[p]!, 1)) {
+      const name = item.slice(1, a);
+      p = names.indexOf(name);
+      if (p < 0) {
+        if (names.length === 0xffff) return null;
+        p = names.push(name) - 1;
+      }
+      last = p;
+    }
+    part[n] = p;
+    spans[2 * n] = offset;
+    spans[2 * n + 1] = length;
+    timestamps[n] = e.timestamp;
+    n++;
+  }
+  return {
+    names,
+    part: part.subarray(0, n),
+    spans: spans.subarray(0, 2 * n),
+    timestamps: timestamps.subarray(0, n),
+  };
+}
 
 /**
  * Reads served entries, dropping those past their expiry. Expiry instants come from Redis' clock (the
@@ -352,13 +412,14 @@ export class RedisMetricsReader implements MetricsReader {
       );
       for (let j = 0; j < batch.length; j++) {
         const { namespace } = batch[j]!;
-        const kept = ordered[j];
+        const live = ordered[j] ? [] : this.#liveAll(hashes[j]!, now);
+        const kept = ordered[j] ?? (o.ordered ? await this.#inParts(namespace, live) : null);
         if (kept) {
-          if (kept.order.timestamps.length > 0) yield { namespace, entries: [], ordered: kept };
+          if (kept.timestamps.length > 0) yield { namespace, entries: [], ordered: kept };
           continue;
         }
         const read = async () => this.#liveAll(await this.#fields(keys.pods(namespace)), now);
-        const entries = await this.#resolved(namespace, read, true, this.#liveAll(hashes[j]!, now));
+        const entries = await this.#resolved(namespace, read, true, live);
         if (entries.length > 0) yield { namespace, entries };
       }
     }
@@ -368,7 +429,7 @@ export class RedisMetricsReader implements MetricsReader {
    * Each namespace's items in name order with their bytes, where the scraper stored that order and no
    * item has expired by `now`; null where the entries must be read instead.
    */
-  async #ordered(namespaces: string[], now: number): Promise<(NamespacePods['ordered'] | null)[]> {
+  async #ordered(namespaces: string[], now: number): Promise<(OrderedItems | null)[]> {
     const orders = await guarded(() =>
       Promise.all(namespaces.map((ns) => this.#redis.hgetBuffer(keys.pods(ns), ORDER_FIELD))),
     );
@@ -386,11 +447,42 @@ export class RedisMetricsReader implements MetricsReader {
     return decoded.map((order, j) => {
       const bytes = parts[j];
       if (order === null || bytes == null) return null;
-      const { spans } = order;
+      const { spans, timestamps } = order;
       // Joined, every span is within the bytes; otherwise each is checked.
-      if (isJoined(bytes, spans)) return { bytes, order, joined: true };
+      if (isJoined(bytes, spans)) return { bytes, spans, timestamps, joined: true };
       for (let i = 0; i < spans.length; i += 2) if (spans[i]! + spans[i + 1]! > bytes.length) return null;
-      return { bytes, order, joined: false };
+      return { bytes, spans, timestamps, joined: false };
     });
+  }
+
+  /**
+   * A namespace's live entries (in name order) as bytes when every served item is in a part, as a
+   * sharded cycle stores them (each shard instance its own part, no order across them): the parts read
+   * whole and put one after another, each item's span in them. Null when an item is kept in its entry,
+   * or a part is gone or shorter than an entry says (the next cycle's publication deleted it): then the
+   * entries are read again and resolved one by one.
+   */
+  async #inParts(namespace: string, entries: readonly StoredEntry[]): Promise<OrderedItems | null> {
+    const refs = partRefs(entries);
+    if (refs === null) return null;
+    const { names, part, spans } = refs;
+    const read = await guarded(() =>
+      Promise.all(names.map((name) => this.#redis.getBuffer(keys.podItems(namespace, name)))),
+    );
+    const at = new Float64Array(names.length);
+    let total = 0;
+    for (let p = 0; p < names.length; p++) {
+      const bytes = read[p];
+      if (bytes == null) return null;
+      at[p] = total;
+      total += bytes.length;
+    }
+    for (let i = 0; i < part.length; i++) {
+      const p = part[i]!;
+      if (spans[2 * i]! + spans[2 * i + 1]! > read[p]!.length) return null;
+      spans[2 * i] = spans[2 * i]! + at[p]!;
+    }
+    const bytes = read.length === 1 ? read[0]! : Buffer.concat(read as Buffer[], total);
+    return { bytes, spans, timestamps: refs.timestamps, joined: isJoined(bytes, spans) };
   }
 }

@@ -24,6 +24,7 @@ import {
   parseItemRef,
 } from '../../../shared/store/entry.ts';
 import { isStoreField, keys, ORDER_FIELD, PARTS_FIELD } from '../../../shared/store/keys.ts';
+import { RedisMetricsReader } from '../../../shared/store/reader.ts';
 import { type Sim, startSim } from '../../../sim/index.ts';
 import { leaseTestDb, type TestDb } from '../../helpers/redis.ts';
 import { startServeAsMaster } from '../../helpers/serve.ts';
@@ -138,20 +139,84 @@ describe('pod items stored once, the all-pods list read as bytes', () => {
     assert.deepEqual(names, sorted, 'by namespace, then name');
 
     const asBytes = await allPodsAnswers();
-    // Without the orders, the same lists come from the entries.
+    // Without the orders (as a sharded cycle stores them), the same lists come from the parts the
+    // entries name; and with an item kept in its entry, from the entries resolved one by one.
     const orders = new Map<string, Buffer>();
     for (const ns of await namespaces()) {
       orders.set(ns, (await db.redis.hgetBuffer(keys.pods(ns), ORDER_FIELD))!);
       await db.redis.hdel(keys.pods(ns), ORDER_FIELD);
     }
+    const fromParts = await allPodsAnswers();
+    const inline = new Map<string, [string, string]>();
+    for (const ns of await namespaces()) {
+      const fields = await db.redis.hgetall(keys.pods(ns));
+      const name = Object.keys(fields).find((f) => !isStoreField(f) && fields[f]!.includes('@'))!;
+      const e = decodeEntry(name, fields[name]!)!;
+      const ref = parseItemRef(e.item)!;
+      const part = (await db.redis.getBuffer(keys.podItems(ns, ref.part)))!;
+      const text = part.toString('utf8', ref.offset, ref.offset + ref.length);
+      await db.redis.hset(keys.pods(ns), name, encodeEntry({ ...e, item: text }));
+      inline.set(ns, [name, fields[name]!]);
+    }
     const fromEntries = await allPodsAnswers();
+    for (const [ns, [name, value]] of inline) await db.redis.hset(keys.pods(ns), name, value);
     for (const [ns, order] of orders) await db.redis.hset(keys.pods(ns), ORDER_FIELD, order);
     assert.equal(asBytes.length, fromEntries.length);
     for (let i = 0; i < asBytes.length; i++) {
       assert.ok(asBytes[i]!.length > 1000);
-      assert.ok(asBytes[i]!.equals(fromEntries[i]!), `answer ${i} differs`);
+      assert.ok(asBytes[i]!.equals(fromParts[i]!), `answer ${i} from the parts differs`);
+      assert.ok(asBytes[i]!.equals(fromEntries[i]!), `answer ${i} from the entries differs`);
     }
     assert.ok(asBytes[0]!.equals(json));
+  });
+
+  test('items in several parts, in no order (as shard instances store them), serve the same bytes', async () => {
+    const answers = await allPodsAnswers();
+    const saved = new Map<string, { fields: Record<string, string>; order: Buffer }>();
+    for (const ns of await namespaces()) {
+      const key = keys.pods(ns);
+      const fields = await db.redis.hgetall(key);
+      // The order is binary: kept as bytes, not as the text hgetall gives.
+      saved.set(ns, { fields, order: (await db.redis.hgetBuffer(key, ORDER_FIELD))! });
+      const names = Object.keys(fields).filter((f) => !isStoreField(f) && fields[f]!.includes('@'));
+      // Odd and even pods in two new parts, each in reverse name order.
+      for (const [k, side] of ['a', 'b'].entries()) {
+        const mine = names.filter((_, i) => i % 2 === k).reverse();
+        const pieces: Buffer[] = [];
+        let at = 0;
+        for (const name of mine) {
+          const e = decodeEntry(name, fields[name]!)!;
+          const ref = parseItemRef(e.item)!;
+          const part = (await db.redis.getBuffer(keys.podItems(ns, ref.part)))!;
+          const b = part.subarray(ref.offset, ref.offset + ref.length);
+          await db.redis.hset(
+            key,
+            name,
+            encodeEntry({ ...e, item: itemRef(`shard-${side}`, at + 1, b.length) }),
+          );
+          pieces.push(Buffer.from('x'), b);
+          at += b.length + 1;
+        }
+        await db.redis.set(keys.podItems(ns, `shard-${side}`), Buffer.concat(pieces), 'PX', 60_000);
+      }
+      await db.redis.hdel(key, ORDER_FIELD);
+    }
+    // Read from the parts as bytes, not item by item from the entries.
+    let batches = 0;
+    for await (const b of new RedisMetricsReader(db.redis).allPods({ ordered: true })) {
+      assert.ok(b.ordered !== undefined && !b.ordered.joined, `${b.namespace}: read as bytes`);
+      assert.equal(b.entries.length, 0);
+      batches++;
+    }
+    assert.equal(batches, saved.size);
+    const sharded = await allPodsAnswers();
+    for (const [ns, { fields, order }] of saved) {
+      const { [ORDER_FIELD]: _, ...entries } = fields;
+      await db.redis.hset(keys.pods(ns), entries);
+      await db.redis.hset(keys.pods(ns), ORDER_FIELD, order);
+    }
+    for (let i = 0; i < answers.length; i++)
+      assert.ok(sharded[i]!.equals(answers[i]!), `answer ${i} differs`);
   });
 
   test('each part is its items in name order, a comma before each; laid out otherwise (as an earlier build wrote them) they serve the same bytes', async () => {

@@ -155,7 +155,7 @@ describe('the store on a 3-master Redis Cluster', () => {
     for await (const b of reader.allPods({ ordered: true })) {
       assert.ok(b.ordered?.joined, `${b.namespace}: its part in name order, read with its order`);
       const list = JSON.parse(`[${b.ordered.bytes.subarray(1).toString('utf8')}]`) as unknown[];
-      assert.equal(list.length, b.ordered.order.timestamps.length);
+      assert.equal(list.length, b.ordered.timestamps.length);
       for (const x of list) {
         const item = PodMetrics.parse(x);
         assert.equal(item.metadata.namespace, b.namespace);
