@@ -236,7 +236,8 @@ The events function delivers each of those Events once, as the [events] lines (i
 Ctrl-C stops everything.
 `);
 
-  // Progress: say when metrics are first served through the aggregated API.
+  // Progress: say when metrics are served through the aggregated API for every node (a node is served
+  // once two of its kubelet's samples have been scraped, which takes some nodes a cycle more than others).
   const started = Date.now();
   const poll = setInterval(() => {
     const req = https.get(
@@ -251,7 +252,7 @@ Ctrl-C stops everything.
         res.on('end', () => {
           try {
             const items = (JSON.parse(body) as { items?: unknown[] }).items ?? [];
-            if (res.statusCode === 200 && items.length > 0) {
+            if (res.statusCode === 200 && items.length >= config.nodes) {
               clearInterval(poll);
               out(
                 `Metrics for ${items.length} nodes are served (after ${Math.round((Date.now() - started) / 1000)}s).`,
