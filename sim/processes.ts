@@ -11,16 +11,52 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Redis, type RedisOptions } from 'ioredis';
 
-/** A port free on 127.0.0.1 right now (the caller binds it next). */
-export function freePort(): Promise<number> {
+/** Where freePort looks first: above the well-known services' ports, below the kernel's ephemeral range. */
+const FREE_PORTS_FROM = 10_000;
+
+/**
+ * The first port of the kernel's range for outgoing connections' local ports (and for listening on port
+ * 0); 32768, Linux's default, where it cannot be read.
+ */
+function ephemeralFrom(): number {
+  try {
+    const from = Number(
+      readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0],
+    );
+    return Number.isInteger(from) && from > 0 ? from : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/** Listens on `port` (0: one the kernel picks) of 127.0.0.1 and closes again: the port, or null if taken. */
+function tryPort(port: number): Promise<number | null> {
   return new Promise((resolve, reject) => {
     const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
+    s.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(null) : reject(err),
+    );
+    s.listen(port, '127.0.0.1', () => {
+      const { port: bound } = s.address() as { port: number };
+      s.close(() => resolve(bound));
     });
   });
+}
+
+/**
+ * A port free on 127.0.0.1 right now (the caller binds it next). Taken below the kernel's ephemeral
+ * range where it can be: a port in that range may be given to an outgoing connection between this check
+ * and the caller's bind (tests open thousands), and the bind then fails with EADDRINUSE.
+ */
+export async function freePort(): Promise<number> {
+  const to = ephemeralFrom();
+  for (let i = 0; to - FREE_PORTS_FROM >= 1000 && i < 20; i++) {
+    const port = await tryPort(FREE_PORTS_FROM + Math.floor(Math.random() * (to - FREE_PORTS_FROM)));
+    if (port !== null) return port;
+  }
+  const port = await tryPort(0);
+  if (port === null) throw new Error('no free port on 127.0.0.1');
+  return port;
 }
 
 export async function waitFor<T>(
