@@ -85,6 +85,8 @@ function table(head: string[], rows: string[][]): string {
 }
 
 const mark = (ok: boolean) => (ok ? 'met' : 'NOT met');
+/** A load's throughput as a percentage of its floor server's. */
+const share = (load: { rps: number }, floor: { rps: number }) => (100 * load.rps) / floor.rps;
 
 export function report(
   m: Machine,
@@ -250,7 +252,7 @@ export function report(
       `${f(l.p99Ms)} ms`,
       f(l.rps, 0),
       floor ? f(floor.rps, 0) : '–',
-      floor ? `${f((100 * l.rps) / floor.rps, 0)} %` : '–',
+      floor ? `${f(share(l, floor), 0)} %` : '–',
       `${f(l.serverCpuPercent, 0)} %`,
       `${f(l.loadCpuPercent, 0)} %`,
     ];
@@ -307,7 +309,7 @@ export function report(
     );
   }
   if (serve) {
-    const pct = (100 * serve.hpa.serve.rps) / serve.hpa.floor.rps;
+    const pct = share(serve.hpa.serve, serve.hpa.floor);
     out.push(
       `  HPA query ≥ 70 % of floor throughput (64 connections, as fast as answered): ${f(pct, 0)} % — ${mark(pct >= 70)}`,
       `  HPA query p99 ≤ 5 ms (64 connections): ${f(serve.hpa.serveAtRate.p99Ms)} ms at ${serve.hpa.rate} requests/s — ${mark(serve.hpa.serveAtRate.p99Ms <= 5)}; ${f(serve.hpa.serve.p99Ms)} ms at saturation (floor: ${f(serve.hpa.floor.p99Ms)} ms)`,
@@ -343,7 +345,7 @@ export function issue12Targets(
     );
   }
   if (serve) {
-    const pct = (100 * serve.hpa.serve.rps) / serve.hpa.floor.rps;
+    const pct = share(serve.hpa.serve, serve.hpa.floor);
     const p99 = serve.hpa.serveAtRate.p99Ms;
     const floorP99 = serve.hpa.floorAtRate.p99Ms;
     const allPods = serve.allPods.seconds / serve.allPods.floorSeconds;

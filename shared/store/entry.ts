@@ -114,16 +114,37 @@ export function writeEntryRef(
   return writeNumber(buf, at, length);
 }
 
-/** The reference an entry's item holds, or null when the item is inline (JSON text, or ''). */
-export function parseItemRef(item: string): ItemRef | null {
+/** A decimal number of at most 10 digits in `s` from `at` to `end`, below 2³²; -1 when it is not one. */
+function decimalAt(s: string, at: number, end: number): number {
+  if (end <= at || end - at > 10) return -1;
+  let n = 0;
+  for (let i = at; i < end; i++) {
+    const d = s.charCodeAt(i) - 48;
+    if (d < 0 || d > 9) return -1;
+    n = n * 10 + d;
+  }
+  return n <= 0xffff_ffff ? n : -1;
+}
+
+/**
+ * Where the reference an entry's item holds (itemRef: `@part:offset:length`) puts its bytes, without
+ * cutting the part's name out: it is `item.slice(1, partEnd)`. Null when the item is inline (JSON text,
+ * or '') or not a reference as itemRef writes it.
+ */
+export function itemRefSpan(item: string): { partEnd: number; offset: number; length: number } | null {
   if (item.charCodeAt(0) !== 64 /* @ */) return null;
   const a = item.indexOf(':');
   const b = a < 0 ? -1 : item.indexOf(':', a + 1);
   if (b < 0) return null;
-  const offset = Number(item.slice(a + 1, b));
-  const length = Number(item.slice(b + 1));
-  if (!Number.isSafeInteger(offset) || !Number.isSafeInteger(length) || offset < 0 || length < 0) return null;
-  return { part: item.slice(1, a), offset, length };
+  const offset = decimalAt(item, a + 1, b);
+  const length = decimalAt(item, b + 1, item.length);
+  return offset < 0 || length < 0 ? null : { partEnd: a, offset, length };
+}
+
+/** The reference an entry's item holds, or null when the item is inline (JSON text, or ''). */
+export function parseItemRef(item: string): ItemRef | null {
+  const r = itemRefSpan(item);
+  return r === null ? null : { part: item.slice(1, r.partEnd), offset: r.offset, length: r.length };
 }
 
 /**

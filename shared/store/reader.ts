@@ -7,7 +7,7 @@
 import type { Logger } from '../log.ts';
 import type { StoredStats } from '../metrics.ts';
 import { CycleWatch } from './cycle-watch.ts';
-import { decodeEntry, decodeOrder, isJoined, parseItemRef, type StoredEntry } from './entry.ts';
+import { decodeEntry, decodeOrder, isJoined, itemRefSpan, parseItemRef, type StoredEntry } from './entry.ts';
 import { CYCLE_FIELD, isStoreField, keys, ORDER_FIELD } from './keys.ts';
 import { guarded, type RedisClient } from './redis.ts';
 
@@ -87,18 +87,6 @@ const ALL_PODS_BATCH = 5000;
 
 const byName = (a: StoredEntry, b: StoredEntry) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
 
-/** A decimal number of at most 10 digits at `at` in `s`, ending at `end`; -1 when it is not one. */
-function digits(s: string, at: number, end: number): number {
-  if (end <= at || end - at > 10) return -1;
-  let n = 0;
-  for (let i = at; i < end; i++) {
-    const d = s.charCodeAt(i) - 48;
-    if (d < 0 || d > 9) return -1;
-    n = n * 10 + d;
-  }
-  return n <= 0xffff_ffff ? n : -1;
-}
-
 /**
  * The served items of `entries` by reference (entry.ts: itemRef, `@part:offset:length`): the parts
  * named, each item's part (an index into them), span and metric timestamp. Null when an item is kept
@@ -115,16 +103,13 @@ function partRefs(entries: readonly StoredEntry[]) {
   let last = -1;
   for (const e of served) {
     const item = e.item;
-    const a = item.indexOf(':', 1);
-    const b = a < 0 ? -1 : item.indexOf(':', a + 1);
-    if (item.charCodeAt(0) !== 64 /* @ */ || b < 0) return null;
-    const offset = digits(item, a + 1, b);
-    const length = digits(item, b + 1, item.length);
-    if (offset < 0 || length < 0) return null;
+    const r = itemRefSpan(item);
+    if (r === null) return null;
+    const { partEnd, offset, length } = r;
     if (length === 0) continue; // an empty item: not served
     let p = last;
-    if (p < 0 || names[p]!.length !== a - 1 || !item.startsWith(names[p]!, 1)) {
-      const name = item.slice(1, a);
+    if (p < 0 || names[p]!.length !== partEnd - 1 || !item.startsWith(names[p]!, 1)) {
+      const name = item.slice(1, partEnd);
       p = names.indexOf(name);
       if (p < 0) {
         if (names.length === 0xffff) return null;
@@ -247,9 +232,7 @@ export class RedisMetricsReader implements MetricsReader {
     let texts: (string | null)[];
     if (whole) {
       const names = [...new Set(refs.flatMap((r) => (r === null ? [] : [r.part])))];
-      const read = await guarded(() =>
-        Promise.all(names.map((part) => this.#redis.getBuffer(keys.podItems(namespace, part)))),
-      );
+      const read = await this.#parts(namespace, names);
       const parts = new Map(names.map((part, i) => [part, read[i] ?? null]));
       texts = refs.map((r) => {
         if (r !== null && r.length === 0) return '';
@@ -455,6 +438,13 @@ export class RedisMetricsReader implements MetricsReader {
     });
   }
 
+  /** The namespace's parts of pod items named, each whole (null where one is gone). */
+  #parts(namespace: string, names: readonly string[]): Promise<(Buffer | null)[]> {
+    return guarded(() =>
+      Promise.all(names.map((name) => this.#redis.getBuffer(keys.podItems(namespace, name)))),
+    );
+  }
+
   /**
    * A namespace's live entries (in name order) as bytes when every served item is in a part, as a
    * sharded cycle stores them (each shard instance its own part, no order across them): the parts read
@@ -466,9 +456,7 @@ export class RedisMetricsReader implements MetricsReader {
     const refs = partRefs(entries);
     if (refs === null) return null;
     const { names, part, spans } = refs;
-    const read = await guarded(() =>
-      Promise.all(names.map((name) => this.#redis.getBuffer(keys.podItems(namespace, name)))),
-    );
+    const read = await this.#parts(namespace, names);
     const at = new Float64Array(names.length);
     let total = 0;
     for (let p = 0; p < names.length; p++) {

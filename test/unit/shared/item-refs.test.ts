@@ -24,7 +24,18 @@ describe('item references', () => {
       offset: 1234567,
       length: 345,
     });
-    for (const item of ['{"metadata":{}}', '', '@', '@p:1', '@p:x:2', '@p:-1:2', '@p:1:2.5'])
+    for (const item of [
+      '{"metadata":{}}',
+      '',
+      '@',
+      '@p:1',
+      '@p:x:2',
+      '@p:-1:2',
+      '@p:1:2.5',
+      '@p::2',
+      '@p:1:',
+      '@p:1:1e3',
+    ])
       assert.equal(parseItemRef(item), null, item);
   });
 
